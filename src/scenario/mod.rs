@@ -1,0 +1,457 @@
+//! The checked scenario: every value parsed, defaulted and validated; what the engine runs and what `scenario.toml` records.
+//!
+//! Loading is two-stage: `node` turns TOML text (plus `--set` overrides) into a tree that remembers line numbers, and
+//! `load` walks that tree into these types, collecting every error before failing.
+
+pub mod load;
+pub mod node;
+mod reader;
+
+use crate::dist::Dist;
+use crate::time::Dur;
+use serde::Serialize;
+
+pub use load::{load_file, load_str, ScenarioErrors};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// `None` means "pick one at run time"; the chosen seed is printed and recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub messages: u64,
+    /// Upper bound on scenario time; messages still unfinished then are reported as in flight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Dur>,
+    pub broker: BrokerCfg,
+    pub queue: QueueCfg,
+    pub producers: ProducerCfg,
+    pub consumers: ConsumerCfg,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downstream: Option<DownstreamCfg>,
+    pub retry: RetryCfg,
+    pub redelivery: RedeliveryCfg,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<BreakerCfg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleCfg>,
+    pub report: ReportCfg,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+    /// `"metric" = "expression"` pairs for `loadtest gate`, in file order.
+    #[serde(skip_serializing_if = "Thresholds::is_empty")]
+    pub thresholds: Thresholds,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    Embedded,
+    Rabbitmq,
+    Servicebus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockKind {
+    Virtual,
+    Real,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BrokerCfg {
+    pub kind: BrokerKind,
+    pub clock: ClockKind,
+    /// Scenario seconds per wall-clock second when the clock is real (10.0 runs a 5-minute outage in 30 s).
+    pub time_scale: f64,
+    /// Connection URL for real brokers. Never printed: reports show it with the password masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overflow {
+    DropHead,
+    RejectPublish,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueueCfg {
+    pub name: String,
+    /// Deliveries of one message before the broker dead-letters it instead (Service Bus MaxDeliveryCount;
+    /// RabbitMQ quorum `x-delivery-limit` = this - 1). `None`: unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_delivery_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_ttl: Option<Dur>,
+    /// Maximum number of ready messages (RabbitMQ `x-max-length`; unacked messages do not count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+    pub overflow: Overflow,
+}
+
+impl QueueCfg {
+    pub fn error_queue(&self) -> String {
+        format!("{}_error", self.name)
+    }
+    pub fn skipped_queue(&self) -> String {
+        format!("{}_skipped", self.name)
+    }
+}
+
+/// How producers space their messages. Every shape is normalised into one arrival plan before the run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "shape", rename_all = "lowercase")]
+pub enum RateShape {
+    /// Evenly spaced arrivals.
+    Constant { per_second: f64 },
+    /// Poisson arrivals (exponential gaps) with this mean rate.
+    Poisson { per_second: f64 },
+    /// Rate rises (or falls) linearly from `from` to `to` over `over`, then holds `to`.
+    Ramp { from: f64, to: f64, over: Dur, poisson: bool },
+    /// Piecewise-constant rates; the last step's rate holds until all messages are sent.
+    Steps { steps: Vec<Step>, poisson: bool },
+    /// `size` messages at once, every `every` (the first burst at time 0).
+    Burst { size: u64, every: Dur },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    pub per_second: f64,
+    #[serde(rename = "for")]
+    pub hold: Dur,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SizeDist {
+    Fixed { bytes: u64 },
+    Uniform { min_bytes: u64, max_bytes: u64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProducerCfg {
+    pub count: u32,
+    /// Total rate of all producers together.
+    pub rate: RateShape,
+    pub size: SizeDist,
+    /// Fraction of messages that cannot be deserialized (poison), 0.0..=1.0.
+    pub poison_fraction: f64,
+}
+
+/// What a consumer does with a message once retries and redeliveries are exhausted (or its failure is not retried).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// MassTransit: move to `<queue>_error` (poison to `<queue>_skipped`) and ack.
+    ErrorQueue,
+    /// Naive: nack with requeue; the broker delivers it again (the poison loop unless max_delivery_count bounds it).
+    Requeue,
+    /// nack without requeue: the broker dead-letters it with reason `rejected`.
+    Reject,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConsumerCfg {
+    /// Consumer instances (replicas), each with its own channel, prefetch and circuit breaker.
+    pub count: u32,
+    /// Messages one consumer handles at the same time (MassTransit ConcurrentMessageLimit).
+    pub concurrency: u32,
+    /// Unacked messages the broker lets one consumer hold (basic.qos / PrefetchCount). At least `concurrency`.
+    pub prefetch: u32,
+    /// Local work per handler attempt, before the downstream call.
+    pub service_time: Dist,
+    pub on_failure: OnFailure,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeout {
+    /// The server does not notice the caller gave up: timed-out work still occupies a server (metastable collapse).
+    KeepWorking,
+    /// The server drops queued work whose caller timed out.
+    Cancel,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorRates {
+    pub transient: f64,
+    pub timeout: f64,
+    pub validation: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrashCfg {
+    /// Requests in the system (in service + queued) above which the service is overloaded.
+    pub when_in_system_above: u64,
+    /// How long it must stay overloaded before it crashes ("0s": at once).
+    pub after: Dur,
+    /// Time to restart; calls are refused meanwhile.
+    pub restart: Dur,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DownstreamCfg {
+    pub name: String,
+    /// Requests served at the same time; more wait in the service's own queue.
+    pub servers: u32,
+    /// Work per request on one server.
+    pub service_time: Dist,
+    /// The caller's timeout. `None`: wait forever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+    pub on_timeout: OnTimeout,
+    /// Requests allowed to wait for a server; beyond it calls are refused at once (HTTP 503). `None`: unbounded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_limit: Option<u64>,
+    pub errors: ErrorRates,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crash: Option<CrashCfg>,
+}
+
+impl DownstreamCfg {
+    /// Nominal capacity in requests per second: servers / mean service time.
+    pub fn capacity_per_s(&self) -> f64 {
+        let mean = self.service_time.mean_ns();
+        if mean <= 0.0 {
+            f64::INFINITY
+        } else {
+            self.servers as f64 * 1e9 / mean
+        }
+    }
+}
+
+/// Failure kinds a handler attempt can end with; retry filters handle or ignore them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// Downstream error, refused or reset connection, crash.
+    Transient,
+    /// The caller's timeout expired.
+    Timeout,
+    /// The downstream rejected the request as invalid; retrying cannot help.
+    Validation,
+    /// The message cannot be deserialized.
+    Poison,
+    /// The circuit breaker is open; the call was not made.
+    CircuitOpen,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 5] = [
+        FailureKind::Transient,
+        FailureKind::Timeout,
+        FailureKind::Validation,
+        FailureKind::Poison,
+        FailureKind::CircuitOpen,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Transient => "transient",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Validation => "validation",
+            FailureKind::Poison => "poison",
+            FailureKind::CircuitOpen => "circuit-open",
+        }
+    }
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RetryPolicy {
+    None,
+    /// `limit` retries with no delay.
+    Immediate { limit: u32 },
+    /// One retry per listed delay.
+    Intervals { intervals: Vec<Dur> },
+    /// Delay `initial + (n-1) * step` for retry n.
+    Incremental { limit: u32, initial: Dur, step: Dur },
+    /// Delay `min(cap, base * 2^(n-1))` for retry n.
+    Exponential { limit: u32, base: Dur, cap: Dur },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Jitter {
+    /// The policy's delay exactly.
+    None,
+    /// `rand(0, d)`.
+    Full,
+    /// `d/2 + rand(0, d/2)`.
+    Equal,
+    /// `min(cap, rand(base, prev * 3))`.
+    Decorrelated,
+    /// `d * rand(0.75, 1.25)` (the course material's ±25%).
+    Proportional,
+}
+
+/// Which failure kinds are retried (and redelivered). `handle` empty means "all kinds not ignored".
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KindFilter {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handle: Vec<FailureKind>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<FailureKind>,
+}
+
+impl KindFilter {
+    pub fn retries(&self, kind: FailureKind) -> bool {
+        if self.ignore.contains(&kind) {
+            return false;
+        }
+        self.handle.is_empty() || self.handle.contains(&kind)
+    }
+}
+
+/// In-memory retry inside the consumer (MassTransit UseMessageRetry): the message stays unacked meanwhile.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RetryCfg {
+    pub policy: RetryPolicy,
+    pub jitter: Jitter,
+    #[serde(flatten)]
+    pub filter: KindFilter,
+}
+
+/// Delayed redelivery through the broker (MassTransit UseDelayedRedelivery), after in-memory retries are exhausted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RedeliveryCfg {
+    pub intervals: Vec<Dur>,
+    pub jitter: Jitter,
+}
+
+/// Polly v8 style breaker, one per consumer instance.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BreakerCfg {
+    pub failure_ratio: f64,
+    pub minimum_throughput: u32,
+    pub sampling: Dur,
+    #[serde(rename = "break")]
+    pub break_for: Dur,
+}
+
+/// KEDA queue-length scaler driving the HPA.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AutoscaleCfg {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// KEDA `value`: target messages per replica.
+    pub messages_per_replica: u64,
+    pub polling_interval: Dur,
+    /// KEDA cooldownPeriod: wait after the last activity before scaling to zero.
+    pub cooldown: Dur,
+    /// HPA scale-down stabilisation window.
+    pub scale_down_stabilization: Dur,
+    /// Time from a scale-up decision until the new replica consumes.
+    pub startup_delay: Dur,
+    /// KEDA's AMQP mode counts only ready messages; unacked (in-memory retries) are invisible to it.
+    pub count_unacked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportCfg {
+    /// Failure episodes and overload waves closer than this are merged into one.
+    pub episode_gap: Dur,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutageMode {
+    /// Calls fail at once (connection refused).
+    Refuse,
+    /// Calls hang until the caller's timeout.
+    Hang,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fault {
+    /// The downstream is down; calls in progress fail when it starts.
+    Outage { at: Dur, duration: Dur, mode: OutageMode },
+    /// Error rates replaced for the window.
+    ErrorSpike { at: Dur, duration: Dur, transient: f64, timeout: f64, validation: f64 },
+    /// Downstream service times multiplied by `factor` for the window.
+    LatencySpike { at: Dur, duration: Dur, factor: f64 },
+    /// A consumer instance dies: its unacked messages return to the queue with their delivery count raised.
+    ConsumerCrash {
+        at: Dur,
+        /// Index of the consumer (0-based); `None` crashes all of them.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        consumer: Option<u32>,
+        /// Restart after this long; `None` stays down.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        restart: Option<Dur>,
+    },
+}
+
+impl Fault {
+    pub fn at(&self) -> Dur {
+        match self {
+            Fault::Outage { at, .. }
+            | Fault::ErrorSpike { at, .. }
+            | Fault::LatencySpike { at, .. }
+            | Fault::ConsumerCrash { at, .. } => *at,
+        }
+    }
+    /// When the fault stops acting (a crash without restart never ends).
+    pub fn end(&self) -> Option<Dur> {
+        match self {
+            Fault::Outage { at, duration, .. }
+            | Fault::ErrorSpike { at, duration, .. }
+            | Fault::LatencySpike { at, duration, .. } => Some(Dur(at.0 + duration.0)),
+            Fault::ConsumerCrash { at, restart, .. } => restart.map(|r| Dur(at.0 + r.0)),
+        }
+    }
+    pub fn kind_str(&self) -> &'static str {
+        match self {
+            Fault::Outage { .. } => "outage",
+            Fault::ErrorSpike { .. } => "error-spike",
+            Fault::LatencySpike { .. } => "latency-spike",
+            Fault::ConsumerCrash { .. } => "consumer-crash",
+        }
+    }
+}
+
+/// Threshold expressions, kept as written (`"latency_ms.p99" = "< 2000"`); `loadtest gate` parses them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Thresholds(pub Vec<(String, String)>);
+
+impl Thresholds {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Thresholds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Scenario {
+    /// The resolved scenario as TOML: every default filled in, overrides applied. Its hash identifies the configuration.
+    pub fn to_toml(&self) -> String {
+        let mut copy = self.clone();
+        if let Some(url) = copy.broker.url.as_mut() {
+            *url = crate::secret::mask_url(url);
+        }
+        toml::to_string(&copy).unwrap_or_else(|e| format!("# could not serialise the scenario: {e}\n"))
+    }
+
+    /// When the last fault stops acting, if any fault ends.
+    pub fn faults_end(&self) -> Option<Dur> {
+        self.faults.iter().filter_map(|f| f.end()).max()
+    }
+    pub fn faults_start(&self) -> Option<Dur> {
+        self.faults.iter().map(|f| f.at()).min()
+    }
+}
