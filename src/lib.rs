@@ -1,6 +1,13 @@
 //! loadtest: a load-testing and chaos-simulation harness for message brokers (retry storms, DLQs, backlog drain).
 
+pub mod broker;
+pub mod cli;
+pub mod commands;
 pub mod dist;
+pub mod exit;
+pub mod record;
+pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod sim;
 pub mod time;

@@ -1,5 +1,22 @@
-//! The `loadtest` command line: parses arguments, dispatches, maps errors to exit codes.
+//! The `loadtest` command line: parses arguments, dispatches to a command, maps errors to exit codes.
 
-fn main() {
-    println!("loadtest");
+use clap::Parser;
+use loadtest::cli::{Cli, Command};
+use loadtest::commands;
+use loadtest::exit::Code;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(a) => commands::run::run(a).map(|_| ()),
+        Command::Validate(a) => commands::validate::validate(a),
+    };
+    match result {
+        Ok(()) => ExitCode::from(Code::Ok as u8),
+        Err(f) => {
+            eprintln!("error: {}", f.message.trim_start_matches("error: "));
+            ExitCode::from(f.code as u8)
+        }
+    }
 }

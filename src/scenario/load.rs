@@ -1,1 +1,1036 @@
 //! Builds a checked `Scenario` from a node tree: defaults, types, ranges, cross-field rules; all errors at once.
+
+use super::node::{self, Node, NodeValue};
+use super::reader::{join, Errs, TableReader, NOT_NEGATIVE, POSITIVE};
+use super::*;
+use std::fmt;
+use std::path::Path;
+
+/// One problem in a scenario file or a `--set` flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// Where the problem is, e.g. `retry.jitter` or `faults[1].at`.
+    pub path: String,
+    /// 1-based line in the file; `None` for `--set` values and for missing keys of a table without a line.
+    pub line: Option<usize>,
+    /// The value came from a `--set` flag.
+    pub from_set: bool,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.from_set {
+            write!(f, "--set {}: {}", self.path, self.message)
+        } else if let Some(line) = self.line {
+            write!(f, "line {line}: {}", self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+/// Every problem found while loading one scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioErrors {
+    /// The file path, or `<string>`.
+    pub source: String,
+    pub errors: Vec<ScenarioError>,
+}
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, source) = (self.errors.len(), &self.source);
+        write!(f, "error: {source} has {n} problem{}:", if n == 1 { "" } else { "s" })?;
+        for e in &self.errors {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+/// Loads a scenario from TOML text; `name` defaults to "scenario". `sets` are `--set key.path=value` overrides.
+pub fn load_str(text: &str, source: &str, sets: &[String]) -> Result<Scenario, ScenarioErrors> {
+    load(text, source, "scenario", sets)
+}
+
+/// Loads a scenario file; `name` defaults to the file stem.
+pub fn load_file(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioErrors> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioErrors {
+        errors: vec![ScenarioError {
+            path: String::new(),
+            line: None,
+            from_set: false,
+            message: format!("cannot read {source}: {e}"),
+        }],
+        source: source.clone(),
+    })?;
+    let stem = path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    load(&text, &source, &stem, sets)
+}
+
+fn load(text: &str, source: &str, default_name: &str, sets: &[String]) -> Result<Scenario, ScenarioErrors> {
+    let fail = |errors| ScenarioErrors { source: source.to_string(), errors };
+    let mut tree = node::parse(text).map_err(|e| fail(vec![e]))?;
+    let errs = Errs::default();
+    for flag in sets {
+        if let Err(e) = node::apply_set(&mut tree, flag) {
+            errs.push(e);
+        }
+    }
+    let scenario = scenario(&errs, &tree, default_name);
+    let mut errors = errs.into_vec();
+    if errors.is_empty() {
+        return Ok(scenario);
+    }
+    errors.sort_by_key(|e| (e.from_set, e.line.is_none(), e.line));
+    Err(fail(errors))
+}
+
+fn section<'a>(r: &mut TableReader<'a>, key: &'static str) -> TableReader<'a> {
+    r.table(key).unwrap_or_else(|| TableReader::empty(r.errs, &r.child(key)))
+}
+
+fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
+    let mut r = TableReader::new(errs, tree, "");
+    let name = r.str("name").unwrap_or_else(|| default_name.to_string());
+    let description = r.str("description").unwrap_or_default();
+    let seed = r.u64("seed", 0);
+    let messages = r.u64("messages", 1).unwrap_or(10_000);
+    let duration = r.dur_pos("duration");
+    let broker = broker(section(&mut r, "broker"));
+    let queue = queue(section(&mut r, "queue"));
+    let producers = producers(section(&mut r, "producers"));
+    let consumers = consumers(section(&mut r, "consumers"));
+    let downstream = r.table("downstream").map(downstream);
+    let retry = retry(section(&mut r, "retry"));
+    let redelivery = redelivery(section(&mut r, "redelivery"));
+    let circuit_breaker = r.table("circuit_breaker").map(breaker);
+    let autoscale = r.table("autoscale").map(autoscale);
+    let report = report(section(&mut r, "report"));
+    let count = errs.clean(&["consumers.count"]).then_some(consumers.count);
+    let has_downstream = r.has("downstream"); // if it is malformed, that is the error to report
+    let faults = r.with("faults", |e, n, p| faults(e, n, p, count, has_downstream)).unwrap_or_default();
+    let thresholds = r.with("thresholds", thresholds).unwrap_or_default();
+    r.finish();
+
+    // Cross-section rules, checked only when the fields involved are valid themselves.
+    if let Some(a) = &autoscale {
+        if errs.clean(&["consumers.count", "autoscale"])
+            && !(a.min_replicas..=a.max_replicas).contains(&consumers.count)
+        {
+            let message = format!(
+                "consumers.count = {} is the initial replica count and must lie within autoscale's \
+                 [min_replicas, max_replicas] = [{}, {}]; set consumers.count between them",
+                consumers.count, a.min_replicas, a.max_replicas
+            );
+            errs.at("consumers.count", tree.get_path(&["consumers", "count"]), tree.get("autoscale"), message);
+        }
+    }
+
+    Scenario {
+        name,
+        description,
+        seed,
+        messages,
+        duration,
+        broker,
+        queue,
+        producers,
+        consumers,
+        downstream,
+        retry,
+        redelivery,
+        circuit_breaker,
+        autoscale,
+        report,
+        faults,
+        thresholds,
+    }
+}
+
+/// The one place that refuses real brokers. A later issue adds RabbitMQ and Service Bus; remove them here then.
+fn unavailable_broker(kind: BrokerKind) -> Option<&'static str> {
+    match kind {
+        BrokerKind::Embedded => None,
+        BrokerKind::Rabbitmq | BrokerKind::Servicebus => {
+            Some("real brokers are not available in this build yet; use kind = \"embedded\"")
+        }
+    }
+}
+
+fn broker(mut r: TableReader) -> BrokerCfg {
+    use BrokerKind::*;
+    let kind = r.choice("kind", &[Embedded, Rabbitmq, Servicebus]);
+    if let (Some(why), Some(node)) = (kind.and_then(unavailable_broker), r.peek("kind")) {
+        r.errs.bad_value(&r.child("kind"), node, why);
+    }
+    let kind = kind.unwrap_or(Embedded);
+    let default_clock = if kind == Embedded { ClockKind::Virtual } else { ClockKind::Real };
+    let clock = r.choice("clock", &[ClockKind::Virtual, ClockKind::Real]).unwrap_or(default_clock);
+    if clock == ClockKind::Virtual && kind != Embedded {
+        let m = "broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on wall-clock time";
+        r.error("clock", format!("{m}; use clock = \"real\""));
+    }
+    let time_scale = r.f64_where("time_scale", |v| v > 0.0, POSITIVE).unwrap_or(1.0);
+    let url = r.str("url");
+    r.finish();
+    BrokerCfg { kind, clock, time_scale, url }
+}
+
+fn queue(mut r: TableReader) -> QueueCfg {
+    let name = r.str("name").unwrap_or_else(|| "loadtest".to_string());
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let rule = "must be non-empty and use only letters, digits, `.`, `_` and `-`";
+    r.check("name", !name.is_empty() && name.chars().all(valid), rule);
+    let max_delivery_count = r.u32("max_delivery_count", 1);
+    let message_ttl = r.dur_pos("message_ttl");
+    let max_length = r.u64("max_length", 1);
+    let overflow = r.choice("overflow", &[Overflow::DropHead, Overflow::RejectPublish]);
+    let overflow = overflow.unwrap_or(Overflow::DropHead);
+    r.finish();
+    QueueCfg { name, max_delivery_count, message_ttl, max_length, overflow }
+}
+
+fn producers(mut r: TableReader) -> ProducerCfg {
+    let count = r.u32("count", 1).unwrap_or(1);
+    let rate = r.with("rate", rate).unwrap_or(RateShape::Constant { per_second: 100.0 });
+    let size = r.with("size", size).unwrap_or(SizeDist::Fixed { bytes: 512 });
+    let poison_fraction = r.fraction("poison_fraction").unwrap_or(0.0);
+    r.finish();
+    ProducerCfg { count, rate, size, poison_fraction }
+}
+
+fn rate(errs: &Errs, node: &Node, path: &str) -> Option<RateShape> {
+    let mut t = errs.table(node, path, "a table like { shape = \"constant\", per_second = 100 }")?;
+    let rate = match t.tag("shape", &["constant", "poisson", "ramp", "steps", "burst"])? {
+        shape @ ("constant" | "poisson") => {
+            t.require("per_second", "100");
+            let per_second = t.f64_where("per_second", |v| v > 0.0, POSITIVE).unwrap_or(1.0);
+            match shape {
+                "constant" => RateShape::Constant { per_second },
+                _ => RateShape::Poisson { per_second },
+            }
+        }
+        "ramp" => {
+            t.require("from", "0");
+            t.require("to", "500");
+            t.require("over", "\"5m\"");
+            let from = t.f64_where("from", |v| v >= 0.0, NOT_NEGATIVE);
+            let to = t.f64_where("to", |v| v >= 0.0, NOT_NEGATIVE);
+            if from == Some(0.0) && to == Some(0.0) {
+                t.error("to", format!("{path}: a ramp from 0 to 0 sends nothing; set `to` (or `from`) above 0"));
+            }
+            let (from, to) = (from.unwrap_or(0.0), to.unwrap_or(1.0));
+            let over = t.dur_pos("over").unwrap_or(Dur(1));
+            RateShape::Ramp { from, to, over, poisson: t.bool("poisson").unwrap_or(false) }
+        }
+        "steps" => {
+            t.require("steps", "[{ per_second = 100, for = \"1m\" }]");
+            let steps = t.with("steps", steps).unwrap_or_default();
+            RateShape::Steps { steps, poisson: t.bool("poisson").unwrap_or(false) }
+        }
+        _ => {
+            t.require("size", "100");
+            t.require("every", "\"1m\"");
+            let size = t.u64("size", 1).unwrap_or(1);
+            RateShape::Burst { size, every: t.dur_pos("every").unwrap_or(Dur(1)) }
+        }
+    };
+    t.finish();
+    Some(rate)
+}
+
+fn steps(errs: &Errs, node: &Node, path: &str) -> Option<Vec<Step>> {
+    let items = errs.array(node, path)?;
+    let example = "a table like { per_second = 100, for = \"1m\" }";
+    if items.is_empty() {
+        errs.bad_value(path, node, &format!("needs at least one step, {example}"));
+    }
+    let mut steps = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(mut t) = errs.table(item, &format!("{path}[{i}]"), example) else {
+            continue;
+        };
+        t.require("per_second", "100");
+        t.require("for", "\"1m\"");
+        let per_second = t.f64_where("per_second", |v| v >= 0.0, NOT_NEGATIVE).unwrap_or(0.0);
+        steps.push(Step { per_second, hold: t.dur_pos("for").unwrap_or(Dur(1)) });
+        t.finish();
+    }
+    if errs.clean(&[path]) && steps.iter().all(|s| s.per_second == 0.0) && !steps.is_empty() {
+        errs.bad_value(path, node, "every step has per_second = 0, so nothing is sent; give one step a rate");
+    }
+    Some(steps)
+}
+
+fn size(errs: &Errs, node: &Node, path: &str) -> Option<SizeDist> {
+    if let NodeValue::Int(_) = node.value {
+        return errs.int_in(node, path, 0, u64::MAX).map(|bytes| SizeDist::Fixed { bytes });
+    }
+    let forms = "{ bytes = 512 } or { min_bytes = 256, max_bytes = 4096 }";
+    let mut t = errs.table(node, path, &format!("a size in bytes like 512, or a table like {forms}"))?;
+    let size = if t.has("bytes") || !(t.has("min_bytes") || t.has("max_bytes")) {
+        if node.entries().is_some_and(|e| e.is_empty()) {
+            errs.bad_value(path, node, &format!("write {forms}"));
+        }
+        let bytes = t.u64("bytes", 0).map(|bytes| SizeDist::Fixed { bytes });
+        t.get("min_bytes"); // absent here; makes the key known for suggestions
+        t.get("max_bytes");
+        bytes
+    } else {
+        t.require("min_bytes", "256");
+        t.require("max_bytes", "4096");
+        match (t.u64("min_bytes", 0), t.u64("max_bytes", 0)) {
+            (Some(min), Some(max)) if min > max => {
+                t.error("max_bytes", format!("{path}: max_bytes ({max}) is below min_bytes ({min}); raise max_bytes"));
+                None
+            }
+            (Some(min_bytes), Some(max_bytes)) => Some(SizeDist::Uniform { min_bytes, max_bytes }),
+            _ => None,
+        }
+    };
+    t.finish();
+    size
+}
+
+fn consumers(mut r: TableReader) -> ConsumerCfg {
+    let count = r.u32("count", 1).unwrap_or(1);
+    let concurrency = r.u32("concurrency", 1);
+    let prefetch = r.u32("prefetch", 1);
+    if let (Some(c), Some(p)) = (concurrency, prefetch) {
+        if p < c {
+            let why = "a consumer cannot work on more messages than it holds";
+            r.error(
+                "prefetch",
+                format!("prefetch ({p}) is below concurrency ({c}): {why}; raise prefetch to at least {c}"),
+            );
+        }
+    }
+    let concurrency = concurrency.unwrap_or(1);
+    let prefetch = prefetch.unwrap_or(concurrency);
+    let service_time = r.dist("service_time").unwrap_or(Dist::fixed(Dur::from_millis(1)));
+    let on_failure = r.choice("on_failure", &[OnFailure::ErrorQueue, OnFailure::Requeue, OnFailure::Reject]);
+    let on_failure = on_failure.unwrap_or(OnFailure::ErrorQueue);
+    r.finish();
+    ConsumerCfg { count, concurrency, prefetch, service_time, on_failure }
+}
+
+/// The `transient`, `timeout` and `validation` fractions of `t`, which must add up to at most 1.
+fn error_rates(t: &mut TableReader) -> ErrorRates {
+    let transient = t.fraction("transient").unwrap_or(0.0);
+    let timeout = t.fraction("timeout").unwrap_or(0.0);
+    let validation = t.fraction("validation").unwrap_or(0.0);
+    let sum = transient + timeout + validation;
+    if sum > 1.0 + 1e-9 {
+        let what = "transient + timeout + validation";
+        let m = format!("{}: {what} = {sum}, but they are fractions of all calls and must add up to at most 1", t.path);
+        t.errs.at(&t.path, Some(t.node), None, m);
+    }
+    ErrorRates { transient, timeout, validation }
+}
+
+fn downstream(mut r: TableReader) -> DownstreamCfg {
+    let name = r.str("name").unwrap_or_else(|| "downstream".to_string());
+    let servers = r.u32("servers", 1).unwrap_or(1);
+    let service_time = r.dist("service_time").unwrap_or(Dist::fixed(Dur::from_millis(10)));
+    let timeout = r.dur_pos("timeout");
+    let on_timeout = r.choice("on_timeout", &[OnTimeout::KeepWorking, OnTimeout::Cancel]);
+    let on_timeout = on_timeout.unwrap_or(OnTimeout::KeepWorking);
+    let queue_limit = r.u64("queue_limit", 0);
+    let errors = r.table("errors").map_or_else(ErrorRates::default, |mut t| {
+        let rates = error_rates(&mut t);
+        t.finish();
+        rates
+    });
+    if errors.timeout > 0.0 && timeout.is_none() && r.errs.clean(&["downstream.timeout"]) {
+        let rate = node::render_float(errors.timeout);
+        let why = "a call can only time out if the caller has a timeout";
+        let m =
+            format!("downstream.errors.timeout = {rate} needs downstream.timeout: {why}; set e.g. timeout = \"2s\"");
+        let at = r.peek("errors").and_then(|e| e.get("timeout"));
+        r.errs.at("downstream.errors.timeout", at, Some(r.node), format!("{m} in [downstream]"));
+    }
+    let crash = r.table("crash").map(|mut t| {
+        t.require("when_in_system_above", "200");
+        let when_in_system_above = t.u64("when_in_system_above", 1).unwrap_or(1);
+        let after = t.dur("after").unwrap_or(Dur::ZERO);
+        let restart = t.dur_pos("restart").unwrap_or(Dur::from_secs(30));
+        t.finish();
+        CrashCfg { when_in_system_above, after, restart }
+    });
+    r.finish();
+    DownstreamCfg { name, servers, service_time, timeout, on_timeout, queue_limit, errors, crash }
+}
+
+const JITTERS: [Jitter; 5] = [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated, Jitter::Proportional];
+
+fn retry(mut r: TableReader) -> RetryCfg {
+    let policy = r.with("policy", retry_policy).unwrap_or(RetryPolicy::None);
+    let jitter = r.choice("jitter", &JITTERS).unwrap_or(Jitter::None);
+    let mut kinds = |key| r.with(key, failure_kinds).unwrap_or_default();
+    let (handle, ignore) = (kinds("handle"), kinds("ignore"));
+    if let Some(both) = handle.iter().find(|k| ignore.contains(k)) {
+        let m = format!("`{}` is in both retry.handle and retry.ignore; remove it from one of them", both.as_str());
+        r.error("ignore", m);
+    }
+    r.finish();
+    RetryCfg { policy, jitter, filter: KindFilter { handle, ignore } }
+}
+
+fn failure_kinds(errs: &Errs, node: &Node, path: &str) -> Option<Vec<FailureKind>> {
+    let NodeValue::Array(items) = &node.value else {
+        return errs.wrong_type(node, path, "an array like [\"transient\", \"timeout\"]");
+    };
+    let each = |(i, n): (usize, &Node)| errs.choice(n, &format!("{path}[{i}]"), &FailureKind::ALL);
+    let kinds: Vec<Option<FailureKind>> = items.iter().enumerate().map(each).collect(); // every element checked
+    kinds.into_iter().collect()
+}
+
+fn retry_policy(errs: &Errs, node: &Node, path: &str) -> Option<RetryPolicy> {
+    let expected = "\"none\" or a table like { kind = \"exponential\", limit = 5, base = \"200ms\" }";
+    match &node.value {
+        NodeValue::Str(s) if s == "none" => return Some(RetryPolicy::None),
+        NodeValue::Str(_) => return errs.wrong_type(node, path, expected),
+        _ => {}
+    }
+    let mut t = errs.table(node, path, expected)?;
+    let kind = t.tag("kind", &["none", "immediate", "intervals", "incremental", "exponential"])?;
+    let mut limit = || {
+        t.require("limit", "5");
+        t.u32("limit", 1).unwrap_or(1)
+    };
+    let policy = match kind {
+        "none" => RetryPolicy::None,
+        "immediate" => RetryPolicy::Immediate { limit: limit() },
+        "intervals" => {
+            t.require("intervals", "[\"1s\", \"5s\", \"30s\"]");
+            let intervals = t.durs("intervals", false).unwrap_or_default();
+            if let Some(n) = t.peek("intervals").filter(|_| intervals.is_empty() && t.errs.clean(&[path])) {
+                t.errs.bad_value(&t.child("intervals"), n, "needs at least one interval, e.g. [\"1s\", \"5s\"]");
+            }
+            RetryPolicy::Intervals { intervals }
+        }
+        "incremental" => {
+            let limit = limit();
+            t.require("initial", "\"1s\"");
+            t.require("step", "\"1s\"");
+            let (initial, step) = (t.dur("initial").unwrap_or_default(), t.dur("step").unwrap_or_default());
+            RetryPolicy::Incremental { limit, initial, step }
+        }
+        _ => {
+            let limit = limit();
+            t.require("base", "\"200ms\"");
+            let base = t.dur_pos("base").unwrap_or(Dur(1));
+            let cap = t.dur("cap").unwrap_or(Dur::from_secs(300));
+            if cap < base && t.errs.clean(&[path]) {
+                let default = if t.has("cap") { "" } else { ", the default" };
+                t.error(
+                    "cap",
+                    format!("{path}: cap ({cap}{default}) is below base ({base}); set cap to at least {base}"),
+                );
+            }
+            RetryPolicy::Exponential { limit, base, cap }
+        }
+    };
+    t.finish();
+    Some(policy)
+}
+
+fn redelivery(mut r: TableReader) -> RedeliveryCfg {
+    let intervals = r.durs("intervals", true).unwrap_or_default();
+    let jitter = r.choice("jitter", &JITTERS).unwrap_or(Jitter::None);
+    r.finish();
+    RedeliveryCfg { intervals, jitter }
+}
+
+fn breaker(mut r: TableReader) -> BreakerCfg {
+    let ratio = r.f64_where("failure_ratio", |v| v > 0.0 && v <= 1.0, "must be greater than 0 and at most 1");
+    let failure_ratio = ratio.unwrap_or(0.1);
+    let minimum_throughput = r.u32("minimum_throughput", 1).unwrap_or(100);
+    let sampling = r.dur_pos("sampling").unwrap_or(Dur::from_secs(30));
+    let break_for = r.dur_pos("break").unwrap_or(Dur::from_secs(5));
+    r.finish();
+    BreakerCfg { failure_ratio, minimum_throughput, sampling, break_for }
+}
+
+fn autoscale(mut r: TableReader) -> AutoscaleCfg {
+    let min_replicas = r.u32("min_replicas", 0).unwrap_or(1);
+    let max_replicas = r.u32("max_replicas", 1).unwrap_or(10);
+    if max_replicas < min_replicas && r.errs.clean(&["autoscale.min_replicas", "autoscale.max_replicas"]) {
+        let m = format!("max_replicas ({max_replicas}) is below min_replicas ({min_replicas}); raise max_replicas");
+        r.error("max_replicas", m);
+    }
+    let cfg = AutoscaleCfg {
+        min_replicas,
+        max_replicas,
+        messages_per_replica: r.u64("messages_per_replica", 1).unwrap_or(100),
+        polling_interval: r.dur_pos("polling_interval").unwrap_or(Dur::from_secs(30)),
+        cooldown: r.dur("cooldown").unwrap_or(Dur::from_secs(300)),
+        scale_down_stabilization: r.dur("scale_down_stabilization").unwrap_or(Dur::from_secs(300)),
+        startup_delay: r.dur("startup_delay").unwrap_or(Dur::from_secs(20)),
+        count_unacked: r.bool("count_unacked").unwrap_or(false),
+    };
+    r.finish();
+    cfg
+}
+
+fn report(mut r: TableReader) -> ReportCfg {
+    let episode_gap = r.dur("episode_gap").unwrap_or(Dur::from_secs(10));
+    r.finish();
+    ReportCfg { episode_gap }
+}
+
+/// `[[faults]]` in file order. `consumers` is consumers.count when that is valid.
+fn faults(errs: &Errs, node: &Node, path: &str, consumers: Option<u32>, downstream: bool) -> Option<Vec<Fault>> {
+    let mut out = Vec::new();
+    for (i, item) in errs.array(node, path)?.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let expected = "a table like { kind = \"outage\", at = \"1m\", duration = \"30s\" }";
+        let Some(mut t) = errs.table(item, &p, expected) else {
+            continue;
+        };
+        let Some(kind) = t.tag("kind", &["outage", "error-spike", "latency-spike", "consumer-crash"]) else {
+            continue;
+        };
+        t.require("at", "\"1m\"");
+        let at = t.dur("at").unwrap_or_default();
+        let mut window = || {
+            t.require("duration", "\"30s\"");
+            t.dur_pos("duration").unwrap_or(Dur(1))
+        };
+        let fault = match kind {
+            "outage" => {
+                let duration = window();
+                let mode = t.choice("mode", &[OutageMode::Refuse, OutageMode::Hang]).unwrap_or(OutageMode::Refuse);
+                Fault::Outage { at, duration, mode }
+            }
+            "error-spike" => {
+                let duration = window();
+                let ErrorRates { transient, timeout, validation } = error_rates(&mut t);
+                Fault::ErrorSpike { at, duration, transient, timeout, validation }
+            }
+            "latency-spike" => {
+                let duration = window();
+                t.require("factor", "10");
+                let factor = t.f64_where("factor", |v| v > 0.0, POSITIVE).unwrap_or(1.0);
+                Fault::LatencySpike { at, duration, factor }
+            }
+            _ => {
+                let consumer = t.u32("consumer", 0);
+                if let (Some(c), Some(n)) = (consumer, consumers.filter(|n| consumer >= Some(*n))) {
+                    let valid = format!("numbered from 0, use 0..={}", n.saturating_sub(1));
+                    let m = format!(
+                        "{p}.consumer = {c} is out of range: there are {n} consumers (consumers.count), {valid}"
+                    );
+                    t.error("consumer", m);
+                }
+                Fault::ConsumerCrash { at, consumer, restart: t.dur_pos("restart") }
+            }
+        };
+        if !downstream && kind != "consumer-crash" {
+            let what = match kind {
+                "outage" => "an outage",
+                "error-spike" => "an error spike",
+                _ => "a latency spike",
+            };
+            let m = format!("{p}: {what} needs a [downstream] table to act on; add a [downstream] table");
+            errs.at(&p, t.peek("kind"), Some(item), m);
+        }
+        t.finish();
+        out.push(fault);
+    }
+    Some(out)
+}
+
+/// `"metric" = "expression"` pairs in file order. Dotted keys written unquoted (nested tables) are joined back.
+fn thresholds(errs: &Errs, node: &Node, path: &str) -> Option<Thresholds> {
+    fn walk(errs: &Errs, node: &Node, path: &str, prefix: &str, out: &mut Vec<(String, String)>) {
+        for e in node.entries().unwrap_or(&[]) {
+            let key = if prefix.is_empty() { e.key.clone() } else { format!("{prefix}.{}", e.key) };
+            match &e.node.value {
+                NodeValue::Str(s) => out.push((key, s.clone())),
+                NodeValue::Table(_) => walk(errs, &e.node, path, &key, out),
+                _ => errs.wrong_type(&e.node, &join(path, &key), "a string expression like \"< 2000\"").unwrap_or(()),
+            }
+        }
+    }
+    errs.table(node, path, "a table like { \"latency_ms.p99\" = \"< 2000\" }")?;
+    let mut out = Vec::new();
+    walk(errs, node, path, "", &mut out);
+    Some(Thresholds(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"name = "full"
+description = "every table"
+seed = 42
+messages = 5000
+duration = "30m"
+
+[broker]
+kind = "embedded"
+clock = "virtual"
+time_scale = 10
+
+[queue]
+name = "orders.in"
+max_delivery_count = 5
+message_ttl = "1h"
+max_length = 10000
+overflow = "reject-publish"
+
+[producers]
+count = 2
+rate = { shape = "steps", steps = [{ per_second = 50, for = "1m" }, { per_second = 200, for = "5m" }], poisson = true }
+size = { min_bytes = 256, max_bytes = 4096 }
+poison_fraction = 0.01
+
+[consumers]
+count = 2
+concurrency = 8
+prefetch = 16
+service_time = { dist = "lognormal", median = "5ms", p99 = "50ms" }
+on_failure = "requeue"
+
+[downstream]
+name = "payments"
+servers = 4
+service_time = { dist = "exponential", mean = "20ms" }
+timeout = "2s"
+on_timeout = "cancel"
+queue_limit = 100
+errors = { transient = 0.05, timeout = 0.01, validation = 0.001 }
+crash = { when_in_system_above = 200, after = "10s", restart = "1m" }
+
+[retry]
+policy = { kind = "exponential", limit = 5, base = "200ms", cap = "10s" }
+jitter = "full"
+handle = ["transient", "timeout"]
+ignore = ["validation"]
+
+[redelivery]
+intervals = ["1m", "5m", "15m"]
+jitter = "proportional"
+
+[circuit_breaker]
+failure_ratio = 0.5
+minimum_throughput = 20
+sampling = "10s"
+break = "30s"
+
+[autoscale]
+min_replicas = 1
+max_replicas = 8
+messages_per_replica = 50
+polling_interval = "15s"
+cooldown = "5m"
+scale_down_stabilization = "2m"
+startup_delay = "10s"
+count_unacked = true
+
+[report]
+episode_gap = "5s"
+
+[[faults]]
+kind = "outage"
+at = "5m"
+duration = "2m"
+mode = "hang"
+
+[[faults]]
+kind = "error-spike"
+at = "10m"
+duration = "1m"
+transient = 0.5
+
+[[faults]]
+kind = "latency-spike"
+at = "12m"
+duration = "30s"
+factor = 10
+
+[[faults]]
+kind = "consumer-crash"
+at = "15m"
+consumer = 1
+restart = "30s"
+
+[thresholds]
+"latency_ms.p99" = "< 2000"
+dead_lettered = "== 0"
+"#;
+
+    fn ms(v: u64) -> Dur {
+        Dur::from_millis(v)
+    }
+    fn secs(v: u64) -> Dur {
+        Dur::from_secs(v)
+    }
+
+    fn load(text: &str, sets: &[&str]) -> Result<Scenario, ScenarioErrors> {
+        load_str(text, "<string>", &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    /// The problems of a load that must fail, as displayed (one line each).
+    fn problems(text: &str, sets: &[&str]) -> Vec<String> {
+        match load(text, sets) {
+            Ok(s) => panic!("expected errors, loaded {s:?}"),
+            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// Every default, as the schema documents them.
+    #[rustfmt::skip] // a table of values reads best one section per line
+    fn defaults() -> Scenario {
+        Scenario {
+            name: "scenario".into(), description: String::new(), seed: None, messages: 10_000, duration: None,
+            broker: BrokerCfg { kind: BrokerKind::Embedded, clock: ClockKind::Virtual, time_scale: 1.0, url: None },
+            queue: QueueCfg {
+                name: "loadtest".into(), max_delivery_count: None, message_ttl: None, max_length: None,
+                overflow: Overflow::DropHead,
+            },
+            producers: ProducerCfg {
+                count: 1, rate: RateShape::Constant { per_second: 100.0 }, size: SizeDist::Fixed { bytes: 512 },
+                poison_fraction: 0.0,
+            },
+            consumers: ConsumerCfg {
+                count: 1, concurrency: 1, prefetch: 1, service_time: Dist::fixed(ms(1)), on_failure: OnFailure::ErrorQueue,
+            },
+            downstream: None,
+            retry: RetryCfg { policy: RetryPolicy::None, jitter: Jitter::None, filter: KindFilter::default() },
+            redelivery: RedeliveryCfg { intervals: vec![], jitter: Jitter::None },
+            circuit_breaker: None,
+            autoscale: None,
+            report: ReportCfg { episode_gap: secs(10) },
+            faults: vec![],
+            thresholds: Thresholds::default(),
+        }
+    }
+
+    /// What `FULL` must load to.
+    #[rustfmt::skip]
+    fn full_expected() -> Scenario {
+        use FailureKind::*;
+        let pairs = [("latency_ms.p99", "< 2000"), ("dead_lettered", "== 0")];
+        Scenario {
+            name: "full".into(), description: "every table".into(), seed: Some(42), messages: 5000,
+            duration: Some(secs(1800)),
+            broker: BrokerCfg { time_scale: 10.0, ..defaults().broker },
+            queue: QueueCfg {
+                name: "orders.in".into(), max_delivery_count: Some(5), message_ttl: Some(secs(3600)),
+                max_length: Some(10_000), overflow: Overflow::RejectPublish,
+            },
+            producers: ProducerCfg {
+                count: 2,
+                rate: RateShape::Steps {
+                    steps: vec![Step { per_second: 50.0, hold: secs(60) }, Step { per_second: 200.0, hold: secs(300) }],
+                    poisson: true,
+                },
+                size: SizeDist::Uniform { min_bytes: 256, max_bytes: 4096 },
+                poison_fraction: 0.01,
+            },
+            consumers: ConsumerCfg {
+                count: 2, concurrency: 8, prefetch: 16, service_time: Dist::Lognormal { median: ms(5), p99: ms(50) },
+                on_failure: OnFailure::Requeue,
+            },
+            downstream: Some(DownstreamCfg {
+                name: "payments".into(), servers: 4, service_time: Dist::Exponential { mean: ms(20) },
+                timeout: Some(secs(2)), on_timeout: OnTimeout::Cancel, queue_limit: Some(100),
+                errors: ErrorRates { transient: 0.05, timeout: 0.01, validation: 0.001 },
+                crash: Some(CrashCfg { when_in_system_above: 200, after: secs(10), restart: secs(60) }),
+            }),
+            retry: RetryCfg {
+                policy: RetryPolicy::Exponential { limit: 5, base: ms(200), cap: secs(10) },
+                jitter: Jitter::Full,
+                filter: KindFilter { handle: vec![Transient, Timeout], ignore: vec![Validation] },
+            },
+            redelivery: RedeliveryCfg { intervals: vec![secs(60), secs(300), secs(900)], jitter: Jitter::Proportional },
+            circuit_breaker: Some(BreakerCfg {
+                failure_ratio: 0.5, minimum_throughput: 20, sampling: secs(10), break_for: secs(30),
+            }),
+            autoscale: Some(AutoscaleCfg {
+                min_replicas: 1, max_replicas: 8, messages_per_replica: 50, polling_interval: secs(15),
+                cooldown: secs(300), scale_down_stabilization: secs(120), startup_delay: secs(10), count_unacked: true,
+            }),
+            report: ReportCfg { episode_gap: secs(5) },
+            faults: vec![
+                Fault::Outage { at: secs(300), duration: secs(120), mode: OutageMode::Hang },
+                Fault::ErrorSpike { at: secs(600), duration: secs(60), transient: 0.5, timeout: 0.0, validation: 0.0 },
+                Fault::LatencySpike { at: secs(720), duration: secs(30), factor: 10.0 },
+                Fault::ConsumerCrash { at: secs(900), consumer: Some(1), restart: Some(secs(30)) },
+            ],
+            thresholds: Thresholds(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        }
+    }
+
+    #[test]
+    fn minimal_file_gets_every_default() {
+        let want = Scenario { messages: 100, ..defaults() };
+        assert_eq!(load("messages = 100", &[]).expect("loads"), want);
+        // The optional tables, present but empty.
+        let s = load("[downstream]\n[circuit_breaker]\n[autoscale]\n", &[]).expect("loads");
+        let d = s.downstream.expect("downstream");
+        assert_eq!((d.name.as_str(), d.servers, d.service_time), ("downstream", 1, Dist::fixed(ms(10))));
+        assert_eq!((d.timeout, d.on_timeout, d.queue_limit), (None, OnTimeout::KeepWorking, None));
+        assert_eq!((d.errors, d.crash), (ErrorRates::default(), None));
+        let b = s.circuit_breaker.expect("breaker");
+        assert_eq!((b.failure_ratio, b.minimum_throughput, b.sampling, b.break_for), (0.1, 100, secs(30), secs(5)));
+        let a = s.autoscale.expect("autoscale");
+        let counts = (a.min_replicas, a.max_replicas, a.messages_per_replica, a.count_unacked);
+        assert_eq!(counts, (1, 10, 100, false));
+        let times = [a.polling_interval, a.cooldown, a.scale_down_stabilization, a.startup_delay];
+        assert_eq!(times, [secs(30), secs(300), secs(300), secs(20)]);
+    }
+
+    #[test]
+    fn full_file_loads_every_table() {
+        assert_eq!(load(FULL, &[]).expect("loads"), full_expected());
+    }
+
+    #[test]
+    fn resolved_toml_loads_back_to_the_same_scenario() {
+        let variants: &[&[&str]] = &[
+            &[],
+            &["producers.rate={ shape = \"ramp\", from = 0, to = 500, over = \"5m\" }", "producers.size=512"],
+            &["producers.rate={ shape = \"burst\", size = 100, every = \"1m\" }", "retry.policy=none"],
+            &["producers.rate={ shape = \"poisson\", per_second = 2.5 }", "consumers.service_time=\"1.5s\""],
+            &["retry.policy={ kind = \"immediate\", limit = 3 }", "broker.url=\"amqp://localhost:5672\""],
+            &["retry.policy={ kind = \"intervals\", intervals = [\"1s\", \"250ms\"] }"],
+            &["retry.policy={ kind = \"incremental\", limit = 2, initial = \"1s\", step = \"0s\" }"],
+            &["consumers.service_time={ dist = \"uniform\", min = \"1ms\", max = \"1h30m\" }", "seed=0"],
+        ];
+        for sets in variants {
+            let s = load(FULL, sets).expect("loads");
+            let text = s.to_toml();
+            assert_eq!(load(&text, &[]).map_err(|e| e.to_string()), Ok(s.clone()), "{sets:?}:\n{text}");
+        }
+        let minimal = load("", &[]).expect("loads");
+        assert_eq!(load(&minimal.to_toml(), &[]).expect("loads back"), minimal);
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_closest_valid_key() {
+        let text = "messages = 5\n[consumer]\ncount = 2\n[consumers]\nconcurency = 4\n[queue]\nzzz = 1\n";
+        assert_eq!(
+            problems(text, &[]),
+            [
+                "line 2: unknown key `consumer` in the top level; did you mean `consumers`?",
+                "line 5: unknown key `concurency` in [consumers]; did you mean `concurrency`?",
+                "line 7: unknown key `zzz` in [queue]; valid keys: name, max_delivery_count, message_ttl, max_length, \
+                 overflow",
+            ]
+        );
+        let text = "[producers]\nrate = { shape = \"constant\", per_second = 5, over = \"1m\" }\n";
+        assert_eq!(
+            problems(text, &[]),
+            ["line 2: unknown key `over` in producers.rate (shape = \"constant\"); valid keys: shape, per_second"]
+        );
+    }
+
+    #[test]
+    fn wrong_types_bad_choices_and_ranges_all_reported_with_lines() {
+        let text = "messages = \"many\"\nduration = 30\n[retry]\njitter = \"ful\"\n[consumers]\ncount = -3\n";
+        assert_eq!(
+            problems(text, &[]),
+            [
+                "line 1: `messages = \"many\"`: expected an integer, got \"many\"",
+                "line 2: `duration = 30`: expected a duration string like \"30s\", got 30",
+                "line 4: `retry.jitter = \"ful\"`: expected one of \"none\", \"full\", \"equal\", \"decorrelated\", \
+                 \"proportional\"",
+                "line 6: `consumers.count = -3`: must be at least 1, got -3",
+            ]
+        );
+    }
+
+    #[test]
+    fn four_different_problems_with_their_lines() {
+        let text = r#"name = "four"
+consumer = 3
+[consumers]
+concurrency = 16
+prefetch = 8
+
+[retry]
+policy = { kind = "exponential", limit = 0, base = "1s" }
+
+[[faults]]
+kind = "outage"
+at = "1m"
+duration = "30s"
+"#;
+        let err = load(text, &[]).expect_err("fails");
+        let lines: Vec<(Option<usize>, &str)> = err.errors.iter().map(|e| (e.line, e.path.as_str())).collect();
+        assert_eq!(
+            lines,
+            [
+                (Some(2), "consumer"),
+                (Some(5), "consumers.prefetch"),
+                (Some(8), "retry.policy.limit"),
+                (Some(11), "faults[0]")
+            ]
+        );
+        assert_eq!(
+            err.errors[1].message,
+            "prefetch (8) is below concurrency (16): a consumer cannot work on more messages than it holds; raise \
+             prefetch to at least 16"
+        );
+        assert_eq!(err.errors[2].message, "`retry.policy.limit = 0`: must be at least 1, got 0");
+        let outage = "faults[0]: an outage needs a [downstream] table to act on; add a [downstream] table";
+        assert_eq!(err.errors[3].message, outage);
+    }
+
+    #[test]
+    fn negative_rate_in_the_file_and_from_set() {
+        let text = "[producers]\nrate = { shape = \"constant\", per_second = -5 }\n";
+        let want = "line 2: `producers.rate.per_second = -5`: must be greater than 0, got -5";
+        assert_eq!(problems(text, &[]), [want]);
+        let text = "[producers]\nrate = { shape = \"constant\", per_second = 10 }\n";
+        let err = load(text, &["producers.rate.per_second=-5"]).expect_err("fails");
+        assert_eq!(
+            err.to_string(),
+            "error: <string> has 1 problem:\n  --set producers.rate.per_second: must be greater than 0, got -5"
+        );
+        let e = &err.errors[0];
+        assert_eq!((e.path.as_str(), e.line, e.from_set), ("producers.rate.per_second", None, true));
+    }
+
+    #[test]
+    fn cross_field_rules() {
+        let text = "[downstream]\nerrors = { transient = 0.1, timeout = 0.2 }\n";
+        assert_eq!(
+            problems(text, &[]),
+            ["line 2: downstream.errors.timeout = 0.2 needs downstream.timeout: a call can only time out if the caller \
+              has a timeout; set e.g. timeout = \"2s\" in [downstream]"]
+        );
+        let text = "[consumers]\ncount = 2\n[[faults]]\nkind = \"consumer-crash\"\nat = \"1m\"\nconsumer = 2\n";
+        assert_eq!(
+            problems(text, &[]),
+            ["line 6: faults[0].consumer = 2 is out of range: there are 2 consumers (consumers.count), numbered from 0, \
+              use 0..=1"]
+        );
+        let text = "[consumers]\ncount = 12\n[autoscale]\nmax_replicas = 8\n";
+        assert_eq!(
+            problems(text, &[]),
+            ["line 2: consumers.count = 12 is the initial replica count and must lie within autoscale's [min_replicas, \
+              max_replicas] = [1, 8]; set consumers.count between them"]
+        );
+        let text = "[downstream]\nerrors = { transient = 0.7, validation = 0.5 }\n[retry]\nhandle = [\"timeout\"]\n\
+                    ignore = [\"poison\", \"timeout\"]\n";
+        assert_eq!(
+            problems(text, &[]),
+            [
+                "line 2: downstream.errors: transient + timeout + validation = 1.2, but they are fractions of all calls \
+                 and must add up to at most 1",
+                "line 5: `timeout` is in both retry.handle and retry.ignore; remove it from one of them",
+            ]
+        );
+        // An invalid field does not also trigger the cross-field rules that depend on it.
+        let text = "[consumers]\ncount = 0\nconcurrency = -1\nprefetch = 4\n[autoscale]\nmin_replicas = 2\n";
+        assert_eq!(problems(text, &[]).len(), 2);
+    }
+
+    #[test]
+    fn broker_rules() {
+        let text = "[broker]\nkind = \"rabbitmq\"\nclock = \"virtual\"\n";
+        assert_eq!(
+            problems(text, &[]),
+            [
+                "line 2: `broker.kind = \"rabbitmq\"`: real brokers are not available in this build yet; use kind = \
+                 \"embedded\"",
+                "line 3: broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on \
+                 wall-clock time; use clock = \"real\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_required_keys_and_other_shapes() {
+        let text = "[[faults]]\nkind = \"latency-spike\"\n[downstream]\n[[faults]]\nkind = \"meteor\"\nat = 5\n\
+                    [thresholds]\np99 = 2000\nlatency.p50 = \"< 5\"\n";
+        assert_eq!(
+            problems(text, &[]),
+            [
+                "line 1: faults[0] (kind = \"latency-spike\") is missing the required key `at`; add e.g. at = \"1m\"",
+                "line 1: faults[0] (kind = \"latency-spike\") is missing the required key `duration`; add e.g. \
+                 duration = \"30s\"",
+                "line 1: faults[0] (kind = \"latency-spike\") is missing the required key `factor`; add e.g. factor = 10",
+                "line 5: `faults[1].kind = \"meteor\"`: expected one of \"outage\", \"error-spike\", \"latency-spike\", \
+                 \"consumer-crash\"",
+                "line 8: `thresholds.p99 = 2000`: expected a string expression like \"< 2000\", got 2000",
+            ]
+        );
+        let s = load("[thresholds]\nlatency.p50 = \"< 5\"\n", &[]).expect("loads");
+        assert_eq!(s.thresholds.0, [("latency.p50".to_string(), "< 5".to_string())]);
+    }
+
+    #[test]
+    fn malformed_toml_is_one_error_with_its_line() {
+        let err = load("messages = 5\n\n[consumers\ncount = 1\n", &[]).expect_err("fails");
+        assert_eq!(err.errors.len(), 1);
+        assert_eq!(err.errors[0].line, Some(3));
+        let shown = err.to_string();
+        assert!(shown.starts_with("error: <string> has 1 problem:\n  line 3: invalid TOML at column 11: "), "{shown}");
+    }
+
+    #[test]
+    fn set_overrides_scalars_bare_strings_tables_and_array_elements() {
+        let sets = [
+            "consumers.count=2",
+            "retry.jitter=decorrelated",
+            "producers.rate={ shape = \"poisson\", per_second = 50 }",
+            "faults.0.at=\"7m\"",
+            "faults.1.transient=0.25",
+            "downstream.timeout=5s",
+            "description=two words",
+        ];
+        let s = load(FULL, &sets).expect("loads");
+        assert_eq!(s.consumers.count, 2);
+        assert_eq!(s.retry.jitter, Jitter::Decorrelated);
+        assert_eq!(s.producers.rate, RateShape::Poisson { per_second: 50.0 });
+        assert_eq!(s.faults[0].at(), secs(420));
+        assert!(matches!(s.faults[1], Fault::ErrorSpike { transient, .. } if transient == 0.25));
+        assert_eq!(s.downstream.and_then(|d| d.timeout), Some(secs(5)));
+        assert_eq!(s.description, "two words");
+        // A --set table is created where the file has none.
+        let s = load("", &["downstream.servers=3", "circuit_breaker.break=1s"]).expect("loads");
+        assert_eq!(s.downstream.map(|d| d.servers), Some(3));
+        assert_eq!(s.circuit_breaker.map(|b| b.break_for), Some(secs(1)));
+    }
+
+    #[test]
+    fn bad_sets_are_errors_naming_the_flag() {
+        let err = load(FULL, &["consumers.count", "faults.9.at=1m", "consumer.count=2"]).expect_err("fails");
+        let shown: Vec<String> = err.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "--set consumers.count: missing `=`; write --set key.path=value, e.g. --set consumers.count=8",
+                "--set faults.9.at: index 9 is out of range: `faults` has 4 element(s) (valid: 0..=3)",
+                "--set consumer: unknown key `consumer` in the top level; did you mean `consumers`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn load_file_names_the_scenario_after_the_file_and_reports_unreadable_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("spike-test.toml");
+        std::fs::write(&path, "messages = 7\n").expect("write");
+        let s = load_file(&path, &[]).expect("loads");
+        assert_eq!((s.name.as_str(), s.messages), ("spike-test", 7));
+        let missing = dir.path().join("nope.toml");
+        let err = load_file(&missing, &[]).expect_err("fails");
+        assert_eq!(err.errors.len(), 1);
+        let shown = err.to_string();
+        assert!(shown.contains(&format!("cannot read {}: ", missing.display())), "{shown}");
+        assert!(shown.contains("No such file"), "{shown}");
+    }
+}

@@ -266,13 +266,25 @@ impl FailureKind {
 pub enum RetryPolicy {
     None,
     /// `limit` retries with no delay.
-    Immediate { limit: u32 },
+    Immediate {
+        limit: u32,
+    },
     /// One retry per listed delay.
-    Intervals { intervals: Vec<Dur> },
+    Intervals {
+        intervals: Vec<Dur>,
+    },
     /// Delay `initial + (n-1) * step` for retry n.
-    Incremental { limit: u32, initial: Dur, step: Dur },
+    Incremental {
+        limit: u32,
+        initial: Dur,
+        step: Dur,
+    },
     /// Delay `min(cap, base * 2^(n-1))` for retry n.
-    Exponential { limit: u32, base: Dur, cap: Dur },
+    Exponential {
+        limit: u32,
+        base: Dur,
+        cap: Dur,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -1,0 +1,279 @@
+//! The embedded broker: an in-process model of one queue with prefetch, unacked accounting, requeue, delivery
+//! counting, delivery-limit dead-lettering, scheduled (delayed) messages, TTL expiry and max-length overflow.
+//!
+//! Semantics follow RabbitMQ quorum queues and Service Bus where they agree: returned messages go back to the head
+//! of the queue with their delivery count kept; a message returned after `max_delivery_count` deliveries is
+//! dead-lettered (`delivery_limit`); TTL expires messages at the head; `x-max-length` counts ready messages only.
+
+use super::{Broker, BrokerEvent, DeadLetterReason, Delivery, Depths, Envelope};
+use crate::scenario::{Overflow, QueueCfg};
+use crate::time::Nanos;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    env: Envelope,
+    /// Deliveries since the last publish.
+    count: u32,
+    /// `Nanos::MAX` when the queue has no TTL.
+    expires: Nanos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct DelayedKey {
+    due: Nanos,
+    seq: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Channel {
+    open: bool,
+    paused: bool,
+    prefetch: u32,
+    unacked: u32,
+}
+
+impl Channel {
+    fn credit(&self) -> bool {
+        self.open && !self.paused && self.unacked < self.prefetch
+    }
+}
+
+pub struct EmbeddedBroker {
+    max_delivery_count: Option<u32>,
+    ttl: Option<Nanos>,
+    max_length: Option<u64>,
+    overflow: Overflow,
+    ready: VecDeque<Queued>,
+    delayed: BinaryHeap<Reverse<DelayedKey>>,
+    delayed_envs: BTreeMap<u64, Envelope>,
+    next_seq: u64,
+    unacked: BTreeMap<u64, (u32, Queued)>,
+    channels: Vec<Channel>,
+    next_tag: u64,
+    rr: usize,
+    dead: u64,
+}
+
+impl EmbeddedBroker {
+    pub fn new(q: &QueueCfg) -> EmbeddedBroker {
+        EmbeddedBroker {
+            max_delivery_count: q.max_delivery_count,
+            ttl: q.message_ttl.map(|d| d.ns()),
+            max_length: q.max_length,
+            overflow: q.overflow,
+            ready: VecDeque::new(),
+            delayed: BinaryHeap::new(),
+            delayed_envs: BTreeMap::new(),
+            next_seq: 0,
+            unacked: BTreeMap::new(),
+            channels: Vec::new(),
+            next_tag: 1,
+            rr: 0,
+            dead: 0,
+        }
+    }
+
+    fn channel(&mut self, consumer: u32) -> &mut Channel {
+        let i = consumer as usize;
+        if self.channels.len() <= i {
+            self.channels.resize(i + 1, Channel::default());
+        }
+        &mut self.channels[i]
+    }
+
+    fn expiry(&self, now: Nanos) -> Nanos {
+        self.ttl.map(|t| now.saturating_add(t)).unwrap_or(Nanos::MAX)
+    }
+
+    fn dead_letter_env(&mut self, env: Envelope, reason: DeadLetterReason, out: &mut Vec<BrokerEvent>) {
+        self.dead += 1;
+        out.push(BrokerEvent::DeadLettered { env, reason });
+    }
+
+    /// Appends a newly published (or newly due) message, applying max-length.
+    fn enqueue(&mut self, now: Nanos, env: Envelope, refuse_when_full: bool, out: &mut Vec<BrokerEvent>) {
+        if let Some(max) = self.max_length {
+            if self.ready.len() as u64 >= max {
+                if refuse_when_full && self.overflow == Overflow::RejectPublish {
+                    out.push(BrokerEvent::PublishRefused { env });
+                    return;
+                }
+                if let Some(head) = self.ready.pop_front() {
+                    self.dead_letter_env(head.env, DeadLetterReason::MaxLength, out);
+                }
+            }
+        }
+        let expires = self.expiry(now);
+        self.ready.push_back(Queued { env, count: 0, expires });
+    }
+
+    /// A delivered message comes back (nack with requeue, consumer gone): to the head, or dead-lettered at its limit.
+    fn return_to_queue(&mut self, q: Queued, out: &mut Vec<BrokerEvent>) {
+        if self.max_delivery_count.is_some_and(|max| q.count >= max) {
+            self.dead_letter_env(q.env, DeadLetterReason::DeliveryLimit, out);
+        } else {
+            self.ready.push_front(q);
+        }
+    }
+
+    fn take_unacked(&mut self, consumer: u32, tag: u64) -> Option<Queued> {
+        match self.unacked.get(&tag) {
+            Some((c, _)) if *c == consumer => {}
+            _ => return None,
+        }
+        let (_, q) = self.unacked.remove(&tag)?;
+        let ch = self.channel(consumer);
+        ch.unacked = ch.unacked.saturating_sub(1);
+        Some(q)
+    }
+
+    fn expire_head(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>) {
+        while let Some(head) = self.ready.front() {
+            if head.expires > now {
+                break;
+            }
+            let env = head.env;
+            self.ready.pop_front();
+            out.push(BrokerEvent::Expired { env });
+        }
+    }
+
+    /// Hands ready messages to consumers with free prefetch, round-robin.
+    fn dispatch(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>) {
+        let n = self.channels.len();
+        while !self.ready.is_empty() && n > 0 {
+            let Some(pick) = (0..n).map(|k| (self.rr + k) % n).find(|&i| self.channels[i].credit()) else {
+                break;
+            };
+            self.expire_head(now, out);
+            let Some(mut q) = self.ready.pop_front() else { break };
+            self.rr = (pick + 1) % n;
+            q.count += 1;
+            let tag = self.next_tag;
+            self.next_tag += 1;
+            self.channels[pick].unacked += 1;
+            self.unacked.insert(tag, (pick as u32, q));
+            out.push(BrokerEvent::Delivered(Delivery {
+                consumer: pick as u32,
+                tag,
+                env: q.env,
+                delivery_count: q.count,
+            }));
+        }
+    }
+}
+
+impl Broker for EmbeddedBroker {
+    fn publish(&mut self, now: Nanos, env: Envelope, out: &mut Vec<BrokerEvent>) {
+        self.expire_head(now, out);
+        self.enqueue(now, env, true, out);
+        self.dispatch(now, out);
+    }
+
+    fn publish_delayed(&mut self, now: Nanos, env: Envelope, due: Nanos, out: &mut Vec<BrokerEvent>) {
+        if due <= now {
+            self.expire_head(now, out);
+            self.enqueue(now, env, false, out);
+            self.dispatch(now, out);
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.delayed.push(Reverse(DelayedKey { due, seq }));
+        self.delayed_envs.insert(seq, env);
+    }
+
+    fn ack(&mut self, now: Nanos, consumer: u32, tag: u64, out: &mut Vec<BrokerEvent>) {
+        if self.take_unacked(consumer, tag).is_some() {
+            self.dispatch(now, out);
+        }
+    }
+
+    fn nack(&mut self, now: Nanos, consumer: u32, tag: u64, requeue: bool, out: &mut Vec<BrokerEvent>) {
+        if let Some(q) = self.take_unacked(consumer, tag) {
+            if requeue {
+                self.return_to_queue(q, out);
+            } else {
+                self.dead_letter_env(q.env, DeadLetterReason::Rejected, out);
+            }
+            self.dispatch(now, out);
+        }
+    }
+
+    fn dead_letter(
+        &mut self,
+        now: Nanos,
+        consumer: u32,
+        tag: u64,
+        reason: DeadLetterReason,
+        out: &mut Vec<BrokerEvent>,
+    ) {
+        if let Some(q) = self.take_unacked(consumer, tag) {
+            self.dead_letter_env(q.env, reason, out);
+            self.dispatch(now, out);
+        }
+    }
+
+    fn open_consumer(&mut self, now: Nanos, consumer: u32, prefetch: u32, out: &mut Vec<BrokerEvent>) {
+        let ch = self.channel(consumer);
+        ch.open = true;
+        ch.paused = false;
+        ch.prefetch = prefetch;
+        self.dispatch(now, out);
+    }
+
+    fn close_consumer(&mut self, now: Nanos, consumer: u32, out: &mut Vec<BrokerEvent>) {
+        let ch = self.channel(consumer);
+        ch.open = false;
+        ch.unacked = 0;
+        let tags: Vec<u64> = self.unacked.iter().filter(|(_, (c, _))| *c == consumer).map(|(t, _)| *t).collect();
+        // Back to the head in their original order: push the newest first.
+        for tag in tags.into_iter().rev() {
+            if let Some((_, q)) = self.unacked.remove(&tag) {
+                self.return_to_queue(q, out);
+            }
+        }
+        self.dispatch(now, out);
+    }
+
+    fn pause_consumer(&mut self, _now: Nanos, consumer: u32) {
+        self.channel(consumer).paused = true;
+    }
+
+    fn next_wake(&self) -> Option<Nanos> {
+        let delayed = self.delayed.peek().map(|Reverse(k)| k.due);
+        let expiry = self.ready.front().map(|q| q.expires).filter(|&e| e != Nanos::MAX);
+        match (delayed, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn wake(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>) {
+        self.expire_head(now, out);
+        while let Some(Reverse(k)) = self.delayed.peek().copied() {
+            if k.due > now {
+                break;
+            }
+            self.delayed.pop();
+            if let Some(env) = self.delayed_envs.remove(&k.seq) {
+                self.enqueue(now, env, false, out);
+            }
+        }
+        self.dispatch(now, out);
+    }
+
+    fn depths(&self) -> Depths {
+        Depths {
+            ready: self.ready.len() as u64,
+            unacked: self.unacked.len() as u64,
+            delayed: self.delayed.len() as u64,
+            dead: self.dead,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

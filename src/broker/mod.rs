@@ -1,0 +1,131 @@
+//! The broker seam: the one small trait the engine talks to, whatever broker runs underneath.
+//!
+//! The engine publishes, acks, nacks and dead-letters through `Broker`; the broker answers with `BrokerEvent`s
+//! (deliveries to consumers, dead-lettered or expired messages, refused publishes) pushed into an output vector.
+
+pub mod embedded;
+
+use crate::time::Nanos;
+
+/// What travels through the broker: the message's identity and the stamps needed to measure it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Message number, 0-based, unique per run.
+    pub id: u64,
+    /// When the producer meant to publish it (open-loop latency starts here).
+    pub intended: Nanos,
+    /// When it was actually published.
+    pub published: Nanos,
+    pub size: u32,
+    /// Cannot be deserialized.
+    pub poison: bool,
+    /// Delayed redeliveries so far (MassTransit's redelivery count header).
+    pub redeliveries: u32,
+}
+
+/// Why a message ended in a dead-letter queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeadLetterReason {
+    /// The consumer gave up after its retries and redeliveries (MassTransit fault).
+    RetriesExhausted,
+    /// The failure kind is not retried (e.g. validation).
+    NotRetried,
+    /// The message could not be deserialized (to `<queue>_skipped`).
+    Deserialization,
+    /// Broker: delivered `max_delivery_count` times (RabbitMQ `delivery_limit`, Service Bus MaxDeliveryCountExceeded).
+    DeliveryLimit,
+    /// Broker: nack without requeue.
+    Rejected,
+    /// Broker: dropped from the head of a full queue (`x-max-length`, overflow drop-head).
+    MaxLength,
+}
+
+impl DeadLetterReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::RetriesExhausted => "retries_exhausted",
+            DeadLetterReason::NotRetried => "not_retried",
+            DeadLetterReason::Deserialization => "deserialization",
+            DeadLetterReason::DeliveryLimit => "delivery_limit",
+            DeadLetterReason::Rejected => "rejected",
+            DeadLetterReason::MaxLength => "maxlen",
+        }
+    }
+    /// `<queue>_skipped` for undeserializable messages, `<queue>_error` for everything else.
+    pub fn skipped(self) -> bool {
+        self == DeadLetterReason::Deserialization
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub consumer: u32,
+    pub tag: u64,
+    pub env: Envelope,
+    /// Deliveries of this message since it was last published, this one included (1 = first delivery).
+    pub delivery_count: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerEvent {
+    Delivered(Delivery),
+    DeadLettered {
+        env: Envelope,
+        reason: DeadLetterReason,
+    },
+    /// Message TTL ran out while it waited (RabbitMQ dead-letters it with reason `expired`).
+    Expired {
+        env: Envelope,
+    },
+    /// The queue was full and overflow is reject-publish: the publisher got a nack.
+    PublishRefused {
+        env: Envelope,
+    },
+}
+
+/// Messages the broker holds, by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Depths {
+    pub ready: u64,
+    pub unacked: u64,
+    pub delayed: u64,
+    /// Messages in the dead-letter queues (`_error` and `_skipped`).
+    pub dead: u64,
+}
+
+impl Depths {
+    /// Messages published and not yet finished: what is still owed to someone.
+    pub fn held(&self) -> u64 {
+        self.ready + self.unacked + self.delayed
+    }
+}
+
+/// A broker as the engine sees it. Every call may push events into `out`.
+pub trait Broker {
+    fn publish(&mut self, now: Nanos, env: Envelope, out: &mut Vec<BrokerEvent>);
+    /// Publish to become ready at `due` (scheduled message / TTL+DLX delay queue).
+    fn publish_delayed(&mut self, now: Nanos, env: Envelope, due: Nanos, out: &mut Vec<BrokerEvent>);
+    fn ack(&mut self, now: Nanos, consumer: u32, tag: u64, out: &mut Vec<BrokerEvent>);
+    /// nack; `requeue = false` dead-letters the message with reason `rejected`.
+    fn nack(&mut self, now: Nanos, consumer: u32, tag: u64, requeue: bool, out: &mut Vec<BrokerEvent>);
+    /// The consumer moves a delivery to a dead-letter queue itself (MassTransit `_error` / `_skipped`) and acks it.
+    fn dead_letter(
+        &mut self,
+        now: Nanos,
+        consumer: u32,
+        tag: u64,
+        reason: DeadLetterReason,
+        out: &mut Vec<BrokerEvent>,
+    );
+    /// Start (or resume) delivering to a consumer with this prefetch.
+    fn open_consumer(&mut self, now: Nanos, consumer: u32, prefetch: u32, out: &mut Vec<BrokerEvent>);
+    /// Stop delivering to a consumer; its unacked messages return to the queue (delivery counts kept).
+    fn close_consumer(&mut self, now: Nanos, consumer: u32, out: &mut Vec<BrokerEvent>);
+    /// Stop new deliveries to a consumer but let it keep (and ack) what it holds.
+    fn pause_consumer(&mut self, now: Nanos, consumer: u32);
+    /// The broker's next internal deadline (a delayed message becoming ready, a TTL running out).
+    fn next_wake(&self) -> Option<Nanos>;
+    /// Act on deadlines up to `now`.
+    fn wake(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>);
+    fn depths(&self) -> Depths;
+}

@@ -1,0 +1,62 @@
+//! `loadtest run SCENARIO`: load and check the scenario, prepare the report folder, run, write the report.
+
+use crate::cli::RunArgs;
+use crate::exit::Failure;
+use crate::record::series::SeriesWriter;
+use crate::report::{self, summary::Summary};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A seed for runs whose scenario names none: different every run, always printed and recorded.
+fn fresh_seed() -> u64 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    crate::sim::rng::splitmix64(t ^ (std::process::id() as u64) << 32) % 1_000_000
+}
+
+/// What a finished run left behind.
+pub struct Finished {
+    pub dir: PathBuf,
+    pub summary: Summary,
+}
+
+pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
+    let mut scn = crate::scenario::load_file(&args.scenario, &args.scenario_args.sets)
+        .map_err(|e| Failure::input(e.to_string()))?;
+    let seed = args.seed.or(scn.seed).unwrap_or_else(fresh_seed);
+    scn.seed = Some(seed);
+    let dir = match &args.out {
+        Some(d) => d.clone(),
+        None => report::default_run_dir(&args.reports, &scn.name, seed),
+    };
+    report::prepare_dir(&dir).map_err(|e| {
+        Failure::input(format!("cannot write the report folder {}: {e}; pass --out DIR", dir.display()))
+    })?;
+    let series = SeriesWriter::to_file(&dir.join(report::TIMESERIES))
+        .map_err(|e| Failure::input(format!("cannot write {}: {e}", dir.join(report::TIMESERIES).display())))?;
+    if !args.quiet {
+        eprintln!("running {} (seed {seed}, {} messages, {:?} broker) ...", scn.name, scn.messages, scn.broker.kind);
+    }
+    let wall = Instant::now();
+    let outcome = crate::sim::run(&scn, seed, series).map_err(|e| Failure::runtime(e.to_string()))?;
+    let wall_s = wall.elapsed().as_secs_f64();
+    let hash = report::scenario_hash(&scn);
+    let summary = Summary::build(&scn, &hash, seed, &outcome);
+    let meta = serde_json::json!({
+        "loadtest_version": env!("CARGO_PKG_VERSION"),
+        "started_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "wall_time_s": (wall_s * 1000.0).round() / 1000.0,
+        "events": outcome.events,
+        "scenario_file": args.scenario.display().to_string(),
+        "overrides": args.scenario_args.sets.iter().map(|s| crate::secret::mask_url(s)).collect::<Vec<_>>(),
+    });
+    report::write_files(&dir, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
+        .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", dir.display())))?;
+    if args.quiet {
+        println!("{}", dir.display());
+    } else {
+        print!("{}", report::table::render(&summary));
+        println!("  wall time    {wall_s:.3} s");
+        println!("report: {}", dir.display());
+    }
+    Ok(Finished { dir, summary })
+}

@@ -1,0 +1,21 @@
+//! `loadtest validate FILE...`: loads each scenario and reports every problem; exit 2 if any file has one.
+
+use crate::cli::ValidateArgs;
+use crate::exit::Failure;
+
+pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
+    let mut bad = 0;
+    for file in &args.files {
+        match crate::scenario::load_file(file, &args.scenario_args.sets) {
+            Ok(s) => println!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages),
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(Failure::input(format!("{bad} of {} scenario file(s) have problems", args.files.len())));
+    }
+    Ok(())
+}

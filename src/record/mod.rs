@@ -1,0 +1,316 @@
+//! The one aggregator: every actor reports what happened here; it owns the histograms, the per-second series,
+//! the episode detectors and the ledger. Memory stays flat: histograms and streamed rows, never a list of samples.
+
+pub mod episodes;
+pub mod ledger;
+pub mod series;
+
+use crate::broker::{DeadLetterReason, Envelope};
+use crate::scenario::FailureKind;
+use crate::time::{Nanos, NS_PER_SEC};
+use episodes::{Episode, Episodes, Recovery};
+use hdrhistogram::Histogram;
+use ledger::Ledger;
+use series::{Row, SeriesWriter};
+use std::collections::BTreeMap;
+
+/// Highest latency the histograms track, in microseconds (30 days); larger values are clamped.
+const MAX_US: u64 = 30 * 24 * 3600 * 1_000_000;
+
+/// Which attempt of a message this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptClass {
+    First,
+    /// In-memory retry number n (1-based).
+    Retry(u32),
+    Redelivery,
+}
+
+/// State sampled at the end of each second.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gauges {
+    pub ready: u64,
+    pub unacked: u64,
+    pub delayed: u64,
+    pub dead: u64,
+    pub in_flight: u64,
+    pub in_system: u64,
+    pub consumers: u64,
+    pub capacity: f64,
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("static histogram bounds are valid")
+}
+
+/// Everything the run measured, handed to the report.
+pub struct Recorded {
+    pub produced: u64,
+    pub published: u64,
+    pub refused: u64,
+    pub completed: u64,
+    pub dead_lettered: BTreeMap<&'static str, u64>,
+    pub dead_skipped: u64,
+    pub expired: u64,
+    pub ledger: Ledger,
+    pub attempts: [u64; 6],
+    pub failures: [u64; 5],
+    pub calls: u64,
+    pub calls_failed: u64,
+    pub latency: Histogram<u64>,
+    pub latency_raw: Histogram<u64>,
+    pub attempt_latency: Histogram<u64>,
+    pub dead_letter_time: Histogram<u64>,
+    pub peak_offered_per_s: u64,
+    pub peak_ready: u64,
+    pub peak_unacked: u64,
+    pub peak_delayed: u64,
+    pub peak_consumers: u64,
+    pub min_consumers: u64,
+    pub waves: Vec<Episode>,
+    pub failure_episodes: Vec<Episode>,
+    pub last_failure: Option<Nanos>,
+    pub first_publish: Option<Nanos>,
+    pub last_outcome: Option<Nanos>,
+    pub recovery_s: Option<f64>,
+    pub pre_fault_backlog: Option<u64>,
+    pub rows: u64,
+    pub breaker_opened: u64,
+}
+
+pub struct Recorder {
+    series: SeriesWriter,
+    row: Row,
+    next_flush: Nanos,
+    sec_latency: Histogram<u64>,
+    nominal_capacity: f64,
+    waves: Episodes,
+    failure_eps: Episodes,
+    recovery: Recovery,
+    r: Recorded,
+}
+
+impl Recorder {
+    pub fn new(series: SeriesWriter, nominal_capacity: f64, episode_gap_s: u64, recovery: Recovery) -> Recorder {
+        Recorder {
+            series,
+            row: Row::default(),
+            next_flush: NS_PER_SEC,
+            sec_latency: new_histogram(),
+            nominal_capacity,
+            waves: Episodes::new(episode_gap_s),
+            failure_eps: Episodes::new(episode_gap_s),
+            recovery,
+            r: Recorded {
+                produced: 0,
+                published: 0,
+                refused: 0,
+                completed: 0,
+                dead_lettered: BTreeMap::new(),
+                dead_skipped: 0,
+                expired: 0,
+                ledger: Ledger::default(),
+                attempts: [0; 6],
+                failures: [0; 5],
+                calls: 0,
+                calls_failed: 0,
+                latency: new_histogram(),
+                latency_raw: new_histogram(),
+                attempt_latency: new_histogram(),
+                dead_letter_time: new_histogram(),
+                peak_offered_per_s: 0,
+                peak_ready: 0,
+                peak_unacked: 0,
+                peak_delayed: 0,
+                peak_consumers: 0,
+                min_consumers: u64::MAX,
+                waves: Vec::new(),
+                failure_episodes: Vec::new(),
+                last_failure: None,
+                first_publish: None,
+                last_outcome: None,
+                recovery_s: None,
+                pre_fault_backlog: None,
+                rows: 0,
+                breaker_opened: 0,
+            },
+        }
+    }
+
+    /// True when time `now` has passed the end of the current second: call `flush` with the gauges first.
+    #[inline]
+    pub fn needs_flush(&self, now: Nanos) -> bool {
+        now >= self.next_flush
+    }
+
+    /// Closes every second that ended at or before `now`, with the gauges as they stood then.
+    pub fn flush(&mut self, now: Nanos, g: &Gauges) -> std::io::Result<()> {
+        while now >= self.next_flush {
+            self.close_row(g)?;
+        }
+        Ok(())
+    }
+
+    fn close_row(&mut self, g: &Gauges) -> std::io::Result<()> {
+        let mut row = std::mem::take(&mut self.row);
+        row.ready = g.ready;
+        row.unacked = g.unacked;
+        row.delayed = g.delayed;
+        row.dlq = g.dead;
+        row.in_flight = g.in_flight;
+        row.in_system = g.in_system;
+        row.consumers = g.consumers;
+        row.capacity = (g.capacity * 1000.0).round() / 1000.0;
+        if !self.sec_latency.is_empty() {
+            let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
+            row.latency_p50_ms = Some(ms(self.sec_latency.value_at_quantile(0.5)));
+            row.latency_p99_ms = Some(ms(self.sec_latency.value_at_quantile(0.99)));
+            row.latency_max_ms = Some(ms(self.sec_latency.max()));
+            self.sec_latency.reset();
+        }
+        let sec = row.time_s;
+        self.r.peak_offered_per_s = self.r.peak_offered_per_s.max(row.offered);
+        self.r.peak_ready = self.r.peak_ready.max(row.ready);
+        self.r.peak_unacked = self.r.peak_unacked.max(row.unacked);
+        self.r.peak_delayed = self.r.peak_delayed.max(row.delayed);
+        self.r.peak_consumers = self.r.peak_consumers.max(row.consumers);
+        self.r.min_consumers = self.r.min_consumers.min(row.consumers);
+        let above =
+            if self.nominal_capacity > 0.0 && row.offered as f64 > self.nominal_capacity { row.offered } else { 0 };
+        self.waves.observe(sec, above);
+        self.failure_eps.observe(sec, row.calls_failed);
+        self.recovery.observe(sec, row.backlog());
+        self.series.write(&row)?;
+        self.row = Row { time_s: sec + 1, ..Row::default() };
+        self.next_flush += NS_PER_SEC;
+        Ok(())
+    }
+
+    pub fn produced(&mut self) {
+        self.r.produced += 1;
+    }
+
+    pub fn published(&mut self, now: Nanos) {
+        self.r.published += 1;
+        self.row.published += 1;
+        self.r.first_publish.get_or_insert(now);
+    }
+
+    pub fn refused(&mut self) {
+        self.r.published -= 1;
+        self.row.published -= 1;
+        self.r.refused += 1;
+    }
+
+    pub fn attempt(&mut self, class: AttemptClass) {
+        let i = match class {
+            AttemptClass::First => 0,
+            AttemptClass::Retry(n) => (n.clamp(1, 4)) as usize,
+            AttemptClass::Redelivery => 5,
+        };
+        self.r.attempts[i] += 1;
+        match i {
+            0 => self.row.attempts_first += 1,
+            1 => self.row.attempts_retry1 += 1,
+            2 => self.row.attempts_retry2 += 1,
+            3 => self.row.attempts_retry3 += 1,
+            4 => self.row.attempts_retry4plus += 1,
+            _ => self.row.attempts_redelivery += 1,
+        }
+    }
+
+    pub fn attempt_done(&mut self, took: Nanos, result: Result<(), FailureKind>) {
+        self.r.attempt_latency.saturating_record((took / 1000).max(1));
+        match result {
+            Ok(()) => self.row.succeeded += 1,
+            Err(kind) => {
+                self.r.failures[kind.index()] += 1;
+                match kind {
+                    FailureKind::Transient => self.row.failed_transient += 1,
+                    FailureKind::Timeout => self.row.failed_timeout += 1,
+                    FailureKind::Validation => self.row.failed_validation += 1,
+                    FailureKind::Poison => self.row.failed_poison += 1,
+                    FailureKind::CircuitOpen => self.row.failed_circuit_open += 1,
+                }
+            }
+        }
+    }
+
+    pub fn call_offered(&mut self) {
+        self.r.calls += 1;
+        self.row.offered += 1;
+    }
+
+    /// A downstream call failed for overload or unavailability (not a business error such as validation).
+    pub fn call_failed(&mut self, now: Nanos) {
+        self.r.calls_failed += 1;
+        self.row.calls_failed += 1;
+        self.r.last_failure = Some(now);
+    }
+
+    pub fn side_effect(&mut self, msg: u64) {
+        self.r.ledger.side_effect(msg);
+    }
+
+    pub fn breaker_opened(&mut self) {
+        self.r.breaker_opened += 1;
+    }
+
+    pub fn completed(&mut self, now: Nanos, env: &Envelope) {
+        self.r.completed += 1;
+        self.row.completed += 1;
+        let us = (now.saturating_sub(env.intended) / 1000).max(1);
+        self.r.latency.saturating_record(us);
+        self.sec_latency.saturating_record(us);
+        self.r.latency_raw.saturating_record((now.saturating_sub(env.published) / 1000).max(1));
+        self.outcome(now, env.id);
+    }
+
+    pub fn dead_lettered(&mut self, now: Nanos, env: &Envelope, reason: DeadLetterReason) {
+        *self.r.dead_lettered.entry(reason.as_str()).or_insert(0) += 1;
+        if reason.skipped() {
+            self.r.dead_skipped += 1;
+        }
+        self.row.dead_lettered += 1;
+        self.r.dead_letter_time.saturating_record((now.saturating_sub(env.intended) / 1000).max(1));
+        self.outcome(now, env.id);
+    }
+
+    pub fn expired(&mut self, now: Nanos, env: &Envelope) {
+        self.r.expired += 1;
+        self.row.expired += 1;
+        self.outcome(now, env.id);
+    }
+
+    fn outcome(&mut self, now: Nanos, id: u64) {
+        self.r.ledger.finish(id);
+        self.r.last_outcome = Some(now);
+    }
+
+    /// Messages published and not yet finished.
+    pub fn open_messages(&self) -> u64 {
+        self.r.published.saturating_sub(self.r.ledger.finished_count)
+    }
+
+    pub fn produced_count(&self) -> u64 {
+        self.r.produced
+    }
+
+    /// Closes the last (partial) second and hands over the measurements.
+    pub fn finish(mut self, now: Nanos, g: &Gauges) -> std::io::Result<Recorded> {
+        self.flush(now, g)?;
+        if now > self.next_flush - NS_PER_SEC || self.series.rows == 0 {
+            self.close_row(g)?;
+        }
+        self.series.finish()?;
+        self.r.rows = self.series.rows;
+        self.r.waves = self.waves.finish();
+        self.r.failure_episodes = self.failure_eps.finish();
+        self.r.recovery_s = self.recovery.finish();
+        self.r.pre_fault_backlog = self.recovery.pre_fault_level();
+        if self.r.min_consumers == u64::MAX {
+            self.r.min_consumers = 0;
+        }
+        Ok(self.r)
+    }
+}

@@ -1,0 +1,82 @@
+//! The report folder of one run: `summary.json` (the contract), `timeseries.csv` (streamed during the run),
+//! `latency.hgrm`, the resolved `scenario.toml`, and `run.json` (wall-clock facts that vary between runs).
+
+pub mod hgrm;
+pub mod summary;
+pub mod table;
+
+use crate::scenario::Scenario;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use summary::Summary;
+
+pub const SUMMARY: &str = "summary.json";
+pub const TIMESERIES: &str = "timeseries.csv";
+pub const HGRM: &str = "latency.hgrm";
+pub const SCENARIO: &str = "scenario.toml";
+pub const RUN_META: &str = "run.json";
+
+/// Identifies a configuration: sha256 of the resolved scenario without its seed (runs of one configuration
+/// under different seeds share it).
+pub fn scenario_hash(scn: &Scenario) -> String {
+    let mut copy = scn.clone();
+    copy.seed = None;
+    let digest = Sha256::digest(copy.to_toml().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// `reports/<scenario>/<UTC time>-s<seed>`, made unique with a suffix if a run already used it.
+pub fn default_run_dir(root: &Path, scenario: &str, seed: u64) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let base = root.join(sanitize(scenario));
+    let mut dir = base.join(format!("{stamp}-s{seed}"));
+    let mut n = 2;
+    while dir.exists() {
+        dir = base.join(format!("{stamp}-s{seed}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+fn sanitize(name: &str) -> String {
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("scenario{s}")
+    } else {
+        s
+    }
+}
+
+/// Creates the folder (and checks it is writable) before anything runs.
+pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+/// Writes everything but the time series (which the recorder streamed already).
+pub fn write_files(
+    dir: &Path,
+    scn_toml: &str,
+    summary: &Summary,
+    latency: &hdrhistogram::Histogram<u64>,
+    meta: &serde_json::Value,
+) -> std::io::Result<()> {
+    std::fs::write(dir.join(SCENARIO), scn_toml)?;
+    std::fs::write(dir.join(SUMMARY), summary.to_json())?;
+    std::fs::write(dir.join(HGRM), hgrm::percentile_distribution(latency))?;
+    let mut m = serde_json::to_string_pretty(meta).unwrap_or_default();
+    m.push('\n');
+    std::fs::write(dir.join(RUN_META), m)
+}
+
+/// Reads a run's `summary.json`, naming the file in the error.
+pub fn read_summary(run_dir: &Path) -> Result<Summary, String> {
+    let path = run_dir.join(SUMMARY);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not a loadtest summary: {e}", path.display()))
+}

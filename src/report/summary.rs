@@ -1,0 +1,280 @@
+//! `summary.json`: the contract between a run and everything that reads it later (compare, gate, charts).
+//! Field order is fixed by these structs; maps are BTreeMaps; nothing here depends on the wall clock, so the
+//! same scenario and seed give a byte-identical file.
+
+use crate::record::episodes::Episode;
+use crate::record::Recorded;
+use crate::scenario::{FailureKind, Scenario};
+use crate::sim::Outcome;
+use crate::time::NS_PER_SEC;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Episodes listed in full up to this many; the counts always cover all of them.
+const MAX_LISTED_EPISODES: usize = 100;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub scenario: ScenarioId,
+    pub seed: u64,
+    pub broker: String,
+    pub clock: String,
+    pub time_scale: f64,
+    pub messages: Messages,
+    pub attempts: Attempts,
+    /// Handler attempts per published message.
+    pub amplification: f64,
+    /// End-to-end latency of completed messages from their intended publish time (corrected for coordinated omission).
+    pub latency_ms: Percentiles,
+    /// The same from the actual publish time (raw). Equal to `latency_ms` when the producer never lagged.
+    pub latency_raw_ms: Percentiles,
+    /// One handler attempt, local work plus downstream call.
+    pub attempt_latency_ms: Percentiles,
+    /// From intended publish time until the message reached a dead-letter queue.
+    pub time_to_dead_letter_ms: Percentiles,
+    /// Completed messages per second of run time.
+    pub throughput_per_s: f64,
+    /// Scenario time from start to the last outcome (or to the duration limit).
+    pub duration_s: f64,
+    pub stopped_by_duration_limit: bool,
+    pub downstream: DownstreamStats,
+    pub queue: QueueStats,
+    pub consumers: ConsumerStats,
+    /// Separate periods in which offered load exceeded the downstream's nominal capacity.
+    pub overload_waves: u64,
+    /// Separate periods with failed downstream calls (merged across gaps shorter than `episode_gap_s`).
+    pub failure_episodes: u64,
+    /// Failure episodes that still had failures after the last fault ended.
+    pub failure_episodes_after_faults: u64,
+    pub episode_gap_s: f64,
+    /// Scenario time of the last failed downstream call; null if none failed.
+    pub last_failure_s: Option<f64>,
+    /// When the last fault ended; null without faults that end.
+    pub faults_end_s: Option<f64>,
+    /// From the end of the last fault until the backlog is back to its pre-fault level for good; null if never.
+    pub recovery_s: Option<f64>,
+    pub episodes: EpisodeLists,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioId {
+    pub name: String,
+    /// sha256 of the resolved scenario (`scenario.toml` in the report folder).
+    pub hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Messages {
+    /// Messages the producers tried to publish.
+    pub produced: u64,
+    /// Accepted by the broker.
+    pub published: u64,
+    /// Refused by the broker (max-length with reject-publish).
+    pub rejected_at_publish: u64,
+    pub completed: u64,
+    pub dead_lettered: DeadLettered,
+    pub expired: u64,
+    /// Published and neither finished nor still held by the broker at the end.
+    pub lost: u64,
+    /// Messages whose side effect (successful downstream call) happened more than once, counted per extra time.
+    pub duplicates: u64,
+    /// Still in the broker (ready, unacked or delayed) when the run ended.
+    pub in_flight_at_end: u64,
+    /// published == completed + dead_lettered + expired + lost + in_flight_at_end.
+    pub accounted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLettered {
+    pub total: u64,
+    pub by_reason: BTreeMap<String, u64>,
+    pub by_queue: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempts {
+    pub total: u64,
+    pub first: u64,
+    pub retries: u64,
+    pub redeliveries: u64,
+    /// Failed attempts by failure kind.
+    pub failed: BTreeMap<String, u64>,
+    /// Calls made to the downstream (refused ones included).
+    pub downstream_calls: u64,
+    /// Calls that failed for overload or unavailability (errors, refusals, resets, timeouts).
+    pub downstream_calls_failed: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamStats {
+    /// Servers / mean service time, requests per second; 0 without a downstream.
+    pub capacity_per_s: f64,
+    /// Highest number of calls offered in one second.
+    pub peak_offered_per_s: u64,
+    /// `peak_offered_per_s / capacity_per_s`.
+    pub peak_offered_ratio: f64,
+    pub crashes: u64,
+    pub peak_in_system: u64,
+    pub circuit_breaker_opened: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueStats {
+    pub peak_ready: u64,
+    pub peak_unacked: u64,
+    pub peak_delayed: u64,
+    /// Highest backlog (ready + unacked + delayed) in the seconds before the first fault.
+    pub pre_fault_backlog: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsumerStats {
+    pub min: u64,
+    pub peak: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeLists {
+    pub failures: Vec<Episode>,
+    pub overload: Vec<Episode>,
+}
+
+fn round(v: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (v * k).round() / k
+}
+
+/// Percentiles of a microsecond histogram, in milliseconds.
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    let ms = |us: u64| round(us as f64 / 1000.0, 3);
+    Percentiles {
+        count: h.len(),
+        mean: round(h.mean() / 1000.0, 3),
+        p50: ms(h.value_at_quantile(0.5)),
+        p90: ms(h.value_at_quantile(0.9)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    }
+}
+
+impl Summary {
+    pub fn build(scn: &Scenario, hash: &str, seed: u64, o: &Outcome) -> Summary {
+        let r: &Recorded = &o.recorded;
+        let dead_total: u64 = r.dead_lettered.values().sum();
+        let in_flight = o.depths.held();
+        let finished = r.completed + dead_total + r.expired;
+        let lost = r.published.saturating_sub(finished + in_flight);
+        let accounted = r.published == finished + lost + in_flight && r.ledger.refinished == 0;
+        let mut by_queue = BTreeMap::new();
+        if dead_total > r.dead_skipped {
+            by_queue.insert(scn.queue.error_queue(), dead_total - r.dead_skipped);
+        }
+        if r.dead_skipped > 0 {
+            by_queue.insert(scn.queue.skipped_queue(), r.dead_skipped);
+        }
+        let failed = FailureKind::ALL
+            .iter()
+            .filter(|k| r.failures[k.index()] > 0)
+            .map(|k| (k.as_str().to_string(), r.failures[k.index()]))
+            .collect();
+        let total_attempts: u64 = r.attempts.iter().sum();
+        let secs = |ns: u64| round(ns as f64 / NS_PER_SEC as f64, 3);
+        let duration_s = secs(o.end);
+        let capacity = scn.downstream.as_ref().map_or(0.0, |d| d.capacity_per_s());
+        let faults_end = scn.faults_end().map(|d| d.secs_f64());
+        let after_faults = match faults_end {
+            Some(end) => r.failure_episodes.iter().filter(|e| e.end_s as f64 > end).count() as u64,
+            None => 0,
+        };
+        let list = |v: &[Episode]| v.iter().take(MAX_LISTED_EPISODES).copied().collect();
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            scenario: ScenarioId { name: scn.name.clone(), hash: hash.to_string() },
+            seed,
+            broker: format!("{:?}", scn.broker.kind).to_lowercase(),
+            clock: format!("{:?}", scn.broker.clock).to_lowercase(),
+            time_scale: scn.broker.time_scale,
+            messages: Messages {
+                produced: r.produced,
+                published: r.published,
+                rejected_at_publish: r.refused,
+                completed: r.completed,
+                dead_lettered: DeadLettered {
+                    total: dead_total,
+                    by_reason: r.dead_lettered.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    by_queue,
+                },
+                expired: r.expired,
+                lost,
+                duplicates: r.ledger.duplicate_effects + r.ledger.refinished,
+                in_flight_at_end: in_flight,
+                accounted,
+            },
+            attempts: Attempts {
+                total: total_attempts,
+                first: r.attempts[0],
+                retries: r.attempts[1..5].iter().sum(),
+                redeliveries: r.attempts[5],
+                failed,
+                downstream_calls: r.calls,
+                downstream_calls_failed: r.calls_failed,
+            },
+            amplification: if r.published > 0 { round(total_attempts as f64 / r.published as f64, 4) } else { 0.0 },
+            latency_ms: percentiles(&r.latency),
+            latency_raw_ms: percentiles(&r.latency_raw),
+            attempt_latency_ms: percentiles(&r.attempt_latency),
+            time_to_dead_letter_ms: percentiles(&r.dead_letter_time),
+            throughput_per_s: if duration_s > 0.0 { round(r.completed as f64 / duration_s, 3) } else { 0.0 },
+            duration_s,
+            stopped_by_duration_limit: o.stopped_by_limit,
+            downstream: DownstreamStats {
+                capacity_per_s: round(capacity, 3),
+                peak_offered_per_s: r.peak_offered_per_s,
+                peak_offered_ratio: if capacity > 0.0 { round(r.peak_offered_per_s as f64 / capacity, 4) } else { 0.0 },
+                crashes: o.downstream_crashes,
+                peak_in_system: o.downstream_peak_in_system,
+                circuit_breaker_opened: r.breaker_opened,
+            },
+            queue: QueueStats {
+                peak_ready: r.peak_ready,
+                peak_unacked: r.peak_unacked,
+                peak_delayed: r.peak_delayed,
+                pre_fault_backlog: r.pre_fault_backlog,
+            },
+            consumers: ConsumerStats { min: r.min_consumers, peak: r.peak_consumers },
+            overload_waves: r.waves.len() as u64,
+            failure_episodes: r.failure_episodes.len() as u64,
+            failure_episodes_after_faults: after_faults,
+            episode_gap_s: scn.report.episode_gap.secs_f64(),
+            last_failure_s: r.last_failure.map(secs),
+            faults_end_s: faults_end,
+            recovery_s: r.recovery_s,
+            episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}

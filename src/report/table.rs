@@ -1,0 +1,78 @@
+//! The short summary printed after a run.
+
+use super::summary::Summary;
+use std::fmt::Write;
+
+fn opt_s(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |x| format!("{x:.1} s"))
+}
+
+pub fn render(s: &Summary) -> String {
+    let m = &s.messages;
+    let d = &s.downstream;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  seed {}  {}/{}  {:.1} s scenario time{}",
+        s.scenario.name,
+        s.seed,
+        s.broker,
+        s.clock,
+        s.duration_s,
+        if s.stopped_by_duration_limit { " (stopped by the duration limit)" } else { "" }
+    );
+    let reasons: Vec<String> = m.dead_lettered.by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
+    let _ = writeln!(
+        out,
+        "  messages     published {}  completed {}  dead-lettered {}{}  expired {}  in flight {}  lost {}  duplicates {}",
+        m.published,
+        m.completed,
+        m.dead_lettered.total,
+        reasons,
+        m.expired,
+        m.in_flight_at_end,
+        m.lost,
+        m.duplicates
+    );
+    if m.rejected_at_publish > 0 {
+        let _ = writeln!(out, "  refused      {} publishes refused by a full queue", m.rejected_at_publish);
+    }
+    let _ = writeln!(
+        out,
+        "  attempts     {}  ({:.2} per message; retries {}, redeliveries {})",
+        s.attempts.total, s.amplification, s.attempts.retries, s.attempts.redeliveries
+    );
+    let l = &s.latency_ms;
+    let _ = writeln!(
+        out,
+        "  latency      p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (from intended publish time)",
+        l.p50, l.p90, l.p99, l.max
+    );
+    let _ = writeln!(out, "  throughput   {:.1} completed/s", s.throughput_per_s);
+    if d.capacity_per_s > 0.0 {
+        let _ = writeln!(
+            out,
+            "  downstream   capacity {:.0}/s  peak offered {}/s ({:.2}x)  crashes {}  overload waves {}",
+            d.capacity_per_s, d.peak_offered_per_s, d.peak_offered_ratio, d.crashes, s.overload_waves
+        );
+        let _ = writeln!(
+            out,
+            "  failures     {} episodes ({} after the faults)  last failed call at {}",
+            s.failure_episodes,
+            s.failure_episodes_after_faults,
+            opt_s(s.last_failure_s)
+        );
+    }
+    if let Some(end) = s.faults_end_s {
+        let _ = writeln!(
+            out,
+            "  recovery     {} after the last fault ended at {end:.1} s",
+            s.recovery_s.map_or("never (backlog still above its pre-fault level)".to_string(), |r| format!("{r:.1} s"))
+        );
+    }
+    if !m.accounted || m.lost > 0 {
+        let _ = writeln!(out, "  WARNING      {} message(s) lost: published != outcomes + in flight", m.lost);
+    }
+    out
+}

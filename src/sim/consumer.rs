@@ -1,0 +1,330 @@
+//! The consumer pool: handler slots, in-memory retry (the message stays unacked and its slot busy), delayed
+//! redelivery, the final failure path (error queue, requeue or reject), consumer crashes and restarts.
+//!
+//! This is the one implementation of consumer logic; it only talks to the `Broker` trait and the downstream.
+
+use super::breaker::Breaker;
+use super::downstream::{Call, CallResult, Caller};
+use super::engine::Engine;
+use super::events::Ev;
+use crate::broker::{DeadLetterReason, Delivery};
+use crate::record::AttemptClass;
+use crate::scenario::{BreakerCfg, FailureKind, OnFailure};
+use crate::time::Nanos;
+use std::collections::VecDeque;
+
+/// Handler attempts take at least this long, so that a requeue loop always advances time.
+const MIN_ATTEMPT_NS: Nanos = 1_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Life {
+    Running,
+    /// Scaled up or restarting; consumes once its start-up delay is over.
+    Starting,
+    /// Scaled down: takes nothing new, finishes what it is working on.
+    Draining,
+    Down,
+}
+
+#[derive(Debug)]
+struct Job {
+    d: Delivery,
+    /// In-memory attempt number, 1-based.
+    attempt: u32,
+    prev_delay: Nanos,
+    started: Nanos,
+    call: Option<(Option<u32>, Caller)>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    token: u32,
+    job: Option<Job>,
+}
+
+pub struct Consumer {
+    pub life: Life,
+    /// Bumped on every crash and restart; events of an older generation are stale.
+    pub generation: u32,
+    buffer: VecDeque<Delivery>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    pub busy: u32,
+    pub breaker: Option<Breaker>,
+}
+
+impl Consumer {
+    pub fn new(concurrency: u32, breaker: Option<&BreakerCfg>) -> Consumer {
+        Consumer {
+            life: Life::Down,
+            generation: 0,
+            buffer: VecDeque::new(),
+            slots: (0..concurrency).map(|_| Slot::default()).collect(),
+            free: (0..concurrency).rev().collect(),
+            busy: 0,
+            breaker: breaker.map(Breaker::new),
+        }
+    }
+
+    pub fn is_consuming(&self) -> bool {
+        matches!(self.life, Life::Running | Life::Draining)
+    }
+
+    /// Counts toward the replicas the autoscaler manages.
+    pub fn is_replica(&self) -> bool {
+        matches!(self.life, Life::Running | Life::Starting)
+    }
+
+    fn job(&mut self, slot: u32, token: u32) -> Option<&mut Job> {
+        let s = self.slots.get_mut(slot as usize)?;
+        if s.token != token {
+            return None;
+        }
+        s.job.as_mut()
+    }
+
+    fn bump(&mut self, slot: u32) -> u32 {
+        let s = &mut self.slots[slot as usize];
+        s.token = s.token.wrapping_add(1);
+        s.token
+    }
+}
+
+impl Engine<'_> {
+    pub(super) fn consumer_up(&mut self, c: u32) {
+        let prefetch = self.cfg.consumers.prefetch;
+        let con = &mut self.consumers[c as usize];
+        con.life = Life::Running;
+        self.broker.open_consumer(self.now, c, prefetch, &mut self.out);
+    }
+
+    /// The consumer dies: in-memory work is lost, unacked messages go back to the queue.
+    pub(super) fn crash_consumer(&mut self, c: u32, restart: Option<Nanos>) {
+        let Some(con) = self.consumers.get_mut(c as usize) else { return };
+        if con.life == Life::Down {
+            return;
+        }
+        con.generation += 1;
+        con.life = Life::Down;
+        con.buffer.clear();
+        for s in 0..con.slots.len() as u32 {
+            con.bump(s);
+            con.slots[s as usize].job = None;
+        }
+        con.free = (0..con.slots.len() as u32).rev().collect();
+        con.busy = 0;
+        let generation = con.generation;
+        self.broker.close_consumer(self.now, c, &mut self.out);
+        if let Some(r) = restart {
+            self.q.push(self.now + r, Ev::ConsumerUp { consumer: c, generation });
+        }
+    }
+
+    pub(super) fn deliver(&mut self, d: Delivery) {
+        let Some(con) = self.consumers.get_mut(d.consumer as usize) else { return };
+        con.buffer.push_back(d);
+        self.pump(d.consumer);
+    }
+
+    /// Starts buffered deliveries while the consumer has free slots.
+    fn pump(&mut self, c: u32) {
+        loop {
+            let con = &mut self.consumers[c as usize];
+            if con.life != Life::Running {
+                return;
+            }
+            let Some(&slot) = con.free.last() else { return };
+            let Some(d) = con.buffer.pop_front() else { return };
+            con.free.pop();
+            con.busy += 1;
+            con.slots[slot as usize].job = Some(Job { d, attempt: 1, prev_delay: 0, started: 0, call: None });
+            self.start_attempt(c, slot);
+        }
+    }
+
+    fn start_attempt(&mut self, c: u32, slot: u32) {
+        let now = self.now;
+        let con = &mut self.consumers[c as usize];
+        let token = con.bump(slot);
+        let Some(job) = con.slots[slot as usize].job.as_mut() else { return };
+        job.started = now;
+        job.call = None;
+        let class = if job.attempt > 1 {
+            AttemptClass::Retry(job.attempt - 1)
+        } else if job.d.delivery_count > 1 || job.d.env.redeliveries > 0 {
+            AttemptClass::Redelivery
+        } else {
+            AttemptClass::First
+        };
+        self.rec.attempt(class);
+        let work = self.cfg.consumers.service_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
+        self.q.push(now + work, Ev::LocalDone { consumer: c, slot, token });
+    }
+
+    pub(super) fn on_local_done(&mut self, c: u32, slot: u32, token: u32) {
+        let now = self.now;
+        let Some(job) = self.consumers[c as usize].job(slot, token) else { return };
+        if job.d.env.poison {
+            return self.finish_attempt(c, slot, Err(FailureKind::Poison));
+        }
+        let msg = job.d.env.id;
+        if self.downstream.is_none() {
+            self.rec.side_effect(msg);
+            return self.finish_attempt(c, slot, Ok(()));
+        }
+        if let Some(b) = &mut self.consumers[c as usize].breaker {
+            if !b.allow(now) {
+                return self.finish_attempt(c, slot, Err(FailureKind::CircuitOpen));
+            }
+        }
+        let caller = Caller { consumer: c, slot, token, msg };
+        self.rec.call_offered();
+        let Some(down) = &mut self.downstream else { return };
+        match down.call(now, caller, &mut self.rng.downstream, &mut self.q, &mut self.notices) {
+            Call::Refused => {
+                self.rec.call_failed(now);
+                self.breaker_record(c, false);
+                self.finish_attempt(c, slot, Err(FailureKind::Transient));
+            }
+            Call::Pending { req } => {
+                if let Some(job) = self.consumers[c as usize].job(slot, token) {
+                    job.call = Some((req, caller));
+                }
+                if let Some(t) = self.cfg.downstream.as_ref().and_then(|d| d.timeout) {
+                    self.q.push(now + t.ns(), Ev::CallTimeout { consumer: c, slot, token });
+                }
+            }
+        }
+    }
+
+    /// The downstream answered a call.
+    pub(super) fn on_answer(&mut self, caller: Caller, result: CallResult) {
+        if result == Err(FailureKind::Transient) {
+            self.rec.call_failed(self.now);
+        }
+        let Some(con) = self.consumers.get_mut(caller.consumer as usize) else { return };
+        if con.job(caller.slot, caller.token).is_none() {
+            return;
+        }
+        self.breaker_record(caller.consumer, result.is_ok());
+        self.finish_attempt(caller.consumer, caller.slot, result);
+    }
+
+    pub(super) fn on_call_timeout(&mut self, c: u32, slot: u32, token: u32) {
+        let Some(job) = self.consumers[c as usize].job(slot, token) else { return };
+        let call = job.call;
+        if let (Some(d), Some((req, caller))) = (&mut self.downstream, call) {
+            d.abandon(self.now, req, caller, &mut self.q, &mut self.notices);
+        }
+        self.rec.call_failed(self.now);
+        self.breaker_record(c, false);
+        self.finish_attempt(c, slot, Err(FailureKind::Timeout));
+    }
+
+    fn breaker_record(&mut self, c: u32, success: bool) {
+        let now = self.now;
+        if let Some(b) = &mut self.consumers[c as usize].breaker {
+            if b.record(now, success) {
+                self.rec.breaker_opened();
+            }
+        }
+    }
+
+    /// An attempt ended: ack, retry in memory, schedule a redelivery, or give up.
+    fn finish_attempt(&mut self, c: u32, slot: u32, result: CallResult) {
+        let now = self.now;
+        let con = &mut self.consumers[c as usize];
+        let token = con.bump(slot);
+        let Some(job) = con.slots[slot as usize].job.as_mut() else { return };
+        self.rec.attempt_done(now - job.started, result);
+        let d = job.d;
+        let kind = match result {
+            Ok(()) => {
+                self.rec.completed(now, &d.env);
+                self.broker.ack(now, c, d.tag, &mut self.out);
+                return self.free_slot(c, slot);
+            }
+            Err(kind) => kind,
+        };
+        let on_failure = self.cfg.consumers.on_failure;
+        if kind == FailureKind::Poison && on_failure == OnFailure::ErrorQueue {
+            self.broker.dead_letter(now, c, d.tag, DeadLetterReason::Deserialization, &mut self.out);
+            return self.free_slot(c, slot);
+        }
+        let retryable = self.cfg.retry.filter.retries(kind);
+        if retryable && job.attempt <= self.retry.limit() {
+            let delay = self.retry.next(job.attempt, job.prev_delay, &mut self.rng.retry);
+            job.prev_delay = delay;
+            job.attempt += 1;
+            self.q.push(now + delay, Ev::RetryDue { consumer: c, slot, token });
+            return;
+        }
+        if retryable && d.env.redeliveries < self.redelivery.limit() {
+            let stage = d.env.redeliveries + 1;
+            let delay = self.redelivery.next(stage, 0, &mut self.rng.redelivery);
+            let mut env = d.env;
+            env.redeliveries = stage;
+            env.published = now + delay;
+            self.broker.publish_delayed(now, env, now + delay, &mut self.out);
+            self.broker.ack(now, c, d.tag, &mut self.out);
+            return self.free_slot(c, slot);
+        }
+        match on_failure {
+            OnFailure::ErrorQueue => {
+                let reason = if retryable { DeadLetterReason::RetriesExhausted } else { DeadLetterReason::NotRetried };
+                self.broker.dead_letter(now, c, d.tag, reason, &mut self.out);
+            }
+            OnFailure::Requeue => self.broker.nack(now, c, d.tag, true, &mut self.out),
+            OnFailure::Reject => self.broker.nack(now, c, d.tag, false, &mut self.out),
+        }
+        self.free_slot(c, slot);
+    }
+
+    pub(super) fn on_retry_due(&mut self, c: u32, slot: u32, token: u32) {
+        if self.consumers[c as usize].job(slot, token).is_some() {
+            self.start_attempt(c, slot);
+        }
+    }
+
+    fn free_slot(&mut self, c: u32, slot: u32) {
+        let con = &mut self.consumers[c as usize];
+        con.bump(slot);
+        con.slots[slot as usize].job = None;
+        con.free.push(slot);
+        con.busy -= 1;
+        if con.life == Life::Draining && con.busy == 0 {
+            con.life = Life::Down;
+            con.generation += 1;
+            self.broker.close_consumer(self.now, c, &mut self.out);
+            return;
+        }
+        self.pump(c);
+    }
+
+    /// Scale-down: stop taking messages, hand back the prefetched ones, finish the ones in progress.
+    pub(super) fn drain_consumer(&mut self, c: u32) {
+        let now = self.now;
+        let con = &mut self.consumers[c as usize];
+        match con.life {
+            Life::Starting => {
+                con.life = Life::Down;
+                con.generation += 1;
+                return;
+            }
+            Life::Running => {}
+            Life::Draining | Life::Down => return,
+        }
+        con.life = Life::Draining;
+        self.broker.pause_consumer(now, c);
+        let buffered: Vec<Delivery> = con.buffer.drain(..).collect();
+        for d in buffered.iter().rev() {
+            self.broker.nack(now, c, d.tag, true, &mut self.out);
+        }
+        if self.consumers[c as usize].busy == 0 {
+            let con = &mut self.consumers[c as usize];
+            con.life = Life::Down;
+            con.generation += 1;
+            self.broker.close_consumer(now, c, &mut self.out);
+        }
+    }
+}

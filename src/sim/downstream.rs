@@ -1,0 +1,339 @@
+//! The downstream dependency (the "payment service"): servers with a service-time distribution, its own FIFO of
+//! waiting requests, error rates, outages, and overload behaviour (timed-out work keeps costing capacity unless
+//! cancelled; optionally it crashes when overloaded for a while and refuses calls until it has restarted).
+//!
+//! Without this model no retry storm can emerge: it is what turns synchronized retries into renewed overload.
+
+use super::events::{Ev, EventQueue};
+use crate::dist::Dist;
+use crate::scenario::{CrashCfg, DownstreamCfg, ErrorRates, FailureKind, OnTimeout, OutageMode};
+use crate::time::Nanos;
+use rand::{Rng, RngExt};
+use std::collections::VecDeque;
+
+/// Who is waiting for a call: the consumer slot (with its token, to recognise stale answers) and the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub consumer: u32,
+    pub slot: u32,
+    pub token: u32,
+    pub msg: u64,
+}
+
+pub type CallResult = Result<(), FailureKind>;
+
+/// What `call` did with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// Answered at once (refused: down, or its queue is full).
+    Refused,
+    /// Accepted; the answer comes later (or never: the caller's timeout decides). `req` identifies it for `abandon`.
+    Pending { req: Option<u32> },
+}
+
+/// Something the downstream tells the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    Answer {
+        caller: Caller,
+        result: CallResult,
+    },
+    /// The server finished work successfully: the side effect happened, whether or not anyone still listens.
+    SideEffect {
+        msg: u64,
+    },
+    Crashed,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Req {
+    caller: Caller,
+    outcome: CallResult,
+    abandoned: bool,
+    in_service: bool,
+    /// Removed from the waiting line (cancelled) without being served.
+    cancelled: bool,
+    token: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Health {
+    Up,
+    /// Crashed; back when the restart with this generation completes.
+    Restarting {
+        generation: u32,
+    },
+}
+
+pub struct Downstream {
+    servers: u32,
+    service_time: Dist,
+    on_timeout: OnTimeout,
+    queue_limit: Option<u64>,
+    crash: Option<CrashCfg>,
+    base_errors: ErrorRates,
+    /// Effective error rates and service-time factor (faults change them).
+    pub errors: ErrorRates,
+    pub factor: f64,
+    outage: Option<OutageMode>,
+    health: Health,
+    busy: u32,
+    waiting: VecDeque<u32>,
+    reqs: Vec<Option<Req>>,
+    free: Vec<u32>,
+    next_token: u32,
+    /// Requests in service plus waiting (abandoned ones included while they still cost capacity).
+    in_system: u64,
+    overloaded_since: Option<Nanos>,
+    check_generation: u32,
+    restart_generation: u32,
+    pub crashes: u64,
+    pub peak_in_system: u64,
+}
+
+impl Downstream {
+    pub fn new(cfg: &DownstreamCfg) -> Downstream {
+        Downstream {
+            servers: cfg.servers,
+            service_time: cfg.service_time.clone(),
+            on_timeout: cfg.on_timeout,
+            queue_limit: cfg.queue_limit,
+            crash: cfg.crash.clone(),
+            base_errors: cfg.errors.clone(),
+            errors: cfg.errors.clone(),
+            factor: 1.0,
+            outage: None,
+            health: Health::Up,
+            busy: 0,
+            waiting: VecDeque::new(),
+            reqs: Vec::new(),
+            free: Vec::new(),
+            next_token: 0,
+            in_system: 0,
+            overloaded_since: None,
+            check_generation: 0,
+            restart_generation: 0,
+            crashes: 0,
+            peak_in_system: 0,
+        }
+    }
+
+    pub fn in_system(&self) -> u64 {
+        self.in_system
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.health == Health::Up && self.outage.is_none()
+    }
+
+    pub fn base_errors(&self) -> &ErrorRates {
+        &self.base_errors
+    }
+
+    /// A call arrives. `rng` decides its outcome and service time.
+    pub fn call<R: Rng + ?Sized>(
+        &mut self,
+        now: Nanos,
+        caller: Caller,
+        rng: &mut R,
+        q: &mut EventQueue,
+        notices: &mut Vec<Notice>,
+    ) -> Call {
+        match self.outage {
+            Some(OutageMode::Hang) => return Call::Pending { req: None },
+            Some(OutageMode::Refuse) => return Call::Refused,
+            None if self.health != Health::Up => return Call::Refused,
+            None => {}
+        }
+        if self.queue_limit.is_some_and(|limit| self.busy >= self.servers && self.live_waiting() >= limit) {
+            return Call::Refused;
+        }
+        let u: f64 = rng.random();
+        let e = &self.errors;
+        let outcome = if u < e.timeout {
+            // The request is swallowed: no answer, no work; only the caller's timeout ends it.
+            return Call::Pending { req: None };
+        } else if u < e.timeout + e.validation {
+            Err(FailureKind::Validation)
+        } else if u < e.timeout + e.validation + e.transient {
+            Err(FailureKind::Transient)
+        } else {
+            Ok(())
+        };
+        self.next_token = self.next_token.wrapping_add(1);
+        let req =
+            Req { caller, outcome, abandoned: false, in_service: false, cancelled: false, token: self.next_token };
+        let id = match self.free.pop() {
+            Some(i) => {
+                self.reqs[i as usize] = Some(req);
+                i
+            }
+            None => {
+                self.reqs.push(Some(req));
+                (self.reqs.len() - 1) as u32
+            }
+        };
+        self.in_system += 1;
+        self.peak_in_system = self.peak_in_system.max(self.in_system);
+        if self.busy < self.servers {
+            self.start(now, id, rng, q);
+        } else {
+            self.waiting.push_back(id);
+        }
+        self.check_overload(now, q, notices);
+        Call::Pending { req: Some(id) }
+    }
+
+    fn live_waiting(&self) -> u64 {
+        self.in_system.saturating_sub(self.busy as u64)
+    }
+
+    fn start<R: Rng + ?Sized>(&mut self, now: Nanos, id: u32, rng: &mut R, q: &mut EventQueue) {
+        let Some(r) = self.reqs.get_mut(id as usize).and_then(|r| r.as_mut()) else { return };
+        r.in_service = true;
+        let token = r.token;
+        self.busy += 1;
+        let work = self.service_time.sample(rng, self.factor).max(1);
+        q.push(now + work, Ev::ServerDone { req: id, token });
+    }
+
+    /// A server finished request `req` (stale completions of requests lost in a crash are ignored).
+    pub fn on_done<R: Rng + ?Sized>(
+        &mut self,
+        now: Nanos,
+        req: u32,
+        token: u32,
+        rng: &mut R,
+        q: &mut EventQueue,
+        notices: &mut Vec<Notice>,
+    ) {
+        match self.reqs.get(req as usize) {
+            Some(Some(r)) if r.token == token && r.in_service => {}
+            _ => return,
+        }
+        let Some(r) = self.reqs[req as usize].take() else { return };
+        self.free.push(req);
+        self.busy = self.busy.saturating_sub(1);
+        self.in_system = self.in_system.saturating_sub(1);
+        if r.outcome.is_ok() {
+            notices.push(Notice::SideEffect { msg: r.caller.msg });
+        }
+        if !r.abandoned {
+            notices.push(Notice::Answer { caller: r.caller, result: r.outcome });
+        }
+        while self.busy < self.servers {
+            let Some(next) = self.waiting.pop_front() else { break };
+            let Some(n) = self.reqs.get(next as usize).and_then(|r| r.as_ref()) else { continue };
+            if n.cancelled {
+                self.reqs[next as usize] = None;
+                self.free.push(next);
+                continue;
+            }
+            self.start(now, next, rng, q);
+        }
+        self.check_overload(now, q, notices);
+    }
+
+    /// The caller gave up on `req` (its timeout). With `cancel`, waiting work is dropped; otherwise it still runs.
+    pub fn abandon(
+        &mut self,
+        now: Nanos,
+        req: Option<u32>,
+        caller: Caller,
+        q: &mut EventQueue,
+        notices: &mut Vec<Notice>,
+    ) {
+        let Some(id) = req else { return };
+        let Some(r) = self.reqs.get_mut(id as usize).and_then(|r| r.as_mut()) else { return };
+        if r.caller != caller {
+            return;
+        }
+        r.abandoned = true;
+        if self.on_timeout == OnTimeout::Cancel && !r.in_service && !r.cancelled {
+            r.cancelled = true;
+            self.in_system = self.in_system.saturating_sub(1);
+            self.check_overload(now, q, notices);
+        }
+    }
+
+    fn check_overload(&mut self, now: Nanos, q: &mut EventQueue, notices: &mut Vec<Notice>) {
+        let Some(crash) = &self.crash else { return };
+        if self.in_system > crash.when_in_system_above {
+            if self.overloaded_since.is_none() {
+                self.overloaded_since = Some(now);
+                if crash.after.ns() == 0 {
+                    self.crash_now(now, q, notices);
+                } else {
+                    self.check_generation += 1;
+                    q.push(now + crash.after.ns(), Ev::CrashCheck { generation: self.check_generation });
+                }
+            }
+        } else if self.overloaded_since.is_some() {
+            self.overloaded_since = None;
+            self.check_generation += 1;
+        }
+    }
+
+    pub fn on_crash_check(&mut self, now: Nanos, generation: u32, q: &mut EventQueue, notices: &mut Vec<Notice>) {
+        if generation == self.check_generation && self.overloaded_since.is_some() && self.health == Health::Up {
+            self.crash_now(now, q, notices);
+        }
+    }
+
+    fn crash_now(&mut self, now: Nanos, q: &mut EventQueue, notices: &mut Vec<Notice>) {
+        let Some(restart) = self.crash.as_ref().map(|c| c.restart.ns()) else { return };
+        self.crashes += 1;
+        self.fail_everything(notices);
+        notices.push(Notice::Crashed);
+        self.restart_generation += 1;
+        self.health = Health::Restarting { generation: self.restart_generation };
+        q.push(now + restart, Ev::Restarted { generation: self.restart_generation });
+    }
+
+    pub fn on_restarted(&mut self, generation: u32) {
+        if self.health == (Health::Restarting { generation }) {
+            self.health = Health::Up;
+        }
+    }
+
+    /// Every request in the system fails at the same instant (connection reset); queued work is lost.
+    fn fail_everything(&mut self, notices: &mut Vec<Notice>) {
+        for slot in self.reqs.iter_mut() {
+            if let Some(r) = slot.take() {
+                if !r.abandoned {
+                    notices.push(Notice::Answer { caller: r.caller, result: Err(FailureKind::Transient) });
+                }
+            }
+        }
+        self.free = (0..self.reqs.len() as u32).rev().collect();
+        self.waiting.clear();
+        self.busy = 0;
+        self.in_system = 0;
+        self.overloaded_since = None;
+        self.check_generation += 1;
+    }
+
+    /// An outage fault starts (`Some`) or ends (`None`).
+    pub fn set_outage(&mut self, mode: Option<OutageMode>, notices: &mut Vec<Notice>) {
+        if mode.is_some() && self.outage.is_none() {
+            self.fail_everything(notices);
+        }
+        self.outage = mode;
+    }
+
+    /// Capacity right now in requests per second (0 while down).
+    pub fn capacity_now(&self) -> f64 {
+        if !self.is_up() {
+            return 0.0;
+        }
+        let mean = self.service_time.mean_ns() * self.factor;
+        if mean <= 0.0 {
+            f64::INFINITY
+        } else {
+            self.servers as f64 * 1e9 / mean
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+//! The discrete-event engine: one loop over scenario time that drives producers, the consumer pool, the
+//! downstream, faults and the autoscaler against one broker, and reports everything to the recorder.
+//!
+//! Virtual time jumps from event to event (a 30-minute redelivery costs nothing); a real clock paces the same
+//! loop against the wall clock. The same seed replays the same run.
+
+use super::arrivals::Arrivals;
+use super::autoscale::Autoscaler;
+use super::clock::Pacer;
+use super::consumer::Consumer;
+use super::downstream::{Downstream, Notice};
+use super::events::{Ev, EventQueue};
+use super::retry::Backoff;
+use super::rng::Streams;
+use crate::broker::{Broker, BrokerEvent, Envelope};
+use crate::record::{Gauges, Recorder};
+use crate::scenario::{Fault, Scenario};
+use crate::time::Nanos;
+use rand::RngExt;
+
+pub struct Engine<'a> {
+    pub(super) cfg: &'a Scenario,
+    pub(super) now: Nanos,
+    pub(super) q: EventQueue,
+    pub(super) broker: Box<dyn Broker + 'a>,
+    pub(super) out: Vec<BrokerEvent>,
+    scratch: Vec<BrokerEvent>,
+    pub(super) notices: Vec<Notice>,
+    notice_scratch: Vec<Notice>,
+    pub(super) consumers: Vec<Consumer>,
+    pub(super) downstream: Option<Downstream>,
+    arrivals: Arrivals,
+    produced_all: bool,
+    next_id: u64,
+    active_faults: Vec<bool>,
+    pub(super) autoscaler: Option<Autoscaler>,
+    pub(super) retry: Backoff,
+    pub(super) redelivery: Backoff,
+    pub(super) rng: Streams,
+    pub(super) rec: Recorder,
+    pacer: Option<Pacer>,
+    stop_at: Nanos,
+    events: u64,
+}
+
+/// What the loop leaves behind.
+pub struct Finished {
+    pub ended: Ended,
+    pub rec: Recorder,
+    /// What the broker still held at the end.
+    pub depths: crate::broker::Depths,
+    pub downstream: Option<Downstream>,
+}
+
+/// How the loop ended.
+pub struct Ended {
+    pub at: Nanos,
+    /// The duration limit cut the run short.
+    pub by_limit: bool,
+    pub events: u64,
+    /// State at the end, for the last row of the series.
+    pub gauges: Gauges,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        cfg: &'a Scenario,
+        seed: u64,
+        broker: Box<dyn Broker + 'a>,
+        rec: Recorder,
+        pacer: Option<Pacer>,
+        stop_at: Nanos,
+    ) -> Engine<'a> {
+        let c = &cfg.consumers;
+        let consumers = (0..c.count).map(|_| Consumer::new(c.concurrency, cfg.circuit_breaker.as_ref())).collect();
+        Engine {
+            cfg,
+            now: 0,
+            q: EventQueue::default(),
+            broker,
+            out: Vec::with_capacity(64),
+            scratch: Vec::with_capacity(64),
+            notices: Vec::with_capacity(64),
+            notice_scratch: Vec::with_capacity(64),
+            consumers,
+            downstream: cfg.downstream.as_ref().map(Downstream::new),
+            arrivals: Arrivals::new(&cfg.producers.rate, cfg.messages),
+            produced_all: false,
+            next_id: 0,
+            active_faults: vec![false; cfg.faults.len()],
+            autoscaler: cfg.autoscale.as_ref().map(Autoscaler::new),
+            retry: Backoff::from_policy(&cfg.retry.policy, cfg.retry.jitter),
+            redelivery: Backoff::intervals(
+                cfg.redelivery.intervals.iter().map(|d| d.ns()).collect(),
+                cfg.redelivery.jitter,
+            ),
+            rng: Streams::new(seed),
+            rec,
+            pacer,
+            stop_at,
+            events: 0,
+        }
+    }
+
+    /// Runs until every message has an outcome, nothing is left to happen, or the duration limit.
+    pub fn run(mut self) -> std::io::Result<Finished> {
+        self.start();
+        let mut by_limit = false;
+        loop {
+            if self.produced_all && self.rec.open_messages() == 0 {
+                break;
+            }
+            let ev_t = self.q.peek_time();
+            let wake_t = self.broker.next_wake();
+            let next = match (ev_t, wake_t) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => break,
+                },
+            };
+            if next > self.stop_at {
+                self.advance(self.stop_at)?;
+                by_limit = true;
+                break;
+            }
+            self.advance(next)?;
+            if wake_t.is_some_and(|w| w <= next) {
+                self.broker.wake(next, &mut self.out);
+            } else if let Some((_, ev)) = self.q.pop() {
+                self.events += 1;
+                self.handle(ev);
+            }
+            self.settle();
+        }
+        let ended = Ended { at: self.now, by_limit, events: self.events, gauges: self.gauges() };
+        Ok(Finished { ended, rec: self.rec, depths: self.broker.depths(), downstream: self.downstream })
+    }
+
+    fn advance(&mut self, t: Nanos) -> std::io::Result<()> {
+        if let Some(p) = &mut self.pacer {
+            p.wait_until(t);
+        }
+        if self.rec.needs_flush(t) {
+            let g = self.gauges();
+            self.rec.flush(t, &g)?;
+        }
+        self.now = t;
+        Ok(())
+    }
+
+    pub fn gauges(&self) -> Gauges {
+        let d = self.broker.depths();
+        Gauges {
+            ready: d.ready,
+            unacked: d.unacked,
+            delayed: d.delayed,
+            dead: d.dead,
+            in_flight: self.consumers.iter().map(|c| c.busy as u64).sum(),
+            in_system: self.downstream.as_ref().map_or(0, |d| d.in_system()),
+            consumers: self.consumers.iter().filter(|c| c.is_consuming()).count() as u64,
+            capacity: self.downstream.as_ref().map_or(0.0, |d| d.capacity_now()),
+        }
+    }
+
+    fn start(&mut self) {
+        for i in 0..self.consumers.len() {
+            self.consumer_up(i as u32);
+        }
+        for (i, f) in self.cfg.faults.iter().enumerate() {
+            self.q.push(f.at().ns(), Ev::FaultStart { index: i as u32 });
+            if let (Some(end), false) = (f.end(), matches!(f, Fault::ConsumerCrash { .. })) {
+                self.q.push(end.ns(), Ev::FaultEnd { index: i as u32 });
+            }
+        }
+        if let Some(a) = &self.autoscaler {
+            self.q.push(a.polling_interval(), Ev::AutoscalePoll);
+        }
+        self.schedule_next_publish();
+        self.settle();
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Publish => self.publish(),
+            Ev::LocalDone { consumer, slot, token } => self.on_local_done(consumer, slot, token),
+            Ev::RetryDue { consumer, slot, token } => self.on_retry_due(consumer, slot, token),
+            Ev::CallTimeout { consumer, slot, token } => self.on_call_timeout(consumer, slot, token),
+            Ev::ServerDone { req, token } => {
+                if let Some(d) = &mut self.downstream {
+                    d.on_done(self.now, req, token, &mut self.rng.downstream, &mut self.q, &mut self.notices);
+                }
+            }
+            Ev::CrashCheck { generation } => {
+                if let Some(d) = &mut self.downstream {
+                    d.on_crash_check(self.now, generation, &mut self.q, &mut self.notices);
+                }
+            }
+            Ev::Restarted { generation } => {
+                if let Some(d) = &mut self.downstream {
+                    d.on_restarted(generation);
+                }
+            }
+            Ev::FaultStart { index } => self.fault(index as usize, true),
+            Ev::FaultEnd { index } => self.fault(index as usize, false),
+            Ev::ConsumerUp { consumer, generation } => {
+                if self.consumers.get(consumer as usize).is_some_and(|c| c.generation == generation) {
+                    self.consumer_up(consumer);
+                }
+            }
+            Ev::AutoscalePoll => self.autoscale_poll(),
+        }
+    }
+
+    /// Processes broker events and downstream notices until neither has anything left.
+    fn settle(&mut self) {
+        loop {
+            if !self.out.is_empty() {
+                std::mem::swap(&mut self.out, &mut self.scratch);
+                let mut batch = std::mem::take(&mut self.scratch);
+                for ev in batch.drain(..) {
+                    self.on_broker_event(ev);
+                }
+                self.scratch = batch;
+            } else if !self.notices.is_empty() {
+                std::mem::swap(&mut self.notices, &mut self.notice_scratch);
+                let mut batch = std::mem::take(&mut self.notice_scratch);
+                for n in batch.drain(..) {
+                    match n {
+                        Notice::Answer { caller, result } => self.on_answer(caller, result),
+                        Notice::SideEffect { msg } => self.rec.side_effect(msg),
+                        Notice::Crashed => {}
+                    }
+                }
+                self.notice_scratch = batch;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn on_broker_event(&mut self, ev: BrokerEvent) {
+        match ev {
+            BrokerEvent::Delivered(d) => self.deliver(d),
+            BrokerEvent::DeadLettered { env, reason } => self.rec.dead_lettered(self.now, &env, reason),
+            BrokerEvent::Expired { env } => self.rec.expired(self.now, &env),
+            BrokerEvent::PublishRefused { .. } => self.rec.refused(),
+        }
+    }
+
+    fn schedule_next_publish(&mut self) {
+        match self.arrivals.next(&mut self.rng.arrivals) {
+            Some(t) => self.q.push(t.max(self.now), Ev::Publish),
+            None => self.produced_all = true,
+        }
+    }
+
+    fn publish(&mut self) {
+        let p = &self.cfg.producers;
+        let size = match p.size {
+            crate::scenario::SizeDist::Fixed { bytes } => bytes,
+            crate::scenario::SizeDist::Uniform { min_bytes, max_bytes } => {
+                if max_bytes > min_bytes {
+                    self.rng.payload.random_range(min_bytes..=max_bytes)
+                } else {
+                    min_bytes
+                }
+            }
+        };
+        let poison = p.poison_fraction > 0.0 && self.rng.payload.random::<f64>() < p.poison_fraction;
+        let env = Envelope {
+            id: self.next_id,
+            intended: self.now,
+            published: self.now,
+            size: size.min(u32::MAX as u64) as u32,
+            poison,
+            redeliveries: 0,
+        };
+        self.next_id += 1;
+        self.rec.produced();
+        self.rec.published(self.now);
+        self.broker.publish(self.now, env, &mut self.out);
+        self.schedule_next_publish();
+    }
+
+    fn fault(&mut self, index: usize, starting: bool) {
+        let Some(f) = self.cfg.faults.get(index) else { return };
+        if let Fault::ConsumerCrash { consumer, restart, .. } = f {
+            let targets: Vec<u32> = match consumer {
+                Some(c) => vec![*c],
+                None => (0..self.consumers.len() as u32).collect(),
+            };
+            for c in targets {
+                self.crash_consumer(c, restart.map(|r| r.ns()));
+            }
+            return;
+        }
+        self.active_faults[index] = starting;
+        self.apply_downstream_faults();
+    }
+
+    /// Recomputes the downstream's state from the faults active now (later faults win).
+    fn apply_downstream_faults(&mut self) {
+        let Some(d) = &mut self.downstream else { return };
+        let mut outage = None;
+        let mut errors = d.base_errors().clone();
+        let mut factor = 1.0;
+        for (f, _) in self.cfg.faults.iter().zip(&self.active_faults).filter(|(_, a)| **a) {
+            match f {
+                Fault::Outage { mode, .. } => outage = Some(*mode),
+                Fault::ErrorSpike { transient, timeout, validation, .. } => {
+                    errors = crate::scenario::ErrorRates {
+                        transient: *transient,
+                        timeout: *timeout,
+                        validation: *validation,
+                    }
+                }
+                Fault::LatencySpike { factor: k, .. } => factor *= k,
+                Fault::ConsumerCrash { .. } => {}
+            }
+        }
+        d.errors = errors;
+        d.factor = factor;
+        d.set_outage(outage, &mut self.notices);
+    }
+}

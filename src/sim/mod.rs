@@ -1,0 +1,71 @@
+//! Running a scenario: builds the broker, recorder and engine, runs the loop, returns what was measured.
+
+pub mod arrivals;
+pub mod autoscale;
+pub mod breaker;
+pub mod clock;
+pub mod consumer;
+pub mod downstream;
+pub mod engine;
+pub mod events;
+pub mod retry;
+pub mod rng;
+
+use crate::broker::embedded::EmbeddedBroker;
+use crate::broker::{Broker, Depths};
+use crate::record::episodes::Recovery;
+use crate::record::series::SeriesWriter;
+use crate::record::Recorded;
+use crate::scenario::{BrokerKind, ClockKind, Scenario};
+use crate::time::{Nanos, NS_PER_SEC};
+
+/// Scenario time after which a run without a `duration` stops anyway (seven days).
+pub const DEFAULT_LIMIT: Nanos = 7 * 24 * 3600 * NS_PER_SEC;
+
+/// What the run measured and how it ended.
+pub struct Outcome {
+    pub recorded: Recorded,
+    /// Scenario time at which the run ended.
+    pub end: Nanos,
+    pub stopped_by_limit: bool,
+    pub events: u64,
+    /// What the broker still held at the end.
+    pub depths: Depths,
+    pub downstream_crashes: u64,
+    pub downstream_peak_in_system: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("broker kind `{0:?}` is not available in this build")]
+    UnsupportedBroker(BrokerKind),
+    #[error("writing the time series failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs `cfg` with `seed`, streaming the per-second series into `series`.
+pub fn run(cfg: &Scenario, seed: u64, series: SeriesWriter) -> Result<Outcome, RunError> {
+    let broker: Box<dyn Broker> = match cfg.broker.kind {
+        BrokerKind::Embedded => Box::new(EmbeddedBroker::new(&cfg.queue)),
+        other => return Err(RunError::UnsupportedBroker(other)),
+    };
+    let pacer = (cfg.broker.clock == ClockKind::Real).then(|| clock::Pacer::new(cfg.broker.time_scale));
+    let nominal = cfg.downstream.as_ref().map_or(0.0, |d| d.capacity_per_s());
+    let secs = |d: crate::time::Dur| d.ns() / NS_PER_SEC;
+    let recovery = Recovery::new(cfg.faults_start().map(secs), cfg.faults_end().map(secs));
+    let gap = cfg.report.episode_gap.ns().div_ceil(NS_PER_SEC);
+    let rec = crate::record::Recorder::new(series, nominal, gap, recovery);
+    let stop_at = cfg.duration.map_or(DEFAULT_LIMIT, |d| d.ns());
+    let engine = engine::Engine::new(cfg, seed, broker, rec, pacer, stop_at);
+    let engine::Finished { ended, rec, depths, downstream } = engine.run()?;
+    let recorded = rec.finish(ended.at, &ended.gauges)?;
+    Ok(Outcome {
+        recorded,
+        end: ended.at,
+        stopped_by_limit: ended.by_limit,
+        events: ended.events,
+        depths,
+        downstream_crashes: downstream.as_ref().map_or(0, |d| d.crashes),
+        downstream_peak_in_system: downstream.as_ref().map_or(0, |d| d.peak_in_system),
+    })
+}
