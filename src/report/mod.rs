@@ -80,3 +80,9 @@ pub fn read_summary(run_dir: &Path) -> Result<Summary, String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{} is not a loadtest summary: {e}", path.display()))
 }
+
+/// Runs a scenario without writing anything and returns its summary (tests, benchmarks, `compare` of variants).
+pub fn simulate(scn: &Scenario, seed: u64) -> Result<Summary, crate::sim::RunError> {
+    let outcome = crate::sim::run(scn, seed, crate::record::series::SeriesWriter::discard())?;
+    Ok(Summary::build(scn, &scenario_hash(scn), seed, &outcome))
+}

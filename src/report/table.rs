@@ -56,11 +56,16 @@ pub fn render(s: &Summary) -> String {
             "  downstream   capacity {:.0}/s  peak offered {}/s ({:.2}x)  crashes {}  overload waves {}",
             d.capacity_per_s, d.peak_offered_per_s, d.peak_offered_ratio, d.crashes, s.overload_waves
         );
+        let after = if s.faults_end_s.is_some() {
+            format!(" ({} after the faults)", s.failure_episodes_after_faults)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  failures     {} episodes ({} after the faults)  last failed call at {}",
+            "  failures     {} episode(s){after}, {} failed calls  last failed call at {}",
             s.failure_episodes,
-            s.failure_episodes_after_faults,
+            s.attempts.downstream_calls_failed,
             opt_s(s.last_failure_s)
         );
     }

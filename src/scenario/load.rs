@@ -132,6 +132,29 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
         }
     }
 
+    // A call that hangs ends only by the caller's timeout: without one, the message would wait forever.
+    if let Some(d) = downstream.as_ref().filter(|d| d.timeout.is_none()) {
+        for (i, f) in faults.iter().enumerate() {
+            let hangs = match f {
+                Fault::Outage { mode, .. } => *mode == OutageMode::Hang,
+                Fault::ErrorSpike { timeout, .. } => *timeout > 0.0,
+                _ => false,
+            };
+            if hangs && errs.clean(&["downstream.timeout"]) {
+                let message = format!(
+                    "faults[{i}] makes calls to `{}` hang, and only the caller's timeout ends a hanging call; \
+                     set downstream.timeout (e.g. \"2s\")",
+                    d.name
+                );
+                let item = match tree.get("faults").map(|f| &f.value) {
+                    Some(NodeValue::Array(v)) => v.get(i),
+                    _ => None,
+                };
+                errs.at(&format!("faults[{i}]"), item, tree.get("downstream"), message);
+            }
+        }
+    }
+
     Scenario {
         name,
         description,

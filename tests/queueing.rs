@@ -1,0 +1,75 @@
+//! Queueing-theory oracle: Poisson arrivals, exponential service, c consumers, no faults, no retries.
+//! The mean end-to-end latency must match M/M/1 and M/M/c (Erlang C) within a few percent.
+
+use loadtest::report::simulate;
+use loadtest::scenario::load_str;
+
+/// Mean time in system of an M/M/c queue: Erlang C waiting probability / (c mu - lambda) + 1 / mu.
+fn mmc_mean_sojourn(lambda: f64, mu: f64, c: u32) -> f64 {
+    let a = lambda / mu;
+    let rho = a / c as f64;
+    assert!(rho < 1.0);
+    let mut term = 1.0;
+    let mut sum = 1.0; // k = 0
+    for k in 1..c {
+        term *= a / k as f64;
+        sum += term;
+    }
+    let last = term * a / c as f64 / (1.0 - rho); // a^c / c! / (1 - rho)
+    let erlang_c = last / (sum + last);
+    erlang_c / (c as f64 * mu - lambda) + 1.0 / mu
+}
+
+fn scenario(lambda: f64, mean_service_ms: u32, c: u32, messages: u64) -> String {
+    format!(
+        r#"
+        name = "mmc"
+        seed = 2024
+        messages = {messages}
+        [producers]
+        rate = {{ shape = "poisson", per_second = {lambda} }}
+        [consumers]
+        count = {c}
+        concurrency = 1
+        prefetch = 1
+        service_time = {{ dist = "exponential", mean = "{mean_service_ms}ms" }}
+        "#
+    )
+}
+
+fn check(lambda: f64, mean_service_ms: u32, c: u32, messages: u64) {
+    let scn = load_str(&scenario(lambda, mean_service_ms, c, messages), "mmc", &[]).unwrap();
+    let s = simulate(&scn, 2024).unwrap();
+    let mu = 1000.0 / mean_service_ms as f64;
+    let expected_ms = mmc_mean_sojourn(lambda, mu, c) * 1000.0;
+    let got_ms = s.latency_ms.mean;
+    let err = (got_ms / expected_ms - 1.0).abs();
+    eprintln!(
+        "M/M/{c}: mean {got_ms:.3} ms, theory {expected_ms:.3} ms ({:+.2}%)",
+        (got_ms / expected_ms - 1.0) * 100.0
+    );
+    assert_eq!(s.messages.completed, messages);
+    assert!(
+        err < 0.03,
+        "M/M/{c} lambda={lambda} mu={mu}: mean {got_ms:.2} ms, theory {expected_ms:.2} ms ({:.1}% off)",
+        err * 100.0
+    );
+}
+
+#[test]
+fn erlang_c_formula_matches_known_values() {
+    // M/M/1: W = 1 / (mu - lambda)
+    assert!((mmc_mean_sojourn(5.0, 10.0, 1) - 0.2).abs() < 1e-12);
+    // M/M/2 with a = 1 (rho = 0.5): C = 1/3, W = (1/3) / (2 - 1) + 1 = 4/3
+    assert!((mmc_mean_sojourn(1.0, 1.0, 2) - 4.0 / 3.0).abs() < 1e-12);
+}
+
+#[test]
+fn mm1_mean_latency_matches_theory() {
+    check(5.0, 100, 1, 200_000);
+}
+
+#[test]
+fn mmc_mean_latency_matches_erlang_c() {
+    check(30.0, 100, 4, 200_000);
+}
