@@ -13,6 +13,13 @@ fn fresh_seed() -> u64 {
     crate::sim::rng::splitmix64(t ^ (std::process::id() as u64) << 32) % 1_000_000
 }
 
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MiB; null elsewhere.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
 /// What a finished run left behind.
 pub struct Finished {
     pub dir: PathBuf,
@@ -46,6 +53,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         "started_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         "wall_time_s": (wall_s * 1000.0).round() / 1000.0,
         "events": outcome.events,
+        "peak_rss_mb": peak_rss_mb(),
         "scenario_file": args.scenario.display().to_string(),
         "overrides": args.scenario_args.sets.iter().map(|s| crate::secret::mask_url(s)).collect::<Vec<_>>(),
     });
