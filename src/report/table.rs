@@ -3,6 +3,21 @@
 use super::summary::Summary;
 use std::fmt::Write;
 
+/// A latency in milliseconds as a person reads it: "12.3 ms", "4.56 s", "3m 47s", "1h 12m".
+pub fn human_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        let s = (ms / 1000.0).round() as u64;
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        let m = (ms / 60_000.0).round() as u64;
+        format!("{}h {:02}m", m / 60, m % 60)
+    }
+}
+
 fn opt_s(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |x| format!("{x:.1} s"))
 }
@@ -46,8 +61,11 @@ pub fn render(s: &Summary) -> String {
     let l = &s.latency_ms;
     let _ = writeln!(
         out,
-        "  latency      p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (from intended publish time)",
-        l.p50, l.p90, l.p99, l.max
+        "  latency      p50 {}  p90 {}  p99 {}  max {}  (end to end, from intended publish time)",
+        human_ms(l.p50),
+        human_ms(l.p90),
+        human_ms(l.p99),
+        human_ms(l.max)
     );
     let _ = writeln!(out, "  throughput   {:.1} completed/s", s.throughput_per_s);
     if d.capacity_per_s > 0.0 {
@@ -80,4 +98,17 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "  WARNING      {} message(s) lost: published != outcomes + in flight", m.lost);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_ms;
+
+    #[test]
+    fn latencies_read_in_the_unit_that_fits() {
+        assert_eq!(human_ms(12.34), "12.3 ms");
+        assert_eq!(human_ms(4560.0), "4.56 s");
+        assert_eq!(human_ms(226_885.6), "3m 47s");
+        assert_eq!(human_ms(4_320_133.1), "1h 12m");
+    }
 }

@@ -264,7 +264,6 @@ impl Engine<'_> {
             let delay = self.redelivery.next(stage, 0, &mut self.rng.redelivery);
             let mut env = d.env;
             env.redeliveries = stage;
-            env.published = now + delay;
             self.broker.publish_delayed(now, env, now + delay, &mut self.out);
             self.broker.ack(now, c, d.tag, &mut self.out);
             return self.free_slot(c, slot);
