@@ -219,3 +219,49 @@ fn the_autoscaler_adds_replicas_when_the_queue_grows() {
     assert_eq!(s.consumers.peak, 8);
     assert_eq!(s.messages.completed, 20000);
 }
+
+#[test]
+fn a_real_clock_paces_the_same_engine_to_the_same_result() {
+    let sets =
+        |clock: &str| vec!["messages=300".to_string(), format!("broker.clock={clock}"), "broker.time_scale=100".into()];
+    let virt = load_file(Path::new("scenarios/steady-state.toml"), &sets("virtual")).unwrap();
+    let real = load_file(Path::new("scenarios/steady-state.toml"), &sets("real")).unwrap();
+    let (a, mut b) = (simulate(&virt, 7).unwrap(), simulate(&real, 7).unwrap());
+    assert_eq!(b.clock, "real");
+    b.clock = a.clock.clone();
+    b.scenario.hash = a.scenario.hash.clone();
+    assert_eq!(a, b, "the clock paces the loop; it must not change what happens");
+}
+
+#[test]
+fn error_and_latency_spikes_act_only_inside_their_windows() {
+    let base = r#"
+        seed = 8
+        messages = 3000
+        [producers]
+        rate = { shape = "constant", per_second = 50 }
+        [consumers]
+        count = 2
+        concurrency = 8
+        [downstream]
+        servers = 4
+        service_time = "20ms"
+        timeout = "1s"
+    "#;
+    let calm = run(base);
+    assert_eq!(calm.attempts.downstream_calls_failed, 0);
+    let spiky = run(&format!(
+        "{base}\n[[faults]]\nkind = \"error-spike\"\nat = \"10s\"\nduration = \"10s\"\ntransient = 0.5\n\
+         [[faults]]\nkind = \"latency-spike\"\nat = \"30s\"\nduration = \"10s\"\nfactor = 10.0\n"
+    ));
+    // half the calls of 10 s at 50/s fail; without retries they go to the error queue
+    let failed = spiky.attempts.failed.get("transient").copied().unwrap_or(0);
+    assert!((200..300).contains(&failed), "{failed}");
+    assert_eq!(spiky.messages.dead_lettered.total, failed);
+    let eps = &spiky.episodes.failures;
+    assert_eq!(eps.len(), 1);
+    // calls made before 20 s fail when their work ends, a few ms later
+    assert!(eps[0].start_s >= 10 && eps[0].end_s <= 21, "{eps:?}");
+    // 10x service time: 4 servers x 200 ms = 20/s against 50/s offered, so latency climbs during the spike
+    assert!(spiky.latency_ms.max > 10.0 * calm.latency_ms.max, "{} vs {}", spiky.latency_ms.max, calm.latency_ms.max);
+}
