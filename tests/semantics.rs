@@ -265,3 +265,26 @@ fn error_and_latency_spikes_act_only_inside_their_windows() {
     // 10x service time: 4 servers x 200 ms = 20/s against 50/s offered, so latency climbs during the spike
     assert!(spiky.latency_ms.max > 10.0 * calm.latency_ms.max, "{} vs {}", spiky.latency_ms.max, calm.latency_ms.max);
 }
+
+#[test]
+fn extreme_values_end_cleanly_with_every_message_accounted_for() {
+    let cases = [
+        "messages = 1",
+        "messages = 5\n[producers]\nrate = { shape = \"constant\", per_second = 0.000000001 }",
+        "messages = 3\n[consumers]\nservice_time = \"100000h\"",
+        "messages = 50\n[producers]\nrate = { shape = \"burst\", size = 50, every = \"1ms\" }\n[consumers]\nservice_time = \"0s\"",
+        "messages = 20\n[downstream]\nservice_time = \"500000h\"\ntimeout = \"400000h\"\n[retry]\npolicy = { kind = \"exponential\", limit = 60, base = \"1h\", cap = \"100000h\" }",
+        "messages = 20\n[queue]\nmax_length = 1\nmessage_ttl = \"1ns\"\n[producers]\nrate = { shape = \"burst\", size = 20, every = \"1s\" }",
+        "messages = 100\n[consumers]\ncount = 3\nconcurrency = 2\n[[faults]]\nkind = \"consumer-crash\"\nat = \"0s\"",
+    ];
+    for case in cases {
+        let s = run(&format!("seed = 1\n{case}"));
+        let m = &s.messages;
+        assert_eq!(
+            m.published,
+            m.completed + m.dead_lettered.total + m.expired + m.lost + m.in_flight_at_end,
+            "{case}"
+        );
+        assert_eq!(m.lost, 0, "{case}");
+    }
+}

@@ -414,8 +414,8 @@ impl Fault {
         match self {
             Fault::Outage { at, duration, .. }
             | Fault::ErrorSpike { at, duration, .. }
-            | Fault::LatencySpike { at, duration, .. } => Some(Dur(at.0 + duration.0)),
-            Fault::ConsumerCrash { at, restart, .. } => restart.map(|r| Dur(at.0 + r.0)),
+            | Fault::LatencySpike { at, duration, .. } => Some(Dur(at.0.saturating_add(duration.0))),
+            Fault::ConsumerCrash { at, restart, .. } => restart.map(|r| Dur(at.0.saturating_add(r.0))),
         }
     }
     pub fn kind_str(&self) -> &'static str {

@@ -55,7 +55,7 @@ impl Engine<'_> {
         let metric = d.ready + if count_unacked { d.unacked } else { 0 };
         let wanted = a.decide(self.now, metric) as usize;
         let interval = a.polling_interval();
-        self.q.push(self.now + interval, Ev::AutoscalePoll);
+        self.q.push(self.now.saturating_add(interval), Ev::AutoscalePoll);
         let current = self.consumers.iter().filter(|c| c.is_replica()).count();
         if wanted > current {
             let delay = self.cfg.autoscale.as_ref().map_or(0, |c| c.startup_delay.ns());
@@ -72,7 +72,7 @@ impl Engine<'_> {
                 con.generation += 1;
                 con.life = Life::Starting;
                 let generation = con.generation;
-                self.q.push(self.now + delay, Ev::ConsumerUp { consumer: idx as u32, generation });
+                self.q.push(self.now.saturating_add(delay), Ev::ConsumerUp { consumer: idx as u32, generation });
             }
         } else if wanted < current {
             let victims: Vec<u32> = (0..self.consumers.len() as u32)

@@ -93,7 +93,7 @@ impl Breaker {
     }
 
     fn open(&mut self, now: Nanos) {
-        self.state = State::Open { until: now + self.break_for };
+        self.state = State::Open { until: now.saturating_add(self.break_for) };
         self.window.clear();
         self.opened += 1;
     }

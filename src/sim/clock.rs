@@ -16,7 +16,7 @@ impl Pacer {
 
     /// Sleeps until scenario time `t` is due on the wall clock.
     pub fn wait_until(&mut self, t: Nanos) {
-        let due = Duration::from_secs_f64(t as f64 / 1e9 / self.scale);
+        let due = Duration::try_from_secs_f64(t as f64 / 1e9 / self.scale).unwrap_or(Duration::MAX);
         let elapsed = self.start.elapsed();
         if due > elapsed {
             std::thread::sleep(due - elapsed);

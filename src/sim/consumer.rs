@@ -116,7 +116,7 @@ impl Engine<'_> {
         let generation = con.generation;
         self.broker.close_consumer(self.now, c, &mut self.out);
         if let Some(r) = restart {
-            self.q.push(self.now + r, Ev::ConsumerUp { consumer: c, generation });
+            self.q.push(self.now.saturating_add(r), Ev::ConsumerUp { consumer: c, generation });
         }
     }
 
@@ -158,7 +158,7 @@ impl Engine<'_> {
         };
         self.rec.attempt(class);
         let work = self.cfg.consumers.service_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
-        self.q.push(now + work, Ev::LocalDone { consumer: c, slot, token });
+        self.q.push(now.saturating_add(work), Ev::LocalDone { consumer: c, slot, token });
     }
 
     pub(super) fn on_local_done(&mut self, c: u32, slot: u32, token: u32) {
@@ -191,7 +191,7 @@ impl Engine<'_> {
                     job.call = Some((req, caller));
                 }
                 if let Some(t) = self.cfg.downstream.as_ref().and_then(|d| d.timeout) {
-                    self.q.push(now + t.ns(), Ev::CallTimeout { consumer: c, slot, token });
+                    self.q.push(now.saturating_add(t.ns()), Ev::CallTimeout { consumer: c, slot, token });
                 }
             }
         }
@@ -256,7 +256,7 @@ impl Engine<'_> {
             let delay = self.retry.next(job.attempt, job.prev_delay, &mut self.rng.retry);
             job.prev_delay = delay;
             job.attempt += 1;
-            self.q.push(now + delay, Ev::RetryDue { consumer: c, slot, token });
+            self.q.push(now.saturating_add(delay), Ev::RetryDue { consumer: c, slot, token });
             return;
         }
         if retryable && d.env.redeliveries < self.redelivery.limit() {
@@ -264,7 +264,7 @@ impl Engine<'_> {
             let delay = self.redelivery.next(stage, 0, &mut self.rng.redelivery);
             let mut env = d.env;
             env.redeliveries = stage;
-            self.broker.publish_delayed(now, env, now + delay, &mut self.out);
+            self.broker.publish_delayed(now, env, now.saturating_add(delay), &mut self.out);
             self.broker.ack(now, c, d.tag, &mut self.out);
             return self.free_slot(c, slot);
         }

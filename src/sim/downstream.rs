@@ -194,7 +194,7 @@ impl Downstream {
         let token = r.token;
         self.busy += 1;
         let work = self.service_time.sample(rng, self.factor).max(1);
-        q.push(now + work, Ev::ServerDone { req: id, token });
+        q.push(now.saturating_add(work), Ev::ServerDone { req: id, token });
     }
 
     /// A server finished request `req` (stale completions of requests lost in a crash are ignored).
@@ -265,7 +265,7 @@ impl Downstream {
                     self.crash_now(now, q, notices);
                 } else {
                     self.check_generation += 1;
-                    q.push(now + crash.after.ns(), Ev::CrashCheck { generation: self.check_generation });
+                    q.push(now.saturating_add(crash.after.ns()), Ev::CrashCheck { generation: self.check_generation });
                 }
             }
         } else if self.overloaded_since.is_some() {
@@ -287,7 +287,7 @@ impl Downstream {
         notices.push(Notice::Crashed);
         self.restart_generation += 1;
         self.health = Health::Restarting { generation: self.restart_generation };
-        q.push(now + restart, Ev::Restarted { generation: self.restart_generation });
+        q.push(now.saturating_add(restart), Ev::Restarted { generation: self.restart_generation });
     }
 
     pub fn on_restarted(&mut self, generation: u32) {
