@@ -20,6 +20,10 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files without running them (every problem at once; exit 2 if any).
     Validate(ValidateArgs),
+    /// Render a run's charts and HTML page again from its report folder (no re-run).
+    Report(ReportArgs),
+    /// Put two or more runs side by side: a table with better/worse marked, overlay charts, an HTML page.
+    Compare(CompareArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -56,4 +60,23 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub scenario_args: ScenarioArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The report folder of a run (written by `loadtest run`).
+    pub run_dir: PathBuf,
+    /// Print only the path of the HTML page.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Report folders of the runs; the first is the baseline the others are compared with.
+    #[arg(required = true, num_args = 2.., value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Also write comparison.md, comparison.json, overlay charts and comparison.html into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

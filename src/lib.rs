@@ -3,8 +3,11 @@
 pub mod broker;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod dist;
 pub mod exit;
+pub mod export;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod scenario;

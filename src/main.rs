@@ -11,6 +11,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(a) => commands::run::run(a).map(|_| ()),
         Command::Validate(a) => commands::validate::validate(a),
+        Command::Report(a) => commands::report::report(a),
+        Command::Compare(a) => commands::compare::compare(a),
     };
     match result {
         Ok(()) => ExitCode::from(Code::Ok as u8),

@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod compare;
+pub mod report;
 pub mod run;
 pub mod validate;

@@ -44,7 +44,10 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         eprintln!("running {} (seed {seed}, {} messages, {:?} broker) ...", scn.name, scn.messages, scn.broker.kind);
     }
     let wall = Instant::now();
-    let outcome = crate::sim::run(&scn, seed, series).map_err(|e| Failure::runtime(e.to_string()))?;
+    let mut bar = crate::progress::Bar::new(crate::progress::wanted(args.quiet), scn.messages);
+    let outcome = crate::sim::run_with_progress(&scn, seed, series, &mut |p| bar.update(p));
+    bar.finish();
+    let outcome = outcome.map_err(|e| Failure::runtime(e.to_string()))?;
     let wall_s = wall.elapsed().as_secs_f64();
     let hash = report::scenario_hash(&scn);
     let summary = Summary::build(&scn, &hash, seed, &outcome);
@@ -59,6 +62,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     });
     report::write_files(&dir, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", dir.display())))?;
+    crate::export::render_dir(&dir).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
     if args.quiet {
         println!("{}", dir.display());
     } else {

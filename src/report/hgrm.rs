@@ -31,9 +31,59 @@ pub fn percentile_distribution(h: &Histogram<u64>) -> String {
     s
 }
 
+/// One line of a percentile distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    pub value_ms: f64,
+    /// 0.0 ..= 1.0.
+    pub percentile: f64,
+    pub total_count: u64,
+}
+
+/// Parses the percentile-distribution text (`Value Percentile TotalCount 1/(1-Percentile)` lines, a header, `#`
+/// footer lines). Errors name the line.
+pub fn parse(text: &str) -> Result<Vec<Point>, String> {
+    let mut points = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with("Value") {
+            continue;
+        }
+        let cols: Vec<&str> = t.split_whitespace().collect();
+        let bad = || format!("line {}: expected `Value Percentile TotalCount [1/(1-Percentile)]`, found `{t}`", i + 1);
+        if cols.len() < 3 || cols.len() > 4 {
+            return Err(bad());
+        }
+        let value_ms: f64 = cols[0].parse().map_err(|_| bad())?;
+        let percentile: f64 = cols[1].parse().map_err(|_| bad())?;
+        let total_count: u64 = cols[2].parse().map_err(|_| bad())?;
+        if !(0.0..=1.0).contains(&percentile) || !value_ms.is_finite() || value_ms < 0.0 {
+            return Err(bad());
+        }
+        points.push(Point { value_ms, percentile, total_count });
+    }
+    Ok(points)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_what_it_writes() {
+        let mut h = crate::record::new_histogram();
+        for v in 1..=1000u64 {
+            h.record(v * 1000).unwrap();
+        }
+        let points = parse(&percentile_distribution(&h)).unwrap();
+        assert_eq!(points.first().unwrap().total_count, 1);
+        assert_eq!(points.last().unwrap().percentile, 1.0);
+        assert_eq!(points.last().unwrap().total_count, 1000);
+        assert!(points.windows(2).all(|w| w[0].percentile <= w[1].percentile && w[0].value_ms <= w[1].value_ms));
+        assert!(parse(&percentile_distribution(&crate::record::new_histogram())).unwrap().is_empty());
+        let err = parse("Value Percentile\n\n  1.0 0.5 oops\n").unwrap_err();
+        assert!(err.starts_with("line 3:"), "{err}");
+    }
 
     #[test]
     fn renders_the_percentile_table_with_a_footer() {

@@ -1,7 +1,9 @@
 //! The report folder of one run: `summary.json` (the contract), `timeseries.csv` (streamed during the run),
 //! `latency.hgrm`, the resolved `scenario.toml`, and `run.json` (wall-clock facts that vary between runs).
 
+pub mod flat;
 pub mod hgrm;
+pub mod metrics;
 pub mod summary;
 pub mod table;
 

@@ -103,9 +103,10 @@ impl<'a> Engine<'a> {
     }
 
     /// Runs until every message has an outcome, nothing is left to happen, or the duration limit.
-    pub fn run(mut self) -> std::io::Result<Finished> {
+    pub fn run(mut self, progress: &mut dyn FnMut(super::Progress)) -> std::io::Result<Finished> {
         self.start();
         let mut by_limit = false;
+        let mut next_paced_report = 0;
         loop {
             if self.produced_all && self.rec.open_messages() == 0 {
                 break;
@@ -130,11 +131,24 @@ impl<'a> Engine<'a> {
             } else if let Some((_, ev)) = self.q.pop() {
                 self.events += 1;
                 self.handle(ev);
+                if self.events % super::PROGRESS_EVERY == 0 {
+                    progress(self.progress());
+                }
             }
             self.settle();
+            if self.pacer.is_some() && self.now >= next_paced_report {
+                progress(self.progress());
+                next_paced_report = self.now + crate::time::NS_PER_SEC;
+            }
         }
+        progress(self.progress());
         let ended = Ended { at: self.now, by_limit, events: self.events, gauges: self.gauges() };
         Ok(Finished { ended, rec: self.rec, depths: self.broker.depths(), downstream: self.downstream })
+    }
+
+    fn progress(&self) -> super::Progress {
+        let done = self.rec.produced_count() - self.rec.open_messages();
+        super::Progress { done, total: self.cfg.messages, now: self.now }
     }
 
     fn advance(&mut self, t: Nanos) -> std::io::Result<()> {

@@ -43,8 +43,33 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
+/// How far a run has got, for progress bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Messages that have an outcome (or were refused at publish).
+    pub done: u64,
+    /// Messages the scenario sends.
+    pub total: u64,
+    /// Scenario time.
+    pub now: Nanos,
+}
+
+/// Handled events between two progress reports (a virtual-time run handles millions per second).
+pub const PROGRESS_EVERY: u64 = 1 << 16;
+
 /// Runs `cfg` with `seed`, streaming the per-second series into `series`.
 pub fn run(cfg: &Scenario, seed: u64, series: SeriesWriter) -> Result<Outcome, RunError> {
+    run_with_progress(cfg, seed, series, &mut |_| {})
+}
+
+/// `run`, reporting progress every `PROGRESS_EVERY` events (and every scenario second under a real clock) and
+/// once at the end. The callback only observes: the run is the same with or without it.
+pub fn run_with_progress(
+    cfg: &Scenario,
+    seed: u64,
+    series: SeriesWriter,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, RunError> {
     let broker: Box<dyn Broker> = match cfg.broker.kind {
         BrokerKind::Embedded => Box::new(EmbeddedBroker::new(&cfg.queue)),
         other => return Err(RunError::UnsupportedBroker(other)),
@@ -57,7 +82,7 @@ pub fn run(cfg: &Scenario, seed: u64, series: SeriesWriter) -> Result<Outcome, R
     let rec = crate::record::Recorder::new(series, nominal, gap, recovery);
     let stop_at = cfg.duration.map_or(DEFAULT_LIMIT, |d| d.ns());
     let engine = engine::Engine::new(cfg, seed, broker, rec, pacer, stop_at);
-    let engine::Finished { ended, rec, depths, downstream } = engine.run()?;
+    let engine::Finished { ended, rec, depths, downstream } = engine.run(progress)?;
     let recorded = rec.finish(ended.at, &ended.gauges)?;
     Ok(Outcome {
         recorded,

@@ -1,0 +1,1 @@
+//! `loadtest compare`: two or more finished runs side by side.

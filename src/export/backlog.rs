@@ -1,0 +1,87 @@
+//! The backlog chart: queue depth (ready, unacked, delayed) and dead-letter queue depth over time, with the
+//! number of consuming replicas in a panel below on its own axis.
+
+use super::chart::*;
+use super::RunData;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+pub struct Backlog;
+
+/// (label, colour, column).
+const DEPTHS: [Column<u64>; 4] = [
+    ("ready", pal::BLUE, |r| r.ready),
+    ("unacked (in consumers, incl. in-memory retries)", pal::ORANGE, |r| r.unacked),
+    ("delayed (waiting for redelivery)", pal::PURPLE, |r| r.delayed),
+    ("dead-letter queue", pal::RED, |r| r.dlq),
+];
+
+impl Draw<RunData> for Backlog {
+    fn name(&self) -> &'static str {
+        "backlog"
+    }
+    fn title(&self) -> &'static str {
+        "Backlog: queue depths and consumers"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, run: &RunData) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut keys: Vec<Key> = DEPTHS.iter().map(|(l, c, _)| Key::new(*l, Swatch::Line(*c))).collect();
+        keys.push(Key::new("consuming replicas", Swatch::Fill(pal::GREEN, 0.5)));
+        keys.extend(fault_key(run));
+        let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys)?;
+        let axis = TimeAxis::of(run);
+        let (top, bottom) = area.split_vertically((area.dim_in_pixel().1 as f64 * 0.74) as u32);
+
+        let peak = run.rows.iter().flat_map(|r| DEPTHS.iter().map(move |d| (d.2)(r))).max().unwrap_or(0);
+        let y_max = headroom(peak as f64);
+        let mut chart = plot(&top, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 8)?;
+        chart
+            .configure_mesh()
+            .y_desc("messages")
+            .axis_desc_style(font(17.0))
+            .label_style(font(15.0))
+            .bold_line_style(pal::GRID)
+            .light_line_style(pal::GRID_LIGHT)
+            .axis_style(pal::MUTED)
+            .x_labels(12)
+            .y_labels(7)
+            .x_label_formatter(&|_| String::new())
+            .y_label_formatter(&|v| fmt_tick(*v))
+            .draw()?;
+        shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
+        for (_, color, col) in DEPTHS {
+            let pts = run.rows.iter().map(|r| (axis.x(r.time_s as f64 + 1.0), col(r) as f64));
+            chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
+        }
+
+        let peak_consumers = run.rows.iter().map(|r| r.consumers).max().unwrap_or(0).max(1);
+        let c_max = (peak_consumers as f64 * 1.3).ceil().max(2.0);
+        let bottom = bottom.margin(12, 0, 0, 0);
+        let mut lower = plot(&bottom, Axis::new(0.0..axis.end), Axis::new(0.0..c_max), 56)?;
+        lower
+            .configure_mesh()
+            .x_desc(axis.label.as_str())
+            .y_desc("consumers")
+            .axis_desc_style(font(17.0))
+            .label_style(font(15.0))
+            .bold_line_style(pal::GRID)
+            .light_line_style(pal::GRID_LIGHT)
+            .axis_style(pal::MUTED)
+            .x_labels(12)
+            .y_labels(4)
+            .x_label_formatter(&|v| fmt_num(*v))
+            .y_label_formatter(&|v| if v.fract() == 0.0 { fmt_num(*v) } else { String::new() })
+            .draw()?;
+        let mut steps = Vec::with_capacity(run.rows.len() * 2);
+        for r in &run.rows {
+            steps.push((axis.x(r.time_s as f64), r.consumers as f64));
+            steps.push((axis.x(r.time_s as f64 + 1.0), r.consumers as f64));
+        }
+        lower.draw_series(
+            AreaSeries::new(steps, 0.0, pal::GREEN.mix(0.25).filled()).border_style(pal::GREEN.stroke_width(2)),
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,559 @@
+//! What every chart shares: the embedded font, the palette, the page layout (title, subtitle, legend), time and
+//! latency axes, fault shading, and rendering one drawing to SVG text and to PNG bytes.
+//!
+//! Text is laid out with DejaVu Sans compiled into the binary (plotters' `ab_glyph` path, no font-kit, no
+//! fontconfig), so a chart renders the same on every machine, with or without system fonts.
+
+use super::RunData;
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::sync::Once;
+
+pub const WIDTH: u32 = 1200;
+pub const HEIGHT: u32 = 700;
+
+/// The family name charts use. The SVG files carry it in `font-family`, so viewers use DejaVu Sans when they have
+/// it and a sans-serif face otherwise.
+pub const FONT: &str = "DejaVu Sans, Verdana, sans-serif";
+
+/// Registers the embedded font once per process.
+pub fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Both faces are valid TrueType files bundled by the `dejavu` crate; failure would be a build defect.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+pub fn font(size: f64) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&pal::INK)
+}
+
+pub fn bold(size: f64) -> TextStyle<'static> {
+    (FONT, size, FontStyle::Bold).into_font().color(&pal::INK)
+}
+
+/// The palette (in a module of its own: plotters' prelude has its own BLUE, RED ...).
+pub mod pal {
+    use plotters::style::RGBColor;
+    pub const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+    pub const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
+    pub const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
+    pub const GRID_LIGHT: RGBColor = RGBColor(0xf3, 0xf3, 0xf3);
+    pub const FAULT: RGBColor = RGBColor(0xe1, 0x57, 0x59);
+    /// Tableau 10: distinct, colour-blind friendly enough, readable on white.
+    pub const BLUE: RGBColor = RGBColor(0x4e, 0x79, 0xa7);
+    pub const ORANGE: RGBColor = RGBColor(0xf2, 0x8e, 0x2b);
+    pub const RED: RGBColor = RGBColor(0xe1, 0x57, 0x59);
+    pub const TEAL: RGBColor = RGBColor(0x76, 0xb7, 0xb2);
+    pub const GREEN: RGBColor = RGBColor(0x59, 0xa1, 0x4f);
+    pub const YELLOW: RGBColor = RGBColor(0xed, 0xc9, 0x48);
+    pub const PURPLE: RGBColor = RGBColor(0xb0, 0x7a, 0xa1);
+    pub const BROWN: RGBColor = RGBColor(0x9c, 0x75, 0x5f);
+    pub const SERIES: [RGBColor; 8] = [BLUE, ORANGE, GREEN, RED, PURPLE, BROWN, TEAL, YELLOW];
+}
+
+/// A series of the per-second data: label, colour, column.
+pub type Column<T> = (&'static str, RGBColor, fn(&crate::record::series::Row) -> T);
+
+/// A linear f64 axis, optionally with fixed tick positions (round durations on a log-transformed latency axis,
+/// percentiles on the 1/(1-p) axis). Every chart uses it for both axes, so helpers share one coordinate type.
+#[derive(Clone)]
+pub struct Axis {
+    inner: RangedCoordf64,
+    ticks: Option<Vec<f64>>,
+}
+
+impl Axis {
+    pub fn new(range: std::ops::Range<f64>) -> Axis {
+        Axis { inner: range.into(), ticks: None }
+    }
+    pub fn with_ticks(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Axis {
+        Axis { inner: range.into(), ticks: Some(ticks) }
+    }
+}
+
+impl Ranged for Axis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        match &self.ticks {
+            Some(t) => t.clone(),
+            None => self.inner.key_points(hint),
+        }
+    }
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+impl ValueFormatter<f64> for Axis {
+    fn format(v: &f64) -> String {
+        fmt_num(*v)
+    }
+}
+
+/// The chart type every drawing uses.
+pub type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
+
+/// A plot area with room for tick labels and axis titles.
+pub fn plot<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: Axis,
+    y: Axis,
+    x_label_area: u32,
+) -> Result<Plot<'a, DB>, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    Ok(ChartBuilder::on(area).x_label_area_size(x_label_area).y_label_area_size(92).build_cartesian_2d(x, y)?)
+}
+
+/// A drawing failure, with plotters' error as text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChartError(pub String);
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {
+    fn from(e: DrawingAreaErrorKind<E>) -> ChartError {
+        ChartError(e.to_string())
+    }
+}
+
+pub type Drawn = Result<(), ChartError>;
+
+/// A picture drawn from some input (one run, or several for `compare`), on any plotters backend.
+pub trait Draw<In: ?Sized> {
+    /// File stem in `charts/`, e.g. `retry-storm`.
+    fn name(&self) -> &'static str;
+    /// What the chart shows, for captions and the HTML page.
+    fn title(&self) -> &'static str;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, input: &In) -> Drawn
+    where
+        DB::ErrorType: 'static;
+}
+
+/// The object-safe side of `Draw`: SVG text and PNG bytes.
+pub trait Chart<In: ?Sized> {
+    fn name(&self) -> &'static str;
+    fn title(&self) -> &'static str;
+    fn svg(&self, input: &In) -> Result<String, ChartError>;
+    fn png(&self, input: &In) -> Result<Vec<u8>, ChartError>;
+}
+
+impl<In: ?Sized, T: Draw<In>> Chart<In> for T {
+    fn name(&self) -> &'static str {
+        Draw::name(self)
+    }
+    fn title(&self) -> &'static str {
+        Draw::title(self)
+    }
+    fn svg(&self, input: &In) -> Result<String, ChartError> {
+        register_font();
+        let mut out = String::with_capacity(256 * 1024);
+        {
+            let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+            root.fill(&WHITE)?;
+            self.draw(&root, input)?;
+            root.present()?;
+        }
+        Ok(out)
+    }
+    fn png(&self, input: &In) -> Result<Vec<u8>, ChartError> {
+        register_font();
+        let mut pixels = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+            root.fill(&WHITE)?;
+            self.draw(&root, input)?;
+            root.present()?;
+        }
+        encode_png(&pixels, WIDTH, HEIGHT)
+    }
+}
+
+/// RGB8 pixels to a PNG file (fast compression: charts are mostly flat colour and compress well anyway).
+pub fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError> {
+    let mut out = Vec::with_capacity(rgb.len() / 8);
+    let mut enc = png::Encoder::new(&mut out, width, height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let mut w = enc.write_header().map_err(|e| ChartError(e.to_string()))?;
+    w.write_image_data(rgb).map_err(|e| ChartError(e.to_string()))?;
+    w.finish().map_err(|e| ChartError(e.to_string()))?;
+    Ok(out)
+}
+
+/// How a legend entry shows its series.
+#[derive(Clone, Copy, Debug)]
+pub enum Swatch {
+    /// A filled box (areas, shaded windows), with its opacity.
+    Fill(RGBColor, f64),
+    Line(RGBColor),
+    Dash(RGBColor),
+}
+
+/// One legend entry.
+#[derive(Clone, Debug)]
+pub struct Key(pub String, pub Swatch);
+
+impl Key {
+    pub fn new(label: impl Into<String>, swatch: Swatch) -> Key {
+        Key(label.into(), swatch)
+    }
+}
+
+/// Draws the title, the subtitle and the legend (a row of keys under them, wrapping as needed, so it never covers
+/// data) and returns the area left for the plot.
+pub fn page<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+    keys: &[Key],
+) -> Result<DrawingArea<DB, Shift>, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    root.draw(&Text::new(title.to_string(), (24, 16), bold(24.0)))?;
+    let mut y = 50;
+    if !subtitle.is_empty() {
+        root.draw(&Text::new(subtitle.to_string(), (24, 48), font(15.0).color(&pal::MUTED)))?;
+        y = 74;
+    }
+    let width = root.dim_in_pixel().0 as i32 - 24;
+    let mut x = 120;
+    if !keys.is_empty() {
+        y += 4;
+        let label_font = font(15.0);
+        for Key(label, swatch) in keys {
+            let (w, _) = root.estimate_text_size(label, &label_font)?;
+            let item = 28 + w as i32 + 26;
+            if x + item > width && x > 120 {
+                x = 120;
+                y += 24;
+            }
+            let cy = y + 9;
+            match *swatch {
+                Swatch::Fill(c, a) => root.draw(&Rectangle::new([(x, cy - 7), (x + 20, cy + 7)], c.mix(a).filled()))?,
+                Swatch::Line(c) => root.draw(&PathElement::new(vec![(x, cy), (x + 20, cy)], c.stroke_width(3)))?,
+                Swatch::Dash(c) => {
+                    for k in 0..3 {
+                        root.draw(&PathElement::new(vec![(x + 8 * k, cy), (x + 8 * k + 5, cy)], c.stroke_width(2)))?;
+                    }
+                }
+            }
+            root.draw(&Text::new(label.clone(), (x + 28, cy - 9), label_font.clone()))?;
+            x += item;
+        }
+        y += 28;
+    } else {
+        y += 2;
+    }
+    Ok(root.margin(y as u32, 8, 8, 28))
+}
+
+/// Line width that reads well: 2 px while points are sparse, 1 px once they are denser than the pixels (thick lines
+/// through one-second spikes grow long miter joins).
+pub fn line_width(points: usize, width_px: u32) -> u32 {
+    if points as u32 > width_px / 2 {
+        1
+    } else {
+        2
+    }
+}
+
+/// `"<what> — <scenario>, seed <n>"`.
+pub fn title_for(what: &str, run: &RunData) -> String {
+    format!("{what} — {}, seed {}", run.summary.scenario.name, run.summary.seed)
+}
+
+/// The scenario's description, shortened to fit one line.
+pub fn subtitle_for(run: &RunData) -> String {
+    let d = run.scenario.description.trim();
+    let mut s: String = d.chars().take(140).collect();
+    if d.chars().count() > 140 {
+        s.push('…');
+    }
+    s
+}
+
+/// The unit a time axis reads best in, for a run of `duration_s` scenario seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeAxis {
+    pub unit: &'static str,
+    /// Seconds per unit.
+    pub per: f64,
+    /// Axis extent in units.
+    pub end: f64,
+    pub label: String,
+}
+
+impl TimeAxis {
+    pub fn new(duration_s: f64, clock: &str, time_scale: f64) -> TimeAxis {
+        let (unit, per) = if duration_s <= 300.0 {
+            ("s", 1.0)
+        } else if duration_s <= 4.0 * 3600.0 {
+            ("min", 60.0)
+        } else {
+            ("h", 3600.0)
+        };
+        let mut label = format!("scenario time ({unit})");
+        if clock == "real" && time_scale != 1.0 {
+            label.push_str(&format!(
+                " — real clock ×{}: 1 s of wall time = {} s of scenario time",
+                fmt_num(time_scale),
+                fmt_num(time_scale)
+            ));
+        }
+        TimeAxis { unit, per, end: (duration_s.max(1.0) / per), label }
+    }
+    /// An axis in seconds with its own label (zoom panels).
+    pub fn seconds(label: String) -> TimeAxis {
+        TimeAxis { unit: "s", per: 1.0, end: 0.0, label }
+    }
+    pub fn of(run: &RunData) -> TimeAxis {
+        let s = &run.summary;
+        TimeAxis::new(s.duration_s.max(run.rows.len() as f64), &s.clock, s.time_scale)
+    }
+    /// Scenario seconds to axis units.
+    pub fn x(&self, seconds: f64) -> f64 {
+        seconds / self.per
+    }
+}
+
+/// A number without trailing zeros: 10, 2.5, 0.125.
+pub fn fmt_num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// Axis tick labels: 1200 → "1,200", 2.5 → "2.5".
+pub fn fmt_tick(v: f64) -> String {
+    if v.abs() >= 1000.0 && v.fract() == 0.0 {
+        let n = v.abs() as u64;
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if v < 0.0 {
+            out.insert(0, '-');
+        }
+        out
+    } else {
+        fmt_num(v)
+    }
+}
+
+/// Upper end of a linear axis that leaves headroom above `max` (and is never empty).
+pub fn headroom(max: f64) -> f64 {
+    if max <= 0.0 {
+        1.0
+    } else {
+        max * 1.12
+    }
+}
+
+/// Fault windows of the run, in scenario seconds: (start, end, kind). Faults without an end run to the end.
+pub fn fault_windows(run: &RunData) -> Vec<(f64, f64, &'static str)> {
+    let end = run.summary.duration_s.max(run.rows.len() as f64);
+    run.scenario
+        .faults
+        .iter()
+        .map(|f| (f.at().secs_f64(), f.end().map_or(end, |e| e.secs_f64()), f.kind_str()))
+        .collect()
+}
+
+const FAULT_ALPHA: f64 = 0.13;
+
+/// The legend entry for the fault windows, if the run has any.
+pub fn fault_key(run: &RunData) -> Option<Key> {
+    let mut kinds: Vec<&str> = fault_windows(run).iter().map(|w| w.2).collect();
+    kinds.dedup();
+    (!kinds.is_empty())
+        .then(|| Key::new(format!("fault ({})", kinds.join(", ")), Swatch::Fill(pal::FAULT, FAULT_ALPHA)))
+}
+
+/// Shades the fault windows across the plot's full height.
+pub fn shade_faults<DB: DrawingBackend>(
+    chart: &mut Plot<'_, DB>,
+    run: &RunData,
+    axis: &TimeAxis,
+    y: (f64, f64),
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let windows = fault_windows(run);
+    if windows.is_empty() {
+        return Ok(());
+    }
+    let style = pal::FAULT.mix(FAULT_ALPHA).filled();
+    chart.draw_series(windows.iter().map(|(a, b, _)| Rectangle::new([(axis.x(*a), y.0), (axis.x(*b), y.1)], style)))?;
+    Ok(())
+}
+
+/// The standard mesh: light grid, labelled axes with units, readable tick labels.
+pub fn mesh<DB: DrawingBackend>(
+    chart: &mut Plot<'_, DB>,
+    x_desc: &str,
+    y_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style(font(17.0))
+        .label_style(font(15.0))
+        .bold_line_style(pal::GRID)
+        .light_line_style(pal::GRID_LIGHT)
+        .axis_style(pal::MUTED)
+        .x_labels(12)
+        .y_labels(8)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(y_fmt)
+        .draw()?;
+    Ok(())
+}
+
+/// Latency values (ms) as people say them: 850 µs, 12 ms, 1.5 s, 2 min, 1 h.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms <= 0.0 {
+        "0".to_string()
+    } else if ms < 1.0 {
+        format!("{} µs", fmt_num((ms * 1000.0 * 10.0).round() / 10.0))
+    } else if ms < 1000.0 {
+        format!("{} ms", fmt_num((ms * 10.0).round() / 10.0))
+    } else if ms < 60_000.0 {
+        format!("{} s", fmt_num((ms / 100.0).round() / 10.0))
+    } else if ms < 3_600_000.0 {
+        format!("{} min", fmt_num((ms / 6000.0).round() / 10.0))
+    } else {
+        format!("{} h", fmt_num((ms / 360_000.0).round() / 10.0))
+    }
+}
+
+/// A latency axis: log10 of milliseconds when the values span more than two decades, linear otherwise.
+#[derive(Clone, Debug)]
+pub struct LatencyAxis {
+    pub log: bool,
+    pub lo: f64,
+    pub hi: f64,
+    /// Tick positions in axis units.
+    pub ticks: Vec<f64>,
+}
+
+/// Round durations for log-axis ticks, in ms.
+const LOG_TICKS_MS: [f64; 17] =
+    [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 6e4, 6e5, 3.6e6, 3.6e7, 8.64e7, 8.64e8, 1e9, 1e10, 1e11, 1e12];
+
+impl LatencyAxis {
+    pub fn new(min_ms: f64, max_ms: f64) -> LatencyAxis {
+        let (min_ms, max_ms) = if max_ms > 0.0 { (min_ms.max(max_ms * 1e-9).max(0.001), max_ms) } else { (1.0, 1.0) };
+        if max_ms / min_ms > 100.0 {
+            let lo = min_ms.log10().floor();
+            let hi = (max_ms * 1.3).log10();
+            let ticks = LOG_TICKS_MS.iter().map(|t| t.log10()).filter(|t| *t >= lo - 1e-9 && *t <= hi).collect();
+            LatencyAxis { log: true, lo, hi, ticks }
+        } else {
+            LatencyAxis { log: false, lo: 0.0, hi: headroom(max_ms), ticks: Vec::new() }
+        }
+    }
+    /// Milliseconds to axis units.
+    pub fn y(&self, ms: f64) -> f64 {
+        if self.log {
+            ms.max(10f64.powf(self.lo)).log10()
+        } else {
+            ms
+        }
+    }
+    /// Axis units to a tick label.
+    pub fn label(&self, v: f64) -> String {
+        fmt_ms(if self.log { 10f64.powf(v) } else { v })
+    }
+    pub fn desc(&self, what: &str) -> String {
+        if self.log {
+            format!("{what} (log scale)")
+        } else {
+            format!("{what} (ms)")
+        }
+    }
+    /// The y axis: round durations as ticks on a log axis (1 ms, 1 s, 1 min, 1 h), automatic ticks otherwise.
+    pub fn axis(&self) -> Axis {
+        if self.log {
+            Axis::with_ticks(self.lo..self.hi, self.ticks.clone())
+        } else {
+            Axis::new(self.lo..self.hi)
+        }
+    }
+}
+
+/// Splits an optional series into runs of consecutive present values (lines are not drawn across gaps).
+pub fn segments(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur = Vec::new();
+    for (x, y) in points {
+        match y {
+            Some(y) => cur.push((x, y)),
+            None if !cur.is_empty() => out.push(std::mem::take(&mut cur)),
+            None => {}
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_axis_units_read_well() {
+        assert_eq!(TimeAxis::new(120.0, "virtual", 1.0).unit, "s");
+        let storm = TimeAxis::new(4600.0, "virtual", 1.0);
+        assert_eq!((storm.unit, storm.label.as_str()), ("min", "scenario time (min)"));
+        assert_eq!(TimeAxis::new(7.0 * 86400.0, "virtual", 1.0).unit, "h");
+        let real = TimeAxis::new(600.0, "real", 10.0);
+        assert!(real.label.contains("real clock ×10"), "{}", real.label);
+        assert!(!TimeAxis::new(600.0, "real", 1.0).label.contains("real clock"));
+    }
+
+    #[test]
+    fn latency_labels_and_axes() {
+        assert_eq!(fmt_ms(0.85), "850 µs");
+        assert_eq!(fmt_ms(12.0), "12 ms");
+        assert_eq!(fmt_ms(1500.0), "1.5 s");
+        assert_eq!(fmt_ms(120_000.0), "2 min");
+        assert_eq!(fmt_ms(3_600_000.0), "1 h");
+        let wide = LatencyAxis::new(1.1, 4_320_133.0);
+        assert!(wide.log);
+        let labels: Vec<String> = wide.ticks.iter().map(|t| wide.label(*t)).collect();
+        assert_eq!(labels, ["1 ms", "10 ms", "100 ms", "1 s", "10 s", "1 min", "10 min", "1 h"]);
+        assert!(!LatencyAxis::new(50.0, 900.0).log);
+        assert_eq!(fmt_tick(12000.0), "12,000");
+    }
+
+    #[test]
+    fn segments_break_at_gaps() {
+        let s = segments([(0.0, Some(1.0)), (1.0, Some(2.0)), (2.0, None), (3.0, Some(3.0))].into_iter());
+        assert_eq!(s, vec![vec![(0.0, 1.0), (1.0, 2.0)], vec![(3.0, 3.0)]]);
+    }
+}

@@ -1,0 +1,76 @@
+//! `RunData`: one finished run as the exporters and `compare` see it, read back from its report folder
+//! (summary.json, timeseries.csv, latency.hgrm, scenario.toml), never from the engine.
+
+use crate::record::series::{read_csv, Row};
+use crate::report::{self, hgrm, summary::Summary};
+use crate::scenario::Scenario;
+use std::path::{Path, PathBuf};
+
+/// Everything the charts and pages are drawn from.
+#[derive(Clone, Debug)]
+pub struct RunData {
+    pub dir: PathBuf,
+    pub summary: Summary,
+    /// One row per second of scenario time.
+    pub rows: Vec<Row>,
+    /// The end-to-end latency percentile distribution.
+    pub latency: Vec<hgrm::Point>,
+    pub scenario: Scenario,
+    /// `scenario.toml` as written: the resolved configuration.
+    pub scenario_toml: String,
+}
+
+/// A report folder, or a file in it, that is missing or cannot be read. The message names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}", path.display())]
+pub struct BadReport {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+fn bad(path: &Path, problem: impl Into<String>) -> BadReport {
+    BadReport { path: path.to_path_buf(), problem: problem.into() }
+}
+
+fn read(path: &Path) -> Result<String, BadReport> {
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            bad(path, "missing: is this a loadtest report folder? (`loadtest run` writes one)")
+        }
+        _ => bad(path, format!("cannot read: {e}")),
+    })
+}
+
+impl RunData {
+    /// Reads a report folder.
+    pub fn load(dir: &Path) -> Result<RunData, BadReport> {
+        if !dir.is_dir() {
+            return Err(bad(dir, "no such report folder (`loadtest run SCENARIO --out DIR` writes one)"));
+        }
+        let summary_path = dir.join(report::SUMMARY);
+        let summary: Summary = serde_json::from_str(&read(&summary_path)?)
+            .map_err(|e| bad(&summary_path, format!("not a loadtest summary: {e}")))?;
+        let csv_path = dir.join(report::TIMESERIES);
+        read(&csv_path)?;
+        let rows = read_csv(&csv_path).map_err(|e| bad(&csv_path, format!("not a loadtest time series: {e}")))?;
+        let hgrm_path = dir.join(report::HGRM);
+        let latency = hgrm::parse(&read(&hgrm_path)?).map_err(|e| bad(&hgrm_path, e))?;
+        let scn_path = dir.join(report::SCENARIO);
+        let scenario_toml = read(&scn_path)?;
+        let scenario =
+            crate::scenario::load_str(&scenario_toml, &scn_path.display().to_string(), &[]).map_err(|e| {
+                let problems: Vec<String> = e.errors.iter().map(|p| p.to_string()).collect();
+                bad(&scn_path, format!("not a valid scenario: {}", problems.join("; ")))
+            })?;
+        Ok(RunData { dir: dir.to_path_buf(), summary, rows, latency, scenario, scenario_toml })
+    }
+
+    /// A short label for legends: the scenario name, with the seed when `with_seed`.
+    pub fn label(&self, with_seed: bool) -> String {
+        if with_seed {
+            format!("{} (seed {})", self.summary.scenario.name, self.summary.seed)
+        } else {
+            self.summary.scenario.name.clone()
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `index.html`: one self-contained page per run (inline SVG charts and CSS, no script, no network) with the key
+//! figures, the message accounting, the charts, the summary table and the resolved scenario. Every string that came
+//! from a file is HTML-escaped.
+
+use super::{Exporter, RunData};
+use crate::export::chart::{fmt_ms, fmt_num, fmt_tick, ChartError};
+use crate::report::{flat, metrics};
+use std::fmt::Write;
+use std::path::PathBuf;
+
+pub struct Html;
+
+impl Exporter for Html {
+    fn name(&self) -> &str {
+        "html"
+    }
+    fn render(&self, run: &RunData) -> Result<Vec<(PathBuf, Vec<u8>)>, ChartError> {
+        Ok(vec![(PathBuf::from(super::INDEX_HTML), index(run)?.into_bytes())])
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light; }
+body { font-family: "DejaVu Sans", Verdana, system-ui, sans-serif; color: #222; background: #fafafa; margin: 0; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px; }
+h1 { font-size: 28px; margin: 8px 0 4px; } h2 { font-size: 20px; margin: 32px 0 12px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.desc { color: #444; margin: 4px 0; } .meta { color: #666; font-size: 14px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 10px; }
+.card { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 10px 12px; }
+.card .v { font-size: 22px; font-weight: bold; } .card .k { color: #666; font-size: 13px; }
+.ok { color: #2e7d32; } .bad { color: #c62828; font-weight: bold; }
+.accounting { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 12px; font-size: 16px; }
+figure { margin: 0 0 24px; background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px; }
+figure svg { width: 100%; height: auto; display: block; }
+figcaption { color: #555; font-size: 14px; padding: 6px 4px 0; }
+table { border-collapse: collapse; background: #fff; font-size: 14px; }
+th, td { border: 1px solid #e3e3e3; padding: 4px 10px; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 12px; overflow-x: auto; font-size: 13px; }
+.grid { display: grid; gap: 12px; } .better { color: #2e7d32; } .worse { color: #c62828; }
+.warning { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 6px; padding: 10px 14px; }
+"#;
+
+/// A whole page: doctype, head with the inline stylesheet, the body.
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n\
+         <body>\n<main>\n{body}</main>\n</body>\n</html>\n",
+        escape(title)
+    )
+}
+
+/// A chart as a figure: the inline SVG (labelled for screen readers), a caption, links to the files.
+pub fn figure(id: &str, caption: &str, svg: &str, links: &[(String, String)]) -> String {
+    let svg = svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim_start();
+    let svg = svg.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(caption)), 1);
+    let links: Vec<String> =
+        links.iter().map(|(href, text)| format!("<a href=\"{}\">{}</a>", escape(href), escape(text))).collect();
+    format!(
+        "<figure id=\"{}\" class=\"chart\">\n{svg}\n<figcaption>{}{}{}</figcaption>\n</figure>\n",
+        escape(id),
+        escape(caption),
+        if links.is_empty() { "" } else { " · " },
+        links.join(" · ")
+    )
+}
+
+fn card(out: &mut String, key: &str, value: &str, class: &str) {
+    let _ = write!(
+        out,
+        "<div class=\"card\"><div class=\"v {class}\">{}</div><div class=\"k\">{}</div></div>",
+        escape(value),
+        escape(key)
+    );
+}
+
+/// The message accounting line: published = completed + dead-lettered + expired + lost + in flight.
+pub fn accounting(run: &RunData) -> String {
+    let m = &run.summary.messages;
+    let status = if m.accounted && m.lost == 0 {
+        "<span class=\"ok\">✓ every message accounted for</span>".to_string()
+    } else {
+        format!("<span class=\"bad\">✗ {} message(s) lost</span>", m.lost)
+    };
+    format!(
+        "<p class=\"accounting\" id=\"accounting\">published <b>{}</b> = completed <b>{}</b> + dead-lettered <b>{}</b> \
+         + expired <b>{}</b> + lost <b>{}</b> + in flight <b>{}</b> &nbsp; {status}{}</p>\n",
+        m.published,
+        m.completed,
+        m.dead_lettered.total,
+        m.expired,
+        m.lost,
+        m.in_flight_at_end,
+        if m.rejected_at_publish > 0 {
+            format!(" &nbsp; ({} refused at publish, not counted as published)", m.rejected_at_publish)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// Header line: seed, broker, clock, duration.
+pub fn meta_line(run: &RunData) -> String {
+    let s = &run.summary;
+    let mut clock = format!("{} clock", s.clock);
+    if s.clock == "real" && s.time_scale != 1.0 {
+        clock.push_str(&format!(" ×{}", fmt_num(s.time_scale)));
+    }
+    format!(
+        "seed {} · {} broker · {clock} · {} s of scenario time{} · scenario {}",
+        s.seed,
+        s.broker,
+        fmt_num(s.duration_s),
+        if s.stopped_by_duration_limit { " (stopped by the duration limit)" } else { "" },
+        &s.scenario.hash.chars().take(19).collect::<String>()
+    )
+}
+
+fn summary_table(run: &RunData) -> String {
+    let mut t = String::from("<table id=\"summary-table\">\n<tr><th>metric</th><th>key</th><th>value</th></tr>\n");
+    for (k, v) in metrics::ordered(&flat::flatten(&run.summary)) {
+        let _ = writeln!(
+            t,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td></tr>",
+            escape(&metrics::label(&k)),
+            escape(&k),
+            escape(&flat::show(&v))
+        );
+    }
+    t.push_str("</table>\n");
+    t
+}
+
+/// The whole `index.html`.
+pub fn index(run: &RunData) -> Result<String, ChartError> {
+    let s = &run.summary;
+    let mut b = String::new();
+    let _ = writeln!(b, "<header>\n<h1>{}</h1>", escape(&s.scenario.name));
+    if !run.scenario.description.is_empty() {
+        let _ = writeln!(b, "<p class=\"desc\">{}</p>", escape(&run.scenario.description));
+    }
+    let _ = writeln!(b, "<p class=\"meta\">{}</p>\n</header>", escape(&meta_line(run)));
+
+    b.push_str("<h2>Key figures</h2>\n<div class=\"cards\" id=\"key-figures\">");
+    let d = &s.downstream;
+    if d.capacity_per_s > 0.0 {
+        card(&mut b, "peak offered load / capacity", &format!("{}×", fmt_num(d.peak_offered_ratio)), "");
+        card(&mut b, "overload waves", &s.overload_waves.to_string(), "");
+        card(&mut b, "downstream crashes", &d.crashes.to_string(), if d.crashes > 0 { "bad" } else { "" });
+    }
+    if s.faults_end_s.is_some() {
+        let rec = s.recovery_s.map_or("never".to_string(), |r| format!("{} s", fmt_num(r)));
+        card(&mut b, "recovery after the faults", &rec, if s.recovery_s.is_none() { "bad" } else { "" });
+    }
+    card(&mut b, "amplification (attempts per message)", &fmt_num(s.amplification), "");
+    card(&mut b, "p99 latency", &fmt_ms(s.latency_ms.p99), "");
+    card(&mut b, "completed", &fmt_tick(s.messages.completed as f64), "");
+    let dl = s.messages.dead_lettered.total;
+    card(&mut b, "dead-lettered", &fmt_tick(dl as f64), if dl > 0 { "bad" } else { "" });
+    card(&mut b, "lost", &s.messages.lost.to_string(), if s.messages.lost > 0 { "bad" } else { "ok" });
+    b.push_str("</div>\n");
+
+    b.push_str("<h2>Message accounting</h2>\n");
+    b.push_str(&accounting(run));
+
+    b.push_str("<h2>Charts</h2>\n<div id=\"charts\">\n");
+    for c in super::charts() {
+        let links = [
+            (format!("{}/{}.svg", super::CHARTS_DIR, c.name()), "SVG".to_string()),
+            (format!("{}/{}.png", super::CHARTS_DIR, c.name()), "PNG".to_string()),
+        ];
+        b.push_str(&figure(&format!("chart-{}", c.name()), c.title(), &c.svg(run)?, &links));
+    }
+    b.push_str("</div>\n");
+
+    b.push_str("<h2>Summary</h2>\n");
+    b.push_str(&summary_table(run));
+    b.push_str("<h2>Scenario (resolved configuration)</h2>\n");
+    let _ = writeln!(b, "<pre id=\"scenario\">{}</pre>", escape(&run.scenario_toml));
+    let _ = writeln!(
+        b,
+        "<p class=\"meta\">Rendered by loadtest {} from the report folder's summary.json, timeseries.csv, latency.hgrm \
+         and scenario.toml (<code>loadtest report DIR</code> renders it again).</p>",
+        env!("CARGO_PKG_VERSION")
+    );
+    Ok(page(&format!("loadtest · {} · seed {}", s.scenario.name, s.seed), &b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            escape("<script>alert('x') & \"y\"</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        );
+    }
+}

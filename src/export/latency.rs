@@ -1,0 +1,77 @@
+//! Latency over time: p50, p99 and max end-to-end latency of the messages completed in each second (from their
+//! intended publish time), on a log scale when the values span more than two decades. Seconds in which nothing
+//! completed leave a gap.
+
+use super::chart::*;
+use super::RunData;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+pub struct LatencyOverTime;
+
+/// (label, colour, column), drawn in this order (max underneath).
+pub const LINES: [Column<Option<f64>>; 3] = [
+    ("max", pal::RED, |r| r.latency_max_ms),
+    ("p99", pal::ORANGE, |r| r.latency_p99_ms),
+    ("p50", pal::BLUE, |r| r.latency_p50_ms),
+];
+
+/// The latency axis that fits every per-second value of these runs.
+pub fn axis_for<'a>(runs: impl Iterator<Item = &'a RunData>) -> LatencyAxis {
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for run in runs {
+        for r in &run.rows {
+            for v in [r.latency_p50_ms, r.latency_p99_ms, r.latency_max_ms].into_iter().flatten() {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    LatencyAxis::new(if lo.is_finite() { lo } else { 1.0 }, hi)
+}
+
+/// Draws one per-second latency series as line segments between gaps (isolated seconds as dots).
+pub fn draw_series<DB: DrawingBackend>(
+    chart: &mut Plot<'_, DB>,
+    segments: Vec<Vec<(f64, f64)>>,
+    color: RGBColor,
+    width: u32,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let style = color.stroke_width(width);
+    let dots: Vec<(f64, f64)> = segments.iter().filter(|s| s.len() == 1).map(|s| s[0]).collect();
+    chart.draw_series(segments.into_iter().filter(|s| s.len() > 1).map(move |s| PathElement::new(s, style)))?;
+    chart.draw_series(dots.into_iter().map(|p| Circle::new(p, width + 1, color.filled())))?;
+    Ok(())
+}
+
+impl Draw<RunData> for LatencyOverTime {
+    fn name(&self) -> &'static str {
+        "latency"
+    }
+    fn title(&self) -> &'static str {
+        "End-to-end latency per second"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, run: &RunData) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut keys: Vec<Key> = LINES.iter().rev().map(|(l, c, _)| Key::new(*l, Swatch::Line(*c))).collect();
+        keys.extend(fault_key(run));
+        let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys)?;
+        let axis = TimeAxis::of(run);
+        let lat = axis_for(std::iter::once(run));
+        let mut chart = plot(&area, Axis::new(0.0..axis.end), lat.axis(), 56)?;
+        mesh(&mut chart, &axis.label, &lat.desc("latency from intended publish"), &|v| fmt_num(*v), &|v| {
+            lat.label(*v)
+        })?;
+        shade_faults(&mut chart, run, &axis, (lat.lo, lat.hi))?;
+        for (label, color, col) in LINES {
+            let pts = run.rows.iter().map(|r| (axis.x(r.time_s as f64 + 0.5), col(r).map(|v| lat.y(v))));
+            draw_series(&mut chart, segments(pts), color, if label == "p99" { 2 } else { 1 })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! Exporters: each turns one finished run (`RunData`, read back from the report folder) into files of that folder,
+//! as bytes (hyperfine's `export/` shape). One file per exporter; adding a chart or a format is one file plus one
+//! line in `charts()` or `exporters()`.
+
+pub mod chart;
+pub mod data;
+pub mod html;
+
+mod backlog;
+mod latency;
+mod latency_dist;
+mod retry_storm;
+mod throughput;
+
+pub use chart::{Chart, ChartError};
+pub use data::{BadReport, RunData};
+
+use std::path::{Path, PathBuf};
+
+/// Folder of the report folder that holds the chart files.
+pub const CHARTS_DIR: &str = "charts";
+pub const INDEX_HTML: &str = "index.html";
+
+/// One output format.
+pub trait Exporter {
+    fn name(&self) -> &str;
+    /// Files to write, relative to the report folder.
+    fn render(&self, run: &RunData) -> Result<Vec<(PathBuf, Vec<u8>)>, ChartError>;
+}
+
+/// The per-run charts, in the order the HTML page shows them.
+pub fn charts() -> Vec<&'static dyn Chart<RunData>> {
+    vec![
+        &retry_storm::RetryStorm,
+        &throughput::Throughput,
+        &latency::LatencyOverTime,
+        &latency_dist::LatencyDistribution,
+        &backlog::Backlog,
+    ]
+}
+
+/// Every exporter, in the order they run.
+pub fn exporters() -> Vec<Box<dyn Exporter>> {
+    let mut all: Vec<Box<dyn Exporter>> = vec![Box::new(ChartFiles::svg()), Box::new(ChartFiles::png())];
+    all.push(Box::new(html::Html));
+    all
+}
+
+/// Writes each chart as `charts/<name>.svg` or `charts/<name>.png`.
+pub struct ChartFiles {
+    png: bool,
+}
+
+impl ChartFiles {
+    pub fn svg() -> ChartFiles {
+        ChartFiles { png: false }
+    }
+    pub fn png() -> ChartFiles {
+        ChartFiles { png: true }
+    }
+}
+
+impl Exporter for ChartFiles {
+    fn name(&self) -> &str {
+        if self.png {
+            "png charts"
+        } else {
+            "svg charts"
+        }
+    }
+    fn render(&self, run: &RunData) -> Result<Vec<(PathBuf, Vec<u8>)>, ChartError> {
+        let mut files = Vec::new();
+        for c in charts() {
+            let (ext, bytes) = if self.png { ("png", c.png(run)?) } else { ("svg", c.svg(run)?.into_bytes()) };
+            files.push((Path::new(CHARTS_DIR).join(format!("{}.{ext}", c.name())), bytes));
+        }
+        Ok(files)
+    }
+}
+
+/// Why rendering a report folder failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    BadReport(#[from] BadReport),
+    #[error("{exporter}: {error}")]
+    Render { exporter: String, error: ChartError },
+    #[error("cannot write {}: {error}", path.display())]
+    Write { path: PathBuf, error: std::io::Error },
+}
+
+/// Renders every exporter's files for `run` into `dir`; returns the paths written.
+pub fn render(run: &RunData, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let mut written = Vec::new();
+    for e in exporters() {
+        let files = e.render(run).map_err(|error| ExportError::Render { exporter: e.name().to_string(), error })?;
+        for (rel, bytes) in files {
+            written.push(write_file(&dir.join(rel), &bytes)?);
+        }
+    }
+    Ok(written)
+}
+
+/// Writes one file, creating its folder.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<PathBuf, ExportError> {
+    let fail = |error| ExportError::Write { path: path.to_path_buf(), error };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    std::fs::write(path, bytes).map_err(fail)?;
+    Ok(path.to_path_buf())
+}
+
+/// Reads the report folder `dir` back and renders its charts and HTML page into it.
+pub fn render_dir(dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let run = RunData::load(dir)?;
+    render(&run, dir)
+}
