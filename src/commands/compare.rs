@@ -1,8 +1,34 @@
-//! `loadtest compare RUN_DIR RUN_DIR... [--out DIR]`.
+//! `loadtest compare RUN_DIR RUN_DIR... [--out DIR]`: prints the comparison table; with `--out`, also writes
+//! comparison.md, comparison.json, the overlay charts (SVG and PNG) and comparison.html.
 
 use crate::cli::CompareArgs;
+use crate::compare::{self, html, overlay, table};
 use crate::exit::Failure;
+use crate::export::{write_file, RunData};
 
-pub fn compare(_args: &CompareArgs) -> Result<(), Failure> {
-    Err(Failure::input("not yet"))
+pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
+    let runs = args
+        .runs
+        .iter()
+        .map(|dir| RunData::load(dir).map_err(|e| Failure::input(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let c = compare::compare(&runs);
+    print!("{}", table::terminal(&c));
+    let Some(out) = &args.out else { return Ok(()) };
+    let fail = |e: crate::export::ExportError| Failure::input(e.to_string());
+    let draw = |e: crate::export::ChartError| Failure::runtime(format!("rendering the comparison: {e}"));
+    let mut files = vec![
+        ("comparison.md".to_string(), table::markdown(&c).into_bytes()),
+        ("comparison.json".to_string(), table::json(&c).into_bytes()),
+    ];
+    for chart in overlay::charts() {
+        files.push((format!("{}.svg", chart.name()), chart.svg(&runs).map_err(draw)?.into_bytes()));
+        files.push((format!("{}.png", chart.name()), chart.png(&runs).map_err(draw)?));
+    }
+    files.push(("comparison.html".to_string(), html::render(&c, &runs).map_err(draw)?.into_bytes()));
+    for (name, bytes) in files {
+        write_file(&out.join(name), &bytes).map_err(fail)?;
+    }
+    println!("\ncomparison: {}", out.join("comparison.html").display());
+    Ok(())
 }

@@ -140,7 +140,7 @@ fn summary_table(run: &RunData) -> String {
             "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td></tr>",
             escape(&metrics::label(&k)),
             escape(&k),
-            escape(&flat::show(&v))
+            escape(&crate::compare::show(&k, &v))
         );
     }
     t.push_str("</table>\n");

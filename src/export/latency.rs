@@ -9,11 +9,11 @@ use plotters::prelude::*;
 
 pub struct LatencyOverTime;
 
-/// (label, colour, column), drawn in this order (max underneath).
+/// (label, colour, column), drawn in this order: the thin max line last, so it shows where it equals p99.
 pub const LINES: [Column<Option<f64>>; 3] = [
-    ("max", pal::RED, |r| r.latency_max_ms),
     ("p99", pal::ORANGE, |r| r.latency_p99_ms),
     ("p50", pal::BLUE, |r| r.latency_p50_ms),
+    ("max", pal::RED, |r| r.latency_max_ms),
 ];
 
 /// The latency axis that fits every per-second value of these runs.
@@ -58,7 +58,7 @@ impl Draw<RunData> for LatencyOverTime {
     where
         DB::ErrorType: 'static,
     {
-        let mut keys: Vec<Key> = LINES.iter().rev().map(|(l, c, _)| Key::new(*l, Swatch::Line(*c))).collect();
+        let mut keys: Vec<Key> = LINES.iter().map(|(l, c, _)| Key::new(*l, Swatch::Line(*c))).collect();
         keys.extend(fault_key(run));
         let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys)?;
         let axis = TimeAxis::of(run);

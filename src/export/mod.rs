@@ -5,10 +5,10 @@
 pub mod chart;
 pub mod data;
 pub mod html;
+pub mod latency;
+pub mod latency_dist;
 
 mod backlog;
-mod latency;
-mod latency_dist;
 mod retry_storm;
 mod throughput;
 

@@ -1,0 +1,233 @@
+//! Comparison charts for `compare`: the runs on shared axes, one picture per metric, each run in its own colour.
+//! Handler attempts per second are spiky (one-second waves), so they get one panel per run on the same axes
+//! (small multiples) rather than lines drawn over each other; backlog and latency are overlaid.
+
+use crate::export::chart::*;
+use crate::export::latency_dist;
+use crate::export::RunData;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// The overlay charts, in the order the comparison page shows them.
+pub fn charts() -> Vec<&'static dyn Chart<[RunData]>> {
+    vec![&Attempts, &Backlog, &LatencyP99, &LatencyDistribution]
+}
+
+fn color(i: usize) -> RGBColor {
+    pal::SERIES[i % pal::SERIES.len()]
+}
+
+fn keys(runs: &[RunData]) -> Vec<Key> {
+    let seeds_differ = runs.iter().any(|r| r.summary.seed != runs[0].summary.seed);
+    runs.iter()
+        .enumerate()
+        .map(|(i, r)| Key::new(format!("{} {}", super::run_label(i), r.label(seeds_differ)), Swatch::Line(color(i))))
+        .collect()
+}
+
+fn title(what: &str, runs: &[RunData]) -> String {
+    format!("{what} — {} runs compared", runs.len())
+}
+
+/// The time axis that spans the longest run.
+fn time_axis(runs: &[RunData]) -> TimeAxis {
+    let longest = runs.iter().max_by(|a, b| a.rows.len().cmp(&b.rows.len()));
+    longest.map_or_else(|| TimeAxis::new(1.0, "virtual", 1.0), TimeAxis::of)
+}
+
+/// One line per run of a per-second value.
+fn per_second_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    runs: &[RunData],
+    y_desc: &str,
+    value: fn(&crate::record::series::Row) -> f64,
+    nominal: bool,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let axis = time_axis(runs);
+    let peak = runs.iter().flat_map(|r| r.rows.iter().map(value)).fold(0.0, f64::max);
+    let cap = if nominal { runs.iter().map(|r| r.summary.downstream.capacity_per_s).fold(0.0, f64::max) } else { 0.0 };
+    let y_max = headroom(peak.max(cap));
+    let mut chart = plot(area, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 56)?;
+    mesh(&mut chart, &axis.label, y_desc, &|v| fmt_num(*v), &|v| fmt_tick(*v))?;
+    shade_faults(&mut chart, &runs[0], &axis, (0.0, y_max))?;
+    if cap > 0.0 {
+        let dash = pal::MUTED.stroke_width(2);
+        chart.draw_series(DashedLineSeries::new(vec![(0.0, cap), (axis.end, cap)], 10, 6, dash))?;
+    }
+    let longest = runs.iter().map(|r| r.rows.len()).max().unwrap_or(0);
+    let width = line_width(longest, area.dim_in_pixel().0);
+    for (i, r) in runs.iter().enumerate() {
+        let pts = r.rows.iter().map(|row| (axis.x(row.time_s as f64 + 0.5), value(row)));
+        chart.draw_series(LineSeries::new(pts, color(i).stroke_width(width)))?;
+    }
+    Ok(())
+}
+
+fn with_extra_keys(runs: &[RunData], nominal: bool) -> Vec<Key> {
+    let mut k = keys(runs);
+    let cap = runs.iter().map(|r| r.summary.downstream.capacity_per_s).fold(0.0, f64::max);
+    if nominal && cap > 0.0 {
+        k.push(Key::new(format!("nominal capacity {}/s", fmt_num(cap)), Swatch::Dash(pal::MUTED)));
+    }
+    if let Some(f) = fault_key(&runs[0]) {
+        k.push(f);
+    }
+    k
+}
+
+pub struct Attempts;
+
+impl Draw<[RunData]> for Attempts {
+    fn name(&self) -> &'static str {
+        "compare-retry-storm"
+    }
+    fn title(&self) -> &'static str {
+        "Retry storm: handler attempts per second"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, runs: &[RunData]) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        let sub = "All attempts (first tries, retries, redeliveries) per second; one panel per run, same axes";
+        let mut k = with_extra_keys(runs, true);
+        let down = RGBColor(0x55, 0x55, 0x55);
+        k.push(Key::new("downstream down", Swatch::Fill(down, 0.16)));
+        let area = page(root, &title(Draw::title(self), runs), sub, &k)?;
+        let axis = time_axis(runs);
+        let peak = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.attempts())).max().unwrap_or(0) as f64;
+        let cap = runs.iter().map(|r| r.summary.downstream.capacity_per_s).fold(0.0, f64::max);
+        let y_max = headroom(peak.max(cap));
+        let panels = area.split_evenly((runs.len(), 1));
+        let last = runs.len() - 1;
+        for (i, (run, panel)) in runs.iter().zip(&panels).enumerate() {
+            let x_area = if i == last { 52 } else { 6 };
+            let mut chart = plot(panel, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), x_area)?;
+            let x_desc = if i == last { axis.label.as_str() } else { "" };
+            let blank = |_: &f64| String::new();
+            let x_fmt: &dyn Fn(&f64) -> String = if i == last { &|v| fmt_num(*v) } else { &blank };
+            let mut m = chart.configure_mesh();
+            m.x_desc(x_desc)
+                .y_desc("attempts / s")
+                .axis_desc_style(font(15.0))
+                .label_style(font(14.0))
+                .bold_line_style(pal::GRID)
+                .light_line_style(pal::GRID_LIGHT)
+                .axis_style(pal::MUTED)
+                .x_labels(12)
+                .y_labels(4)
+                .x_label_formatter(x_fmt)
+                .y_label_formatter(&|v| fmt_tick(*v));
+            m.draw()?;
+            shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
+            let mut down_spans: Vec<(f64, f64)> = Vec::new();
+            for r in run.rows.iter().filter(|r| r.capacity <= 0.0 && run.summary.downstream.capacity_per_s > 0.0) {
+                let t = r.time_s as f64;
+                match down_spans.last_mut() {
+                    Some(l) if l.1 == t => l.1 = t + 1.0,
+                    _ => down_spans.push((t, t + 1.0)),
+                }
+            }
+            let style = down.mix(0.16).filled();
+            chart.draw_series(
+                down_spans.iter().map(|(a, b)| Rectangle::new([(axis.x(*a), 0.0), (axis.x(*b), y_max)], style)),
+            )?;
+            let mut pts = Vec::with_capacity(run.rows.len() * 2);
+            for r in &run.rows {
+                pts.push((axis.x(r.time_s as f64), r.attempts() as f64));
+                pts.push((axis.x(r.time_s as f64 + 1.0), r.attempts() as f64));
+            }
+            chart.draw_series(AreaSeries::new(pts, 0.0, color(i).filled()))?;
+            let nominal = run.summary.downstream.capacity_per_s;
+            if nominal > 0.0 {
+                let dash = pal::MUTED.stroke_width(2);
+                chart.draw_series(DashedLineSeries::new(vec![(0.0, nominal), (axis.end, nominal)], 10, 6, dash))?;
+            }
+            let seeds_differ = runs.iter().any(|r| r.summary.seed != runs[0].summary.seed);
+            let name = format!("{} {}", super::run_label(i), run.label(seeds_differ));
+            let c = color(i);
+            let anchor = Pos::new(HPos::Right, VPos::Top);
+            let style = bold(16.0).color(&c).pos(anchor);
+            chart.draw_series(std::iter::once(Text::new(name, (axis.end * 0.985, y_max * 0.95), style)))?;
+        }
+        Ok(())
+    }
+}
+
+pub struct Backlog;
+
+impl Draw<[RunData]> for Backlog {
+    fn name(&self) -> &'static str {
+        "compare-backlog"
+    }
+    fn title(&self) -> &'static str {
+        "Backlog: messages in the broker"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, runs: &[RunData]) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        let sub = "Ready + unacked + delayed at the end of each second (dead-lettered messages not included)";
+        let area = page(root, &title(Draw::title(self), runs), sub, &with_extra_keys(runs, false))?;
+        per_second_lines(&area, runs, "messages", |r| r.backlog() as f64, false)
+    }
+}
+
+pub struct LatencyP99;
+
+impl Draw<[RunData]> for LatencyP99 {
+    fn name(&self) -> &'static str {
+        "compare-latency"
+    }
+    fn title(&self) -> &'static str {
+        "p99 end-to-end latency per second"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, runs: &[RunData]) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        let sub =
+            "p99 of the messages completed in each second, from their intended publish time; gaps: none completed";
+        let area = page(root, &title(Draw::title(self), runs), sub, &with_extra_keys(runs, false))?;
+        let axis = time_axis(runs);
+        let lat = crate::export::latency::axis_for(runs.iter());
+        let mut chart = plot(&area, Axis::new(0.0..axis.end), lat.axis(), 56)?;
+        mesh(&mut chart, &axis.label, &lat.desc("p99 latency"), &|v| fmt_num(*v), &|v| lat.label(*v))?;
+        shade_faults(&mut chart, &runs[0], &axis, (lat.lo, lat.hi))?;
+        for (i, r) in runs.iter().enumerate() {
+            let pts = r.rows.iter().map(|row| (axis.x(row.time_s as f64 + 0.5), row.latency_p99_ms.map(|v| lat.y(v))));
+            crate::export::latency::draw_series(&mut chart, segments(pts), color(i), 2)?;
+        }
+        Ok(())
+    }
+}
+
+pub struct LatencyDistribution;
+
+impl Draw<[RunData]> for LatencyDistribution {
+    fn name(&self) -> &'static str {
+        "compare-latency-distribution"
+    }
+    fn title(&self) -> &'static str {
+        "Latency by percentile"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, runs: &[RunData]) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        let sub = "End-to-end latency of completed messages, from each run's latency.hgrm";
+        let area = page(root, &title(Draw::title(self), runs), sub, &keys(runs))?;
+        let lat = latency_dist::axis_for(runs.iter().map(|r| r.latency.as_slice()));
+        let end = latency_dist::x_end(runs.iter().map(|r| r.latency.as_slice()));
+        let mut chart = latency_dist::frame(&area, &lat, end)?;
+        for (i, r) in runs.iter().enumerate() {
+            let pts: Vec<(f64, f64)> =
+                latency_dist::steps(&r.latency, end).into_iter().map(|(x, v)| (x, lat.y(v))).collect();
+            chart.draw_series(LineSeries::new(pts, color(i).stroke_width(3)))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! Charts, HTML pages, `loadtest report` and `loadtest compare` as a user meets them: real runs through the CLI,
+//! files checked by content (PNG header dimensions, SVG root, escaped HTML), comparisons checked by value.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+fn loadtest() -> Command {
+    Command::cargo_bin("loadtest").unwrap()
+}
+
+const CHARTS: [&str; 5] = ["retry-storm", "throughput", "latency", "latency-distribution", "backlog"];
+
+/// A small scenario with an outage, a downstream and retries: quick to run, every chart has something to draw.
+const SMALL: &str = r#"
+name = "small"
+description = "A short outage"
+seed = 3
+messages = 600
+[producers]
+rate = { shape = "poisson", per_second = 20 }
+[consumers]
+count = 2
+concurrency = 8
+service_time = { dist = "fixed", value = "2ms" }
+[downstream]
+servers = 4
+service_time = { dist = "exponential", mean = "50ms" }
+timeout = "1s"
+[retry]
+policy = { kind = "exponential", limit = 3, base = "1s", cap = "10s" }
+[redelivery]
+intervals = ["20s"]
+[[faults]]
+kind = "outage"
+at = "5s"
+duration = "10s"
+"#;
+
+fn run(tmp: &TempDir, name: &str, scenario: &Path, extra: &[&str]) -> PathBuf {
+    let out = tmp.path().join(name);
+    loadtest().arg("run").arg(scenario).args(["-q", "--out"]).arg(&out).args(extra).assert().success();
+    out
+}
+
+fn small(tmp: &TempDir, name: &str, text: &str) -> PathBuf {
+    let file = tmp.path().join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    run(tmp, name, &file, &[])
+}
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&bytes[16..20]), be(&bytes[20..24]))
+}
+
+fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).to_string()
+}
+
+#[test]
+fn every_run_gets_svg_and_png_charts_of_the_right_size_and_an_html_page() {
+    let tmp = TempDir::new().unwrap();
+    let dir = small(&tmp, "run", SMALL);
+    for chart in CHARTS {
+        let png = std::fs::read(dir.join("charts").join(format!("{chart}.png"))).unwrap();
+        assert_eq!(png_size(&png), (1200, 700), "{chart}.png");
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut pixels).unwrap();
+        let ink = pixels.chunks(3).filter(|p| p.iter().any(|c| *c < 200)).count();
+        assert!(ink > 8_000, "{chart}.png is nearly blank ({ink} dark pixels)");
+        let svg = std::fs::read_to_string(dir.join("charts").join(format!("{chart}.svg"))).unwrap();
+        let root = svg.find("<svg").unwrap_or_else(|| panic!("{chart}.svg has no <svg> root"));
+        assert!(svg[root..].starts_with("<svg width=\"1200\" height=\"700\""), "{chart}.svg size");
+        assert!(svg.trim_end().ends_with("</svg>"), "{chart}.svg is truncated");
+        assert!(svg.contains("small, seed 3"), "{chart}.svg title names scenario and seed");
+        assert!(svg.contains("font-family=\"DejaVu Sans"), "{chart}.svg uses the embedded font's family");
+    }
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert_eq!(html.matches("<figure id=\"chart-").count(), CHARTS.len());
+    assert!(
+        html.contains("id=\"accounting\"") && html.contains("id=\"summary-table\"") && html.contains("id=\"scenario\"")
+    );
+    assert!(html.contains("published <b>600</b> = completed <b>"), "message accounting line");
+    // Self-contained: no script, no stylesheet or image fetched from anywhere (xmlns URIs are names, not fetches).
+    for fetch in ["<script", "<link", "src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!html.contains(fetch), "index.html contains {fetch}");
+    }
+}
+
+#[test]
+fn user_strings_are_html_escaped() {
+    let tmp = TempDir::new().unwrap();
+    let evil = SMALL.replace("name = \"small\"", "name = \"<script>alert('name')</script>\"").replace(
+        "description = \"A short outage\"",
+        "description = \"</p><script>alert(\\\"description\\\")</script><img src=x onerror=alert(1)>\"",
+    );
+    let dir = small(&tmp, "evil", &evil);
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(!html.contains("<script"), "raw <script> in index.html");
+    assert!(!html.contains("<img"), "raw <img> in index.html");
+    assert!(html.contains("&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;"), "escaped name");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "escaped description");
+    // The comparison page escapes them too.
+    let out = tmp.path().join("cmp");
+    loadtest().arg("compare").arg(&dir).arg(&dir).arg("--out").arg(&out).assert().success();
+    let cmp = std::fs::read_to_string(out.join("comparison.html")).unwrap();
+    assert!(!cmp.contains("<script") && !cmp.contains("<img"), "raw markup in comparison.html");
+}
+
+#[test]
+fn report_rerenders_the_same_files_from_the_folder_alone() {
+    let tmp = TempDir::new().unwrap();
+    let dir = small(&tmp, "run", SMALL);
+    let read = |rel: &str| std::fs::read(dir.join(rel)).unwrap();
+    let before: Vec<Vec<u8>> =
+        CHARTS.iter().flat_map(|c| [format!("charts/{c}.svg"), format!("charts/{c}.png")]).map(|p| read(&p)).collect();
+    let html = read("index.html");
+    std::fs::remove_dir_all(dir.join("charts")).unwrap();
+    std::fs::remove_file(dir.join("index.html")).unwrap();
+    loadtest().arg("report").arg(&dir).assert().success();
+    let after: Vec<Vec<u8>> =
+        CHARTS.iter().flat_map(|c| [format!("charts/{c}.svg"), format!("charts/{c}.png")]).map(|p| read(&p)).collect();
+    assert!(before == after, "re-rendered charts differ from the run's");
+    assert!(html == read("index.html"), "re-rendered index.html differs");
+}
+
+#[test]
+fn missing_or_corrupt_report_folders_exit_2_naming_the_file() {
+    let tmp = TempDir::new().unwrap();
+    let good = small(&tmp, "good", SMALL);
+    let missing = tmp.path().join("nowhere");
+    for args in [vec!["report"], vec!["compare", good.to_str().unwrap()]] {
+        let a = loadtest().args(&args).arg(&missing).assert().code(2);
+        assert!(stderr_of(&a).contains("nowhere"), "{}", stderr_of(&a));
+    }
+    let copy = |name: &str| {
+        let d = tmp.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["summary.json", "timeseries.csv", "latency.hgrm", "scenario.toml"] {
+            std::fs::copy(good.join(f), d.join(f)).unwrap();
+        }
+        d
+    };
+    let cases: [(&str, &str, Option<&str>); 4] = [
+        ("corrupt-summary", "summary.json", Some("{ \"schema_version\": 1, ")),
+        ("corrupt-csv", "timeseries.csv", Some("time_s,published\nx,y\n")),
+        ("no-hgrm", "latency.hgrm", None),
+        ("bad-scenario", "scenario.toml", Some("messages = \"many\"\n")),
+    ];
+    for (name, file, content) in cases {
+        let d = copy(name);
+        match content {
+            Some(text) => std::fs::write(d.join(file), text).unwrap(),
+            None => std::fs::remove_file(d.join(file)).unwrap(),
+        }
+        let a = loadtest().arg("compare").arg(&good).arg(&d).assert().code(2);
+        let err = stderr_of(&a);
+        assert!(err.contains(&d.join(file).display().to_string()), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        loadtest().arg("report").arg(&d).assert().code(2);
+    }
+}
+
+#[test]
+fn compare_marks_better_and_worse_and_names_what_differs() {
+    let tmp = TempDir::new().unwrap();
+    let storm = run(&tmp, "storm", Path::new("scenarios/retry-storm.toml"), &[]);
+    let jitter = run(&tmp, "jitter", Path::new("scenarios/retry-storm-jitter.toml"), &[]);
+    let out = tmp.path().join("cmp");
+    let a = loadtest().arg("compare").arg(&storm).arg(&jitter).arg("--out").arg(&out).assert().success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    assert!(
+        stdout.contains(
+            "warning: B (retry-storm-jitter) and A (retry-storm) differ in retry.jitter: \"none\" vs \"full\""
+        ),
+        "{stdout}"
+    );
+    // Retry-storm metrics lead the table, in this order.
+    let order = [
+        "peak offered load / capacity",
+        "overload waves",
+        "recovery after the faults",
+        "amplification",
+        "p99 latency",
+        "dead-lettered",
+        "lost",
+        "-- everything else --",
+    ];
+    let pos: Vec<usize> = order
+        .iter()
+        .map(|l| stdout.find(&format!("\n{l}")).unwrap_or_else(|| panic!("{l} missing:\n{stdout}")))
+        .collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "{stdout}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("comparison.json")).unwrap()).unwrap();
+    let metric = |key: &str| json["metrics"].as_array().unwrap().iter().find(|m| m["key"] == key).unwrap().clone();
+    let waves = metric("overload_waves");
+    assert_eq!(waves["better"], "lower");
+    let (a_waves, b_waves) = (waves["values"][0].as_f64().unwrap(), waves["values"][1].as_f64().unwrap());
+    assert!(b_waves < a_waves, "jitter should have fewer overload waves: {waves}");
+    assert_eq!(waves["vs_first"][0], serde_json::Value::Null);
+    assert_eq!(waves["vs_first"][1]["verdict"], "better");
+    assert!((waves["vs_first"][1]["ratio"].as_f64().unwrap() - b_waves / a_waves).abs() < 1e-9);
+    assert_eq!(waves["vs_first"][1]["difference"].as_f64().unwrap(), b_waves - a_waves);
+    let completed = metric("messages.completed");
+    assert_eq!(
+        (completed["better"].as_str(), completed["vs_first"][1]["verdict"].as_str()),
+        (Some("higher"), Some("better"))
+    );
+    let dead = metric("messages.dead_lettered.total");
+    assert_eq!((dead["better"].as_str(), dead["vs_first"][1]["verdict"].as_str()), (Some("lower"), Some("better")));
+    assert_eq!(metric("messages.lost")["vs_first"][1]["verdict"], "same");
+    // And the other way round: the storm is worse than the jitter run.
+    let back = loadtest().arg("compare").arg(&jitter).arg(&storm).assert().success();
+    let back = String::from_utf8_lossy(&back.get_output().stdout).to_string();
+    let line = back.lines().find(|l| l.starts_with("overload waves")).unwrap();
+    assert!(line.ends_with("worse)"), "{line}");
+
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(md.contains("| overload waves |") && md.contains("better)**"), "{md}");
+    for chart in ["compare-retry-storm", "compare-backlog", "compare-latency", "compare-latency-distribution"] {
+        assert_eq!(png_size(&std::fs::read(out.join(format!("{chart}.png"))).unwrap()), (1200, 700), "{chart}");
+        assert!(std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap().contains("</svg>"));
+    }
+    let page = std::fs::read_to_string(out.join("comparison.html")).unwrap();
+    assert_eq!(page.matches("<figure id=\"retry-storm-").count(), 2, "per-run charts side by side");
+    assert!(page.contains("class=\"warning\""));
+}
+
+#[test]
+fn same_scenario_other_seed_warns_about_the_seed_only() {
+    let tmp = TempDir::new().unwrap();
+    let file = tmp.path().join("small.toml");
+    std::fs::write(&file, SMALL).unwrap();
+    let a = run(&tmp, "a", &file, &[]);
+    let b = run(&tmp, "b", &file, &["--seed", "9"]);
+    let c = run(&tmp, "c", &file, &["--set", "retry.jitter=full"]);
+    let out = loadtest().arg("compare").arg(&a).arg(&b).arg(&c).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("warning: B (small) and A (small) differ in seed: 3 vs 9\n"), "{stdout}");
+    assert!(
+        stdout.contains("warning: C (small) and A (small) differ in retry.jitter: \"none\" vs \"full\"\n"),
+        "{stdout}"
+    );
+    let same = loadtest().arg("compare").arg(&a).arg(&a).assert().success();
+    assert!(!String::from_utf8_lossy(&same.get_output().stdout).contains("warning"));
+}
