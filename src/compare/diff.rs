@@ -66,7 +66,7 @@ pub fn differences(base: &RunData, other: &RunData) -> Vec<String> {
     for k in keys {
         let (va, vb) = (a.get(k).unwrap_or(&missing), b.get(k).unwrap_or(&missing));
         if va != vb && k == "description" {
-            out.push("description".to_string());
+            out.push("description text".to_string());
         } else if va != vb {
             out.push(format!("{k}: {va} vs {vb}"));
         }
