@@ -26,9 +26,12 @@ impl Bar {
         let bar = enabled.then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
             let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} messages  {per_sec}  ETA {eta}  {msg}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} messages  {rate}  ETA {eta}  {msg}",
             )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} msg/s", s.per_sec());
+            });
             bar.set_style(style);
             bar
         });
