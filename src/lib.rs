@@ -7,6 +7,7 @@ pub mod compare;
 pub mod dist;
 pub mod exit;
 pub mod export;
+pub mod gate;
 pub mod progress;
 pub mod record;
 pub mod report;

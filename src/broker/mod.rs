@@ -41,6 +41,14 @@ pub enum DeadLetterReason {
 }
 
 impl DeadLetterReason {
+    pub const ALL: [DeadLetterReason; 6] = [
+        DeadLetterReason::RetriesExhausted,
+        DeadLetterReason::NotRetried,
+        DeadLetterReason::Deserialization,
+        DeadLetterReason::DeliveryLimit,
+        DeadLetterReason::Rejected,
+        DeadLetterReason::MaxLength,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             DeadLetterReason::RetriesExhausted => "retries_exhausted",

@@ -39,7 +39,8 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         Failure::input(format!("cannot write the report folder {}: {e}; pass --out DIR", dir.display()))
     })?;
     let series = SeriesWriter::to_file(&dir.join(report::TIMESERIES))
-        .map_err(|e| Failure::input(format!("cannot write {}: {e}", dir.join(report::TIMESERIES).display())))?;
+        .and_then(|s| s.with_latency_log(&dir.join(report::HLOG)))
+        .map_err(|e| Failure::input(format!("cannot write the report files in {}: {e}", dir.display())))?;
     if !args.quiet {
         eprintln!("running {} (seed {seed}, {} messages, {:?} broker) ...", scn.name, scn.messages, scn.broker.kind);
     }

@@ -2,6 +2,7 @@
 //! the episode detectors and the ledger. Memory stays flat: histograms and streamed rows, never a list of samples.
 
 pub mod episodes;
+pub mod hlog;
 pub mod ledger;
 pub mod series;
 
@@ -15,7 +16,7 @@ use series::{Row, SeriesWriter};
 use std::collections::BTreeMap;
 
 /// Highest latency the histograms track, in microseconds (30 days); larger values are clamped.
-const MAX_US: u64 = 30 * 24 * 3600 * 1_000_000;
+pub const MAX_US: u64 = 30 * 24 * 3600 * 1_000_000;
 
 /// Which attempt of a message this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +170,7 @@ impl Recorder {
             self.sec_latency.reset();
         }
         let sec = row.time_s;
+        self.series.close_latency_second(sec)?;
         self.r.peak_offered_per_s = self.r.peak_offered_per_s.max(row.offered);
         self.r.peak_ready = self.r.peak_ready.max(row.ready);
         self.r.peak_unacked = self.r.peak_unacked.max(row.unacked);
@@ -262,6 +264,7 @@ impl Recorder {
         let us = (now.saturating_sub(env.intended) / 1000).max(1);
         self.r.latency.saturating_record(us);
         self.sec_latency.saturating_record(us);
+        self.series.latency(us);
         self.r.latency_raw.saturating_record((now.saturating_sub(env.published) / 1000).max(1));
         self.outcome(now, env.id);
     }

@@ -1,5 +1,5 @@
 //! The per-second time series: one row per second of scenario time, streamed to `timeseries.csv` as each second
-//! closes, so memory does not grow with the length of the run.
+//! closes (and each second's latency histogram to `latency.hlog`), so memory does not grow with the length of the run.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,19 +69,40 @@ impl Row {
     }
 }
 
-/// Streams rows to CSV (or nowhere, for benchmarks and tests that only need the summary).
+/// Streams rows to CSV (or nowhere, for benchmarks and tests that only need the summary), and optionally each
+/// second's latency histogram to an interval log.
 pub struct SeriesWriter {
     csv: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
+    hlog: Option<super::hlog::HlogWriter>,
     pub rows: u64,
 }
 
 impl SeriesWriter {
     pub fn to_file(path: &std::path::Path) -> std::io::Result<SeriesWriter> {
         let f = std::fs::File::create(path)?;
-        Ok(SeriesWriter { csv: Some(csv::Writer::from_writer(std::io::BufWriter::new(f))), rows: 0 })
+        Ok(SeriesWriter { csv: Some(csv::Writer::from_writer(std::io::BufWriter::new(f))), hlog: None, rows: 0 })
     }
     pub fn discard() -> SeriesWriter {
-        SeriesWriter { csv: None, rows: 0 }
+        SeriesWriter { csv: None, hlog: None, rows: 0 }
+    }
+    /// Also streams one latency histogram per second with completions to the interval log at `path`.
+    pub fn with_latency_log(mut self, path: &std::path::Path) -> std::io::Result<SeriesWriter> {
+        self.hlog = Some(super::hlog::HlogWriter::create(path)?);
+        Ok(self)
+    }
+    /// One completion's latency (microseconds) in the current second, for the interval log.
+    #[inline]
+    pub fn latency(&mut self, us: u64) {
+        if let Some(w) = &mut self.hlog {
+            w.record(us);
+        }
+    }
+    /// Ends second `sec` of the interval log (an interval only if it had completions).
+    pub fn close_latency_second(&mut self, sec: u64) -> std::io::Result<()> {
+        match &mut self.hlog {
+            Some(w) => w.close_second(sec),
+            None => Ok(()),
+        }
     }
     pub fn write(&mut self, row: &Row) -> std::io::Result<()> {
         self.rows += 1;
@@ -92,6 +113,9 @@ impl SeriesWriter {
     }
     pub fn finish(&mut self) -> std::io::Result<()> {
         if let Some(w) = &mut self.csv {
+            w.flush()?;
+        }
+        if let Some(w) = &mut self.hlog {
             w.flush()?;
         }
         Ok(())

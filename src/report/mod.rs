@@ -1,9 +1,10 @@
 //! The report folder of one run: `summary.json` (the contract), `timeseries.csv` (streamed during the run),
-//! `latency.hgrm`, the resolved `scenario.toml`, and `run.json` (wall-clock facts that vary between runs).
+//! `latency.hgrm`, `latency.hlog` (per-second latency histograms, streamed), the resolved `scenario.toml`, and `run.json` (wall-clock facts that vary between runs).
 
 pub mod flat;
 pub mod hgrm;
 pub mod metrics;
+pub mod repeats;
 pub mod summary;
 pub mod table;
 
@@ -15,6 +16,7 @@ use summary::Summary;
 pub const SUMMARY: &str = "summary.json";
 pub const TIMESERIES: &str = "timeseries.csv";
 pub const HGRM: &str = "latency.hgrm";
+pub const HLOG: &str = "latency.hlog";
 pub const SCENARIO: &str = "scenario.toml";
 pub const RUN_META: &str = "run.json";
 

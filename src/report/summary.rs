@@ -58,6 +58,9 @@ pub struct Summary {
     /// From the end of the last fault until the backlog is back to its pre-fault level for good; null if never.
     pub recovery_s: Option<f64>,
     pub episodes: EpisodeLists,
+    /// Only in the `summary.json` of a repeat folder (`loadtest run --repeat N`), whose every metric is a median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<super::repeats::Repeats>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -269,6 +272,7 @@ impl Summary {
             faults_end_s: faults_end,
             recovery_s: r.recovery_s,
             episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
+            repeats: None,
         }
     }
 

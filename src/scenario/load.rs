@@ -570,15 +570,47 @@ fn faults(errs: &Errs, node: &Node, path: &str, consumers: Option<u32>, downstre
     Some(out)
 }
 
-/// `"metric" = "expression"` pairs in file order. Dotted keys written unquoted (nested tables) are joined back.
+/// `"metric" = "expression"` (or a list of expressions) in file order, each parsed by the gate's one parser.
+/// Dotted keys written unquoted (nested tables) are joined back.
 fn thresholds(errs: &Errs, node: &Node, path: &str) -> Option<Thresholds> {
-    fn walk(errs: &Errs, node: &Node, path: &str, prefix: &str, out: &mut Vec<(String, String)>) {
+    use crate::gate::threshold;
+    fn walk(errs: &Errs, node: &Node, path: &str, prefix: &str, out: &mut Vec<threshold::Threshold>) {
         for e in node.entries().unwrap_or(&[]) {
             let key = if prefix.is_empty() { e.key.clone() } else { format!("{prefix}.{}", e.key) };
-            match &e.node.value {
-                NodeValue::Str(s) => out.push((key, s.clone())),
-                NodeValue::Table(_) => walk(errs, &e.node, path, &key, out),
-                _ => errs.wrong_type(&e.node, &join(path, &key), "a string expression like \"< 2000\"").unwrap_or(()),
+            let at = join(path, &key);
+            let exprs: Vec<&Node> = match &e.node.value {
+                NodeValue::Table(_) => {
+                    walk(errs, &e.node, path, &key, out);
+                    continue;
+                }
+                NodeValue::Array(items) if items.is_empty() => {
+                    let m = "an empty list checks nothing; remove the key or add an expression like \"< 2000\"";
+                    errs.bad_value(&at, &e.node, m);
+                    continue;
+                }
+                NodeValue::Array(items) => items.iter().collect(),
+                _ => vec![&e.node],
+            };
+            let expected = "a string expression like \"< 2000\" (or a list of them)";
+            let texts: Vec<&str> = exprs
+                .iter()
+                .filter_map(|n| match &n.value {
+                    NodeValue::Str(s) => Some(s.as_str()),
+                    _ => errs.wrong_type(n, &at, expected),
+                })
+                .collect();
+            if texts.len() != exprs.len() {
+                continue;
+            }
+            if let Err(problem) = threshold::parse_key(&key) {
+                errs.bad_value(&at, &e.node, &problem);
+                continue;
+            }
+            for (text, n) in texts.iter().zip(&exprs) {
+                match threshold::parse(&key, text) {
+                    Ok(t) => out.push(t),
+                    Err(problem) => errs.bad_value(&at, n, &problem),
+                }
             }
         }
     }
@@ -586,6 +618,30 @@ fn thresholds(errs: &Errs, node: &Node, path: &str) -> Option<Thresholds> {
     let mut out = Vec::new();
     walk(errs, node, path, "", &mut out);
     Some(Thresholds(out))
+}
+
+/// Only the `[thresholds]` of a scenario file (`loadtest gate` reads them from a run's resolved `scenario.toml`,
+/// without depending on the rest of the schema).
+pub fn load_thresholds(path: &Path) -> Result<Thresholds, ScenarioErrors> {
+    let source = path.display().to_string();
+    let fail = |errors| ScenarioErrors { source: source.clone(), errors };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        fail(vec![ScenarioError {
+            path: String::new(),
+            line: None,
+            from_set: false,
+            message: format!("cannot read {source}: {e}"),
+        }])
+    })?;
+    let tree = node::parse(&text).map_err(|e| fail(vec![e]))?;
+    let errs = Errs::default();
+    let found = tree.get("thresholds").and_then(|n| thresholds(&errs, n, "thresholds")).unwrap_or_default();
+    let errors = errs.into_vec();
+    if errors.is_empty() {
+        Ok(found)
+    } else {
+        Err(fail(errors))
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::time::Dur;
 use serde::Serialize;
 
 pub use load::{load_file, load_str, ScenarioErrors};
+pub use reader::suggest;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scenario {
@@ -428,9 +429,10 @@ impl Fault {
     }
 }
 
-/// Threshold expressions, kept as written (`"latency_ms.p99" = "< 2000"`); `loadtest gate` parses them.
+/// Thresholds for `loadtest gate`, parsed by `gate::threshold` at load time; one entry per condition, in file order
+/// (a key written with a list of expressions gives several entries with that key).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Thresholds(pub Vec<(String, String)>);
+pub struct Thresholds(pub Vec<crate::gate::threshold::Threshold>);
 
 impl Thresholds {
     pub fn is_empty(&self) -> bool {
@@ -438,12 +440,23 @@ impl Thresholds {
     }
 }
 
+/// As written: `"key" = "expression"`, or `"key" = ["expression", ...]` for a key with several conditions.
 impl Serialize for Thresholds {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
+        let mut keys: Vec<(&str, Vec<&str>)> = Vec::new();
+        for t in &self.0 {
+            match keys.iter_mut().find(|(k, _)| *k == t.key) {
+                Some((_, exprs)) => exprs.push(&t.expression),
+                None => keys.push((&t.key, vec![&t.expression])),
+            }
+        }
+        let mut m = s.serialize_map(Some(keys.len()))?;
+        for (k, exprs) in &keys {
+            match exprs.as_slice() {
+                [one] => m.serialize_entry(k, one)?,
+                many => m.serialize_entry(k, many)?,
+            }
         }
         m.end()
     }

@@ -97,7 +97,8 @@ restart = "30s"
 
 [thresholds]
 "latency_ms.p99" = "< 2000"
-dead_lettered = "== 0"
+"latency_ms.p99[10s]" = ["< 5000", "> 0"]
+messages.dead_lettered = "== 0"
 "#;
 
 fn ms(v: u64) -> Dur {
@@ -151,7 +152,12 @@ fn defaults() -> Scenario {
 #[rustfmt::skip]
 fn full_expected() -> Scenario {
     use FailureKind::*;
-    let pairs = [("latency_ms.p99", "< 2000"), ("dead_lettered", "== 0")];
+    let pairs = [
+        ("latency_ms.p99", "< 2000"),
+        ("latency_ms.p99[10s]", "< 5000"),
+        ("latency_ms.p99[10s]", "> 0"),
+        ("messages.dead_lettered", "== 0"),
+    ];
     Scenario {
         name: "full".into(), description: "every table".into(), seed: Some(42), messages: 5000,
         duration: Some(secs(1800)),
@@ -199,7 +205,7 @@ fn full_expected() -> Scenario {
             Fault::LatencySpike { at: secs(720), duration: secs(30), factor: 10.0 },
             Fault::ConsumerCrash { at: secs(900), consumer: Some(1), restart: Some(secs(30)) },
         ],
-        thresholds: Thresholds(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        thresholds: Thresholds(pairs.iter().map(|(k, v)| crate::gate::threshold::parse(k, v).unwrap()).collect()),
     }
 }
 
@@ -386,7 +392,7 @@ fn broker_rules() {
 #[test]
 fn missing_required_keys_and_other_shapes() {
     let text = "[[faults]]\nkind = \"latency-spike\"\n[downstream]\n[[faults]]\nkind = \"meteor\"\nat = 5\n\
-                [thresholds]\np99 = 2000\nlatency.p50 = \"< 5\"\n";
+                [thresholds]\np99 = 2000\nlatency_ms.p50 = \"< 5\"\n";
     assert_eq!(
         problems(text, &[]),
         [
@@ -396,11 +402,11 @@ fn missing_required_keys_and_other_shapes() {
             "line 1: faults[0] (kind = \"latency-spike\") is missing the required key `factor`; add e.g. factor = 10",
             "line 5: `faults[1].kind = \"meteor\"`: expected one of \"outage\", \"error-spike\", \"latency-spike\", \
              \"consumer-crash\"",
-            "line 8: `thresholds.p99 = 2000`: expected a string expression like \"< 2000\", got 2000",
+            "line 8: `thresholds.p99 = 2000`: expected a string expression like \"< 2000\" (or a list of them), got 2000",
         ]
     );
-    let s = load("[thresholds]\nlatency.p50 = \"< 5\"\n", &[]).expect("loads");
-    assert_eq!(s.thresholds.0, [("latency.p50".to_string(), "< 5".to_string())]);
+    let s = load("[thresholds]\nlatency_ms.p50 = \"< 5\"\n", &[]).expect("loads");
+    assert_eq!(s.thresholds.0, [crate::gate::threshold::parse("latency_ms.p50", "< 5").unwrap()]);
 }
 
 #[test]

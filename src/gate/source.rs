@@ -1,0 +1,110 @@
+//! What the gate reads: a run folder, or a repeat folder (`run-1..N/` plus a `summary.json` of medians), and
+//! every metric's value in it, plain from summary.json or windowed from the per-second data.
+
+use super::metric::{self, Metric};
+use super::window::{Series, Window};
+use crate::report::{self, repeats};
+use std::path::{Path, PathBuf};
+
+/// A window-derived value: the worst window (or the median of each repeat's worst) and where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Value {
+    pub value: Option<f64>,
+    /// For windowed values: the start of the reported window, in scenario seconds (of the median repeat).
+    pub window_start_s: Option<u64>,
+}
+
+/// Which window counts as the worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worst {
+    Highest,
+    Lowest,
+}
+
+pub struct Source {
+    pub dir: PathBuf,
+    pub summary: report::summary::Summary,
+    json: serde_json::Value,
+    /// The run folders: the folder itself, or its repeats.
+    runs: Vec<PathBuf>,
+    series: Vec<Series>,
+}
+
+impl Source {
+    /// Opens a run or repeat folder; the error names the folder and what is missing.
+    pub fn open(dir: &Path) -> Result<Source, String> {
+        if !dir.is_dir() {
+            return Err(format!(
+                "{} is not a run folder; pass the folder `loadtest run --out DIR` wrote (it holds summary.json)",
+                dir.display()
+            ));
+        }
+        let summary = report::read_summary(dir)?;
+        let text = std::fs::read_to_string(dir.join(report::SUMMARY)).map_err(|e| e.to_string())?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let runs = match repeats::Repeats::of(&json) {
+            Some(r) => r.runs.iter().map(|name| dir.join(name)).collect(),
+            None => vec![dir.to_path_buf()],
+        };
+        let mut series = Vec::new();
+        for run in &runs {
+            let s = if runs.len() == 1 { summary.duration_s } else { report::read_summary(run)?.duration_s };
+            series.push(Series::new(s));
+        }
+        Ok(Source { dir: dir.to_path_buf(), summary, json, runs, series })
+    }
+
+    /// How many runs the folder's values stand for (1, or the repeat count whose medians they are).
+    pub fn repeats(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// A plain metric from summary.json (the medians, for a repeat folder).
+    pub fn plain(&self, m: &Metric) -> Result<Option<f64>, String> {
+        metric::read(&self.json, &m.name).ok_or_else(|| {
+            format!(
+                "{} has no `{}`; was it written by another version of loadtest?",
+                self.dir.join(report::SUMMARY).display(),
+                m.name
+            )
+        })
+    }
+
+    /// All windows of a windowed metric in each run.
+    pub fn windows(&mut self, m: &Metric, w: u64) -> Result<Vec<Vec<Window>>, String> {
+        let source = m.window.ok_or_else(|| format!("`{}` cannot be windowed", m.name))?;
+        let mut out = Vec::new();
+        for (run, series) in self.runs.iter().zip(&mut self.series) {
+            out.push(series.windows(run, source, w)?);
+        }
+        Ok(out)
+    }
+
+    /// The worst window of each run, and (for several runs) the median of those.
+    pub fn worst_window(&mut self, m: &Metric, w: u64, worst: Worst) -> Result<Value, String> {
+        let per_run: Vec<Option<Window>> = self.windows(m, w)?.into_iter().map(|ws| pick(&ws, worst)).collect();
+        let mut found: Vec<Window> = per_run.into_iter().flatten().collect();
+        if found.is_empty() {
+            return Ok(Value { value: None, window_start_s: None });
+        }
+        found.sort_by(|a, b| a.value.total_cmp(&b.value));
+        let mid = found[(found.len() - 1) / 2];
+        Ok(Value { value: Some(mid.value), window_start_s: Some(mid.start_s) })
+    }
+}
+
+/// The highest (or lowest) window; the earliest of equals.
+pub fn pick(windows: &[Window], worst: Worst) -> Option<Window> {
+    let mut best: Option<Window> = None;
+    for w in windows {
+        let better = match (best, worst) {
+            (None, _) => true,
+            (Some(b), Worst::Highest) => w.value > b.value,
+            (Some(b), Worst::Lowest) => w.value < b.value,
+        };
+        if better {
+            best = Some(*w);
+        }
+    }
+    best
+}

@@ -1,0 +1,123 @@
+//! The repeat folder of `loadtest run --repeat N`: complete run folders `run-1/` .. `run-N/`, the resolved
+//! `scenario.toml`, and a `summary.json` whose every metric is the median over the runs, with a `repeats` field
+//! naming the runs and seeds. `loadtest gate` and `baseline save` take it like a run folder.
+
+use crate::report::summary::Summary;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Repeats {
+    pub count: usize,
+    /// The statistic every metric of this summary is: "median" (the lower middle value for an even count, so
+    /// counts stay whole numbers).
+    pub statistic: String,
+    pub seeds: Vec<u64>,
+    /// The run folders, relative to this one.
+    pub runs: Vec<String>,
+}
+
+impl Repeats {
+    /// The `repeats` field of a summary, if it is a repeat folder's.
+    pub fn of(summary: &Value) -> Option<Repeats> {
+        serde_json::from_value(summary.get("repeats")?.clone()).ok()
+    }
+}
+
+pub fn run_name(k: usize) -> String {
+    format!("run-{k}")
+}
+
+/// The summary of medians: numbers are the per-field median over the runs (map keys missing in a run count as 0;
+/// nulls sort as "never", after every number, except `last_failure_s` where null means "no failure" and sorts
+/// first); `accounted` holds only if it held in every run, `stopped_by_duration_limit` if it did in any; episode
+/// lists are left empty (each run folder has its own); names, seed and hash are the first run's.
+pub fn medians(runs: &[Summary], repeats: Repeats) -> Result<Summary, String> {
+    let values: Vec<Value> = runs.iter().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).collect();
+    let mut merged = merge(&values, "");
+    if let Some(e) = merged.get_mut("episodes") {
+        *e = serde_json::json!({ "failures": [], "overload": [] });
+    }
+    let mut out: Summary =
+        serde_json::from_value(merged).map_err(|e| format!("cannot combine the runs' summaries: {e}"))?;
+    out.repeats = Some(repeats);
+    Ok(out)
+}
+
+fn merge(values: &[Value], path: &str) -> Value {
+    let first = &values[0];
+    match first {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            for v in &values[1..] {
+                for k in v.as_object().into_iter().flat_map(|m| m.keys()) {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
+            let mut out = serde_json::Map::new();
+            for k in keys {
+                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let column: Vec<Value> =
+                    values.iter().map(|v| v.get(k).cloned().unwrap_or(Value::from(0u64))).collect();
+                out.insert(k.clone(), merge(&column, &child));
+            }
+            Value::Object(out)
+        }
+        _ if path == "seed" || path == "schema_version" => first.clone(),
+        Value::Bool(_) => {
+            let all: Vec<bool> = values.iter().map(|v| v.as_bool().unwrap_or(false)).collect();
+            Value::Bool(if path.ends_with("stopped_by_duration_limit") {
+                all.iter().any(|&b| b)
+            } else {
+                all.iter().all(|&b| b)
+            })
+        }
+        Value::Number(_) | Value::Null if values.iter().any(|v| v.is_number()) => median(values, path),
+        _ => first.clone(),
+    }
+}
+
+fn median(values: &[Value], path: &str) -> Value {
+    let null_first = path == "last_failure_s";
+    let mut sorted: Vec<&Value> = values.iter().collect();
+    sorted.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) if null_first => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) if null_first => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+    });
+    sorted[(sorted.len() - 1) / 2].clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_per_field_with_nulls_maps_and_flags() {
+        let scn = crate::scenario::load_str("messages = 200\n", "<t>", &[]).unwrap();
+        let mut runs: Vec<Summary> = (1..=3).map(|seed| crate::report::simulate(&scn, seed).unwrap()).collect();
+        runs[0].messages.lost = 5;
+        runs[1].messages.lost = 1;
+        runs[2].messages.lost = 3;
+        runs[0].recovery_s = None;
+        runs[1].recovery_s = Some(10.0);
+        runs[2].recovery_s = Some(20.0);
+        runs[1].messages.accounted = false;
+        runs[2].attempts.failed.insert("timeout".into(), 4);
+        let reps = Repeats { count: 3, statistic: "median".into(), seeds: vec![1, 2, 3], runs: vec!["run-1".into()] };
+        let m = medians(&runs, reps.clone()).unwrap();
+        assert_eq!(m.messages.lost, 3);
+        assert_eq!(m.recovery_s, Some(20.0), "null (never recovered) sorts above every number");
+        assert!(!m.messages.accounted);
+        assert_eq!(m.attempts.failed.get("timeout"), Some(&0), "a key missing in two runs has median 0");
+        assert_eq!(m.seed, 1);
+        assert_eq!(m.repeats, Some(reps));
+        let json: Value = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(Repeats::of(&json).unwrap().count, 3);
+    }
+}
