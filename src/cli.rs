@@ -24,6 +24,12 @@ pub enum Command {
     Report(ReportArgs),
     /// Put two or more runs side by side: a table with better/worse marked, overlay charts, an HTML page.
     Compare(CompareArgs),
+    /// Check a run against its scenario's [thresholds] and, with --baseline, against a stored run (exit 1 if any
+    /// check fails); writes gate.md and gate.xml (JUnit).
+    Gate(GateArgs),
+    /// Store runs as baselines for `loadtest gate --baseline`.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -33,7 +39,7 @@ pub struct ScenarioArgs {
     pub sets: Vec<String>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
@@ -51,6 +57,65 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub scenario_args: ScenarioArgs,
+    /// Record N runs into --out DIR/run-1..N (seeds S, S+1, ... on the virtual clock) and write DIR/summary.json
+    /// with the per-metric medians.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Gate the run when it ends, as `loadtest gate` would (implied by --baseline); exit 1 if a check fails.
+    #[arg(long)]
+    pub gate: bool,
+    #[command(flatten)]
+    pub gate_options: GateOptions,
+}
+
+/// How `loadtest gate` (and `loadtest run --gate`) compares a run with a baseline.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GateOptions {
+    /// A baseline run (or repeat) folder, or the NAME of one saved under reports/baselines/.
+    #[arg(long, value_name = "DIR|NAME")]
+    pub baseline: Option<PathBuf>,
+    /// How much worse than the baseline a metric may get, e.g. `latency_ms.p99=10%` or `messages.dead_lettered=5`
+    /// (in the metric's unit); adds metrics to the default set; `*=5%` sets every default (repeatable).
+    #[arg(long = "max-regression", value_name = "METRIC=TOLERANCE")]
+    pub max_regression: Vec<String>,
+    /// Fail on any difference from the baseline, better or worse, in any metric or in the configuration
+    /// (for deterministic virtual-time runs: an engine change must come with a deliberately updated baseline).
+    #[arg(long)]
+    pub exact: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GateArgs {
+    /// The run folder (or repeat folder) to check.
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub options: GateOptions,
+    /// Where to write gate.md and gate.xml (default: the run folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BaselineCommand {
+    /// Copy a run (or repeat) folder's summary, scenario and latency log to <root>/NAME for `gate --baseline`.
+    Save(BaselineSaveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BaselineSaveArgs {
+    /// The run (or repeat) folder to store.
+    pub run: PathBuf,
+    /// The baseline's name, e.g. retry-storm-jitter.
+    pub name: String,
+    /// Folder that holds the baselines.
+    #[arg(long, value_name = "DIR", default_value = "reports/baselines")]
+    pub root: PathBuf,
+    /// Replace an existing baseline of that name.
+    #[arg(long)]
+    pub force: bool,
+    /// Also keep timeseries.csv (needed only to compare windowed counters such as `attempts.retries[60s]`).
+    #[arg(long)]
+    pub with_timeseries: bool,
 }
 
 #[derive(Args, Debug)]

@@ -22,6 +22,9 @@ impl Failure {
     pub fn input(message: impl Into<String>) -> Failure {
         Failure { code: Code::Input, message: message.into() }
     }
+    pub fn gate(message: impl Into<String>) -> Failure {
+        Failure { code: Code::GateFailed, message: message.into() }
+    }
     pub fn runtime(message: impl Into<String>) -> Failure {
         Failure { code: Code::Runtime, message: message.into() }
     }

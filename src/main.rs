@@ -9,10 +9,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(a) => commands::run::run(a).map(|_| ()),
+        Command::Run(a) => commands::repeat::run(a),
         Command::Validate(a) => commands::validate::validate(a),
         Command::Report(a) => commands::report::report(a),
         Command::Compare(a) => commands::compare::compare(a),
+        Command::Gate(a) => commands::gate::gate(a),
+        Command::Baseline(c) => commands::baseline::baseline(c),
     };
     match result {
         Ok(()) => ExitCode::from(Code::Ok as u8),

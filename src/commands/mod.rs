@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
+pub mod baseline;
 pub mod compare;
+pub mod gate;
+pub mod repeat;
 pub mod report;
 pub mod run;
 pub mod validate;

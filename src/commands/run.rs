@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// A seed for runs whose scenario names none: different every run, always printed and recorded.
-fn fresh_seed() -> u64 {
+pub fn fresh_seed() -> u64 {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     crate::sim::rng::splitmix64(t ^ (std::process::id() as u64) << 32) % 1_000_000
 }

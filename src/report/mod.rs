@@ -21,10 +21,11 @@ pub const SCENARIO: &str = "scenario.toml";
 pub const RUN_META: &str = "run.json";
 
 /// Identifies a configuration: sha256 of the resolved scenario without its seed (runs of one configuration
-/// under different seeds share it).
+/// under different seeds share it) and without its thresholds (they judge a run; they do not change it).
 pub fn scenario_hash(scn: &Scenario) -> String {
     let mut copy = scn.clone();
     copy.seed = None;
+    copy.thresholds = Default::default();
     let digest = Sha256::digest(copy.to_toml().as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")

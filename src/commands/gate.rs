@@ -1,0 +1,98 @@
+//! `loadtest gate RUN_DIR [--baseline DIR|NAME]`: checks thresholds and regressions, prints the table, writes
+//! gate.md and gate.xml, and fails (exit 1) if any check fails.
+
+use crate::cli::{GateArgs, GateOptions};
+use crate::exit::Failure;
+use crate::gate::{self, baseline, source::Source, Outcome};
+use crate::report;
+use std::path::{Path, PathBuf};
+
+pub const GATE_MD: &str = "gate.md";
+pub const GATE_XML: &str = "gate.xml";
+/// Where `--baseline NAME` looks when NAME is not a folder.
+pub const BASELINES: &str = "reports/baselines";
+
+pub fn gate(args: &GateArgs) -> Result<(), Failure> {
+    check(&args.run, &args.options, args.out.as_deref())
+}
+
+/// Gates the run (or repeat) folder `run`; writes the outputs into `out` (default: the run folder).
+pub fn check(run: &Path, opts: &GateOptions, out: Option<&Path>) -> Result<(), Failure> {
+    let flags = opts.max_regression.iter().map(|f| baseline::parse_flag(f)).collect::<Result<Vec<_>, _>>();
+    let flags = flags.map_err(Failure::input)?;
+    if (!flags.is_empty() || opts.exact) && opts.baseline.is_none() {
+        return Err(Failure::input("--max-regression and --exact compare with a baseline; add --baseline DIR|NAME"));
+    }
+    let mut src = Source::open(run).map_err(Failure::input)?;
+    let scenario = run.join(report::SCENARIO);
+    let thresholds = crate::scenario::load::load_thresholds(&scenario).map_err(|e| Failure::input(e.to_string()))?;
+    let base_dir = opts.baseline.as_deref().map(resolve_baseline).transpose().map_err(Failure::input)?;
+    if thresholds.is_empty() && base_dir.is_none() {
+        return Err(Failure::input(format!(
+            "nothing to check: {} has no [thresholds] and no --baseline was given; add thresholds to the \
+             scenario (e.g. \"messages.lost\" = \"== 0\") or pass --baseline DIR|NAME",
+            scenario.display()
+        )));
+    }
+    let mut checks = gate::check_thresholds(&mut src, &thresholds.0).map_err(Failure::input)?;
+    let mut notes = Vec::new();
+    if src.repeats() > 1 {
+        notes.push(format!(
+            "{} is a repeat folder: thresholds apply to the medians of {} runs",
+            run.display(),
+            src.repeats()
+        ));
+    }
+    if let Some(b) = &base_dir {
+        let mut base = Source::open(b).map_err(|e| Failure::input(format!("--baseline: {e}")))?;
+        let options = baseline::Options { flags, exact: opts.exact };
+        let (regressions, more) = baseline::check_regressions(&mut src, &mut base, &options).map_err(Failure::input)?;
+        checks.extend(regressions);
+        notes.extend(more);
+    }
+    let outcome = Outcome {
+        run: run.display().to_string(),
+        baseline: base_dir.as_ref().map(|b| b.display().to_string()),
+        notes,
+        checks,
+    };
+    print!("{}", gate::render::table(&outcome));
+    let dir = out.unwrap_or(run);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join(GATE_MD), gate::render::markdown(&outcome)))
+        .and_then(|()| std::fs::write(dir.join(GATE_XML), gate::junit::render(&outcome)))
+        .map_err(|e| {
+            Failure::runtime(format!("cannot write gate.md and gate.xml to {}: {e}; pass --out DIR", dir.display()))
+        })?;
+    println!("wrote {} and {}", dir.join(GATE_MD).display(), dir.join(GATE_XML).display());
+    let failed = outcome.failed();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<String> = failed.iter().take(3).map(|c| c.name()).collect();
+    if failed.len() > 3 {
+        names.push(format!("and {} more", failed.len() - 3));
+    }
+    Err(Failure::gate(format!(
+        "gate failed: {} of {} checks ({})",
+        failed.len(),
+        outcome.checks.len(),
+        names.join("; ")
+    )))
+}
+
+/// A folder, or the name of a baseline under reports/baselines/.
+fn resolve_baseline(b: &Path) -> Result<PathBuf, String> {
+    if b.is_dir() {
+        return Ok(b.to_path_buf());
+    }
+    let named = Path::new(BASELINES).join(b);
+    if b.components().count() == 1 && named.is_dir() {
+        return Ok(named);
+    }
+    Err(format!(
+        "--baseline {}: no such folder, and no baseline of that name in {BASELINES}/; save one with \
+         `loadtest baseline save RUN_DIR NAME`",
+        b.display()
+    ))
+}
