@@ -206,7 +206,7 @@ fn junit_xml_is_well_formed_and_counts_tests_and_failures() {
     let mut totals = None;
     let attr = |e: &quick_xml::events::BytesStart, name: &str| -> String {
         let a = e.try_get_attribute(name).unwrap().unwrap_or_else(|| panic!("no {name}"));
-        a.unescape_value().unwrap().into_owned()
+        a.normalized_value(quick_xml::XmlVersion::Explicit1_0).unwrap().into_owned()
     };
     loop {
         match reader.read_event().expect("well-formed XML") {
