@@ -34,10 +34,18 @@ impl Series {
     /// Every window's value; windows without completions have no latency and are left out. A run shorter than
     /// `w` is one window.
     pub fn windows(&mut self, dir: &Path, source: WindowSource, w: u64) -> Result<Vec<Window>, String> {
-        let starts = self.seconds.saturating_sub(w) + 1;
+        let seconds = self.seconds;
         match source {
-            WindowSource::Counter(c) => Ok(counter_windows(self.rows(dir)?, c, w, starts)),
-            WindowSource::Latency(stat) => Ok(latency_windows(self.latency(dir)?, stat, w, starts)),
+            WindowSource::Counter(c) => {
+                let rows = self.rows(dir)?;
+                let n = seconds.max(rows.last().map_or(0, |r| r.time_s + 1));
+                Ok(counter_windows(rows, c, w, n))
+            }
+            WindowSource::Latency(stat) => {
+                let intervals = self.latency(dir)?;
+                let n = seconds.max(intervals.last().map_or(0, |(sec, _)| sec + 1));
+                Ok(latency_windows(intervals, stat, w, n.saturating_sub(w) + 1))
+            }
         }
     }
 
@@ -67,20 +75,20 @@ impl Series {
     }
 }
 
-fn counter_windows(rows: &[Row], c: Counter, w: u64, starts: u64) -> Vec<Window> {
-    let mut per_sec = vec![0u64; (starts + w - 1) as usize];
+/// Sums of a counter over `[t, t + w)` for every start `t` in a run of `n` seconds.
+fn counter_windows(rows: &[Row], c: Counter, w: u64, n: u64) -> Vec<Window> {
+    let mut per_sec = vec![0u64; n as usize];
     for r in rows {
         if let Some(slot) = per_sec.get_mut(r.time_s as usize) {
             *slot += c.of(r);
         }
     }
-    let mut sum: u64 = per_sec.iter().take(w as usize).sum();
-    let mut out = Vec::with_capacity(starts as usize);
-    for t in 0..starts {
-        if t > 0 {
-            sum = sum - per_sec[(t - 1) as usize] + per_sec.get((t + w - 1) as usize).copied().unwrap_or(0);
-        }
-        out.push(Window { start_s: t, value: sum as f64 });
+    let w = (w as usize).min(per_sec.len());
+    let mut sum: u64 = per_sec[..w].iter().sum();
+    let mut out = vec![Window { start_s: 0, value: sum as f64 }];
+    for t in 1..=(per_sec.len() - w) {
+        sum = sum + per_sec[t + w - 1] - per_sec[t - 1];
+        out.push(Window { start_s: t as u64, value: sum as f64 });
     }
     out
 }
@@ -126,7 +134,7 @@ fn latency_windows(intervals: &[(u64, Sparse)], stat: LatencyStat, w: u64, start
 
 /// HdrHistogram's own definitions (`value_at_quantile`, `mean`, `max`), in milliseconds as summary.json has them.
 fn statistic(merged: &BTreeMap<u64, u64>, total: u64, stat: LatencyStat, helper: &hdrhistogram::Histogram<u64>) -> f64 {
-    let ms = |us: f64| (us / 1000.0 * 1000.0).round() / 1000.0;
+    let ms = |us: f64| crate::report::summary::round(us / 1000.0, 3);
     match stat {
         LatencyStat::Count => total as f64,
         LatencyStat::Max => ms(*merged.keys().next_back().unwrap_or(&0) as f64),
@@ -159,10 +167,10 @@ mod tests {
     #[test]
     fn counters_slide_by_one_second() {
         let rows: Vec<Row> = [0, 5, 0, 0, 7, 1].iter().enumerate().map(|(t, &f)| row(t as u64, f)).collect();
-        let v: Vec<f64> = counter_windows(&rows, Counter::CallsFailed, 3, 4).iter().map(|w| w.value).collect();
+        let v: Vec<f64> = counter_windows(&rows, Counter::CallsFailed, 3, 6).iter().map(|w| w.value).collect();
         assert_eq!(v, [5.0, 5.0, 7.0, 8.0]);
         // A run shorter than the window is one window over all of it.
-        let v = counter_windows(&rows, Counter::CallsFailed, 60, 1);
+        let v = counter_windows(&rows, Counter::CallsFailed, 60, 6);
         assert_eq!(v, [Window { start_s: 0, value: 13.0 }]);
     }
 

@@ -157,7 +157,8 @@ pub struct EpisodeLists {
     pub overload: Vec<Episode>,
 }
 
-fn round(v: f64, places: i32) -> f64 {
+/// `v` rounded to `places` decimals, as every figure in summary.json is.
+pub fn round(v: f64, places: i32) -> f64 {
     let k = 10f64.powi(places);
     (v * k).round() / k
 }
