@@ -1,10 +1,11 @@
 //! Regressions against a baseline run: per-metric tolerances (`--max-regression latency_ms.p99=10%`), the
 //! documented default set with a direction each, `--exact` for deterministic runs; and `loadtest baseline save`.
 
-use super::metric::{self, Direction, Metric, NullMeans};
+use super::metric::{self, Metric, NullMeans};
 use super::source::{Source, Worst};
 use super::{fmt_value, threshold, Check, Kind};
 use crate::report;
+use crate::report::metrics::Better;
 use std::path::{Path, PathBuf};
 
 /// How much worse than the baseline a metric may get.
@@ -142,7 +143,7 @@ pub fn check_regressions(
         let (b, c, where_) = match window {
             None => (base.plain(m)?, run.plain(m)?, String::new()),
             Some(w) => {
-                let worst = if m.direction == Direction::HigherIsBetter { Worst::Lowest } else { Worst::Highest };
+                let worst = if m.better == Better::Higher { Worst::Lowest } else { Worst::Highest };
                 let (bv, rv) = (base.worst_window(m, w, worst)?, run.worst_window(m, w, worst)?);
                 let at = |s: Option<u64>| s.map_or("-".into(), |s| format!("{s} s"));
                 (
@@ -196,11 +197,11 @@ fn compare(key: &str, m: &Metric, b: Option<f64>, c: Option<f64>, tol: Tolerance
         (None, _) => None,
     };
     let limit_of = |bv: Option<f64>| {
-        let allowance = match (exact, m.direction) {
+        let allowance = match (exact, m.better) {
             (true, _) => "must be equal".to_string(),
-            (false, Direction::LowerIsBetter) => format!("max +{}", tol.show()),
-            (false, Direction::HigherIsBetter) => format!("max -{}", tol.show()),
-            (false, Direction::Either) => format!("max ±{}", tol.show()),
+            (false, Better::Lower) => format!("max +{}", tol.show()),
+            (false, Better::Higher) => format!("max -{}", tol.show()),
+            (false, Better::Neither) => format!("max ±{}", tol.show()),
         };
         format!("{} ({allowance})", fmt_value(bv))
     };
@@ -209,10 +210,10 @@ fn compare(key: &str, m: &Metric, b: Option<f64>, c: Option<f64>, tol: Tolerance
         (None, Some(_)) | (Some(_), None) => (false, format!("changed from {} to {}", fmt_value(b), fmt_value(c))),
         (Some(bv), Some(cv)) => {
             let delta = cv - bv;
-            let worse_by = match m.direction {
-                Direction::LowerIsBetter => delta,
-                Direction::HigherIsBetter => -delta,
-                Direction::Either => delta.abs(),
+            let worse_by = match m.better {
+                Better::Lower => delta,
+                Better::Higher => -delta,
+                Better::Neither => delta.abs(),
             };
             // `inf - inf` is NaN (both never recovered): no change, so it must pass.
             let too_much = worse_by.partial_cmp(&tol.allowed(bv)) == Some(std::cmp::Ordering::Greater);
@@ -246,10 +247,10 @@ fn describe_change(m: &Metric, b: Option<f64>, c: Option<f64>, bv: f64, cv: f64)
     } else {
         format!("{}{}", if delta > 0.0 { "+" } else { "" }, fmt_value(Some(delta)))
     };
-    let word = match m.direction {
-        Direction::LowerIsBetter if delta > 0.0 => "worse",
-        Direction::HigherIsBetter if delta < 0.0 => "worse",
-        Direction::Either => "changed",
+    let word = match m.better {
+        Better::Lower if delta > 0.0 => "worse",
+        Better::Higher if delta < 0.0 => "worse",
+        Better::Neither => "changed",
         _ => "better",
     };
     let unit = if m.unit.is_empty() { String::new() } else { format!(" {}", m.unit) };

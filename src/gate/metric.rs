@@ -1,19 +1,13 @@
-//! The metric catalog: every name a threshold or regression check may use (a field path in summary.json, or a
-//! windowed metric over the per-second data), which direction is worse, how to read it, and what null means.
+//! The names a threshold or regression check may use: every numeric field path of summary.json, with its unit,
+//! what null means, and whether it can be windowed over the per-second data. Which direction is better comes from
+//! `report::metrics` (the one catalogue that `compare` uses too); values are read from `report::flat`.
 
 use crate::broker::DeadLetterReason;
 use crate::record::series::Row;
+use crate::report::metrics::{self as catalogue, Better};
 use crate::scenario::FailureKind;
+use serde_json::Value;
 use std::sync::OnceLock;
-
-/// Which way a metric gets worse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    LowerIsBetter,
-    HigherIsBetter,
-    /// Neither way is worse (configuration echoes, consumer counts): any change beyond the tolerance fails.
-    Either,
-}
 
 /// How a null value in summary.json compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,9 +72,10 @@ pub enum WindowSource {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
-    /// The field path in summary.json, e.g. `latency_ms.p99`.
+    /// The field path in summary.json, e.g. `latency_ms.p99` (`messages.dead_lettered` stands for its `.total`).
     pub name: String,
-    pub direction: Direction,
+    /// Which way is better (`Neither`: any change beyond the tolerance fails a regression check).
+    pub better: Better,
     pub unit: &'static str,
     pub null: NullMeans,
     /// Set when the metric may also be windowed (`latency_ms.p99[10s]`).
@@ -98,61 +93,63 @@ const PERCENTILE_FIELDS: [(&str, LatencyStat); 7] = [
 ];
 
 fn build() -> Vec<Metric> {
-    use Direction::*;
     let mut v = Vec::new();
-    let mut add = |name: &str, direction, unit, null, window| {
-        v.push(Metric { name: name.to_string(), direction, unit, null, window });
+    let mut add = |name: &str, unit, null, window| {
+        let total = format!("{name}.total");
+        let better =
+            catalogue::lookup(name).or_else(|| catalogue::lookup(&total)).map_or(Better::Neither, |m| m.better);
+        v.push(Metric { name: name.to_string(), better, unit, null, window });
     };
     let counter = |c| Some(WindowSource::Counter(c));
-    add("messages.produced", Either, "messages", NullMeans::Never, None);
-    add("messages.published", HigherIsBetter, "messages", NullMeans::Never, counter(Counter::Published));
-    add("messages.rejected_at_publish", LowerIsBetter, "messages", NullMeans::Never, None);
-    add("messages.completed", HigherIsBetter, "messages", NullMeans::Never, counter(Counter::Completed));
-    add("messages.dead_lettered", LowerIsBetter, "messages", NullMeans::Never, counter(Counter::DeadLettered));
+    add("messages.produced", "messages", NullMeans::Never, None);
+    add("messages.published", "messages", NullMeans::Never, counter(Counter::Published));
+    add("messages.rejected_at_publish", "messages", NullMeans::Never, None);
+    add("messages.completed", "messages", NullMeans::Never, counter(Counter::Completed));
+    add("messages.dead_lettered", "messages", NullMeans::Never, counter(Counter::DeadLettered));
     for r in DeadLetterReason::ALL {
         let name = format!("messages.dead_lettered.by_reason.{}", r.as_str());
-        add(&name, LowerIsBetter, "messages", NullMeans::Never, None);
+        add(&name, "messages", NullMeans::Never, None);
     }
-    add("messages.expired", LowerIsBetter, "messages", NullMeans::Never, counter(Counter::Expired));
-    add("messages.lost", LowerIsBetter, "messages", NullMeans::Never, None);
-    add("messages.duplicates", LowerIsBetter, "messages", NullMeans::Never, None);
-    add("messages.in_flight_at_end", LowerIsBetter, "messages", NullMeans::Never, None);
-    add("attempts.total", LowerIsBetter, "attempts", NullMeans::Never, counter(Counter::Attempts));
-    add("attempts.first", Either, "attempts", NullMeans::Never, None);
-    add("attempts.retries", LowerIsBetter, "attempts", NullMeans::Never, counter(Counter::Retries));
-    add("attempts.redeliveries", LowerIsBetter, "attempts", NullMeans::Never, counter(Counter::Redeliveries));
+    add("messages.expired", "messages", NullMeans::Never, counter(Counter::Expired));
+    add("messages.lost", "messages", NullMeans::Never, None);
+    add("messages.duplicates", "messages", NullMeans::Never, None);
+    add("messages.in_flight_at_end", "messages", NullMeans::Never, None);
+    add("attempts.total", "attempts", NullMeans::Never, counter(Counter::Attempts));
+    add("attempts.first", "attempts", NullMeans::Never, None);
+    add("attempts.retries", "attempts", NullMeans::Never, counter(Counter::Retries));
+    add("attempts.redeliveries", "attempts", NullMeans::Never, counter(Counter::Redeliveries));
     for k in FailureKind::ALL {
-        add(&format!("attempts.failed.{}", k.as_str()), LowerIsBetter, "attempts", NullMeans::Never, None);
+        add(&format!("attempts.failed.{}", k.as_str()), "attempts", NullMeans::Never, None);
     }
-    add("attempts.downstream_calls", LowerIsBetter, "calls", NullMeans::Never, counter(Counter::Calls));
-    add("attempts.downstream_calls_failed", LowerIsBetter, "calls", NullMeans::Never, counter(Counter::CallsFailed));
-    add("amplification", LowerIsBetter, "attempts/message", NullMeans::Never, None);
+    add("attempts.downstream_calls", "calls", NullMeans::Never, counter(Counter::Calls));
+    add("attempts.downstream_calls_failed", "calls", NullMeans::Never, counter(Counter::CallsFailed));
+    add("amplification", "attempts/message", NullMeans::Never, None);
     for group in ["latency_ms", "latency_raw_ms", "attempt_latency_ms", "time_to_dead_letter_ms"] {
         for (field, stat) in PERCENTILE_FIELDS {
-            let (direction, unit) = if field == "count" { (Either, "") } else { (LowerIsBetter, "ms") };
+            let unit = if field == "count" { "" } else { "ms" };
             let window = (group == "latency_ms").then_some(WindowSource::Latency(stat));
-            add(&format!("{group}.{field}"), direction, unit, NullMeans::Never, window);
+            add(&format!("{group}.{field}"), unit, NullMeans::Never, window);
         }
     }
-    add("throughput_per_s", HigherIsBetter, "messages/s", NullMeans::Never, None);
-    add("duration_s", LowerIsBetter, "s", NullMeans::Never, None);
-    add("downstream.capacity_per_s", Either, "requests/s", NullMeans::Never, None);
-    add("downstream.peak_offered_per_s", LowerIsBetter, "requests/s", NullMeans::Never, None);
-    add("downstream.peak_offered_ratio", LowerIsBetter, "x capacity", NullMeans::Never, None);
-    add("downstream.crashes", LowerIsBetter, "crashes", NullMeans::Never, None);
-    add("downstream.peak_in_system", LowerIsBetter, "requests", NullMeans::Never, None);
-    add("downstream.circuit_breaker_opened", LowerIsBetter, "times", NullMeans::Never, None);
-    add("queue.peak_ready", LowerIsBetter, "messages", NullMeans::Never, None);
-    add("queue.peak_unacked", LowerIsBetter, "messages", NullMeans::Never, None);
-    add("queue.peak_delayed", LowerIsBetter, "messages", NullMeans::Never, None);
-    add("queue.pre_fault_backlog", Either, "messages", NullMeans::Missing, None);
-    add("consumers.min", Either, "consumers", NullMeans::Never, None);
-    add("consumers.peak", Either, "consumers", NullMeans::Never, None);
-    add("overload_waves", LowerIsBetter, "waves", NullMeans::Never, None);
-    add("failure_episodes", LowerIsBetter, "episodes", NullMeans::Never, None);
-    add("failure_episodes_after_faults", LowerIsBetter, "episodes", NullMeans::Never, None);
-    add("last_failure_s", LowerIsBetter, "s", NullMeans::NegInfinity, None);
-    add("recovery_s", LowerIsBetter, "s", NullMeans::Infinity, None);
+    add("throughput_per_s", "messages/s", NullMeans::Never, None);
+    add("duration_s", "s", NullMeans::Never, None);
+    add("downstream.capacity_per_s", "requests/s", NullMeans::Never, None);
+    add("downstream.peak_offered_per_s", "requests/s", NullMeans::Never, None);
+    add("downstream.peak_offered_ratio", "x capacity", NullMeans::Never, None);
+    add("downstream.crashes", "crashes", NullMeans::Never, None);
+    add("downstream.peak_in_system", "requests", NullMeans::Never, None);
+    add("downstream.circuit_breaker_opened", "times", NullMeans::Never, None);
+    add("queue.peak_ready", "messages", NullMeans::Never, None);
+    add("queue.peak_unacked", "messages", NullMeans::Never, None);
+    add("queue.peak_delayed", "messages", NullMeans::Never, None);
+    add("queue.pre_fault_backlog", "messages", NullMeans::Missing, None);
+    add("consumers.min", "consumers", NullMeans::Never, None);
+    add("consumers.peak", "consumers", NullMeans::Never, None);
+    add("overload_waves", "waves", NullMeans::Never, None);
+    add("failure_episodes", "episodes", NullMeans::Never, None);
+    add("failure_episodes_after_faults", "episodes", NullMeans::Never, None);
+    add("last_failure_s", "s", NullMeans::NegInfinity, None);
+    add("recovery_s", "s", NullMeans::Infinity, None);
     v
 }
 
@@ -212,26 +209,16 @@ pub fn null_note(name: &str) -> &'static str {
     }
 }
 
-/// A metric's value in a summary (as JSON): `Some(None)` is null; an object with a `total` means its total; a
-/// missing key in a by-kind map (`attempts.failed.timeout`) is 0. `None` if the path is not in the summary.
-pub fn read(summary: &serde_json::Value, name: &str) -> Option<Option<f64>> {
-    let mut node = summary;
-    let parts: Vec<&str> = name.split('.').collect();
-    for (i, part) in parts.iter().enumerate() {
-        node = match node.get(part) {
-            Some(n) => n,
-            None if i > 0 && i == parts.len() - 1 && matches!(parts[i - 1], "by_reason" | "failed") => {
-                return Some(Some(0.0))
-            }
-            None => return None,
-        };
-    }
-    if let Some(total) = node.get("total") {
-        node = total;
-    }
-    match node {
-        serde_json::Value::Null => Some(None),
-        v => v.as_f64().map(Some),
+/// A metric's value in a flattened summary (`report::flat`): `Some(None)` is null; `messages.dead_lettered` means
+/// its `.total`; a key missing from a by-kind map (`attempts.failed.timeout`) is 0. `None` if the summary has no
+/// such field.
+pub fn read(flat: &[(String, Value)], name: &str) -> Option<Option<f64>> {
+    let total = format!("{name}.total");
+    match flat.iter().find(|(k, _)| *k == name || *k == total) {
+        Some((_, Value::Null)) => Some(None),
+        Some((_, v)) => catalogue::number(v).map(Some),
+        None if name.contains(".by_reason.") || name.starts_with("attempts.failed.") => Some(Some(0.0)),
+        None => None,
     }
 }
 
@@ -242,48 +229,41 @@ mod tests {
     #[test]
     fn every_numeric_leaf_of_a_summary_is_in_the_catalog_and_back() {
         let scn = crate::scenario::load_file(std::path::Path::new("scenarios/retry-storm.toml"), &[]).unwrap();
-        let summary = serde_json::to_value(crate::report::simulate(&scn, 42).unwrap()).unwrap();
-        // Every catalog name reads from a real summary.
+        let flat = crate::report::flat::flatten(&crate::report::simulate(&scn, 42).unwrap());
         for m in catalog() {
-            assert!(read(&summary, &m.name).is_some(), "{} is not in summary.json", m.name);
+            assert!(read(&flat, &m.name).is_some(), "{} is not in summary.json", m.name);
         }
-        // Every numeric field of the summary is in the catalog, except identifiers and configuration echoes.
+        // Every number of the summary is a metric, except identifiers and configuration echoes.
         let skip = ["schema_version", "seed", "time_scale", "episode_gap_s", "faults_end_s"];
-        fn leaves(v: &serde_json::Value, path: String, out: &mut Vec<String>) {
-            match v {
-                serde_json::Value::Object(m) => {
-                    for (k, v) in m {
-                        leaves(v, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, out)
-                    }
-                }
-                serde_json::Value::Number(_) | serde_json::Value::Null => out.push(path),
-                _ => {}
-            }
-        }
-        let mut all = Vec::new();
-        leaves(&summary, String::new(), &mut all);
-        for path in all {
-            if skip.contains(&path.as_str()) || path.contains(".by_queue.") {
+        for (key, v) in &flat {
+            if !(v.is_number() || v.is_null()) || skip.contains(&key.as_str()) || key.contains(".by_queue.") {
                 continue;
             }
-            let total_of = path.strip_suffix(".total").and_then(find); // `messages.dead_lettered` means its total
-            assert!(find(&path).or(total_of).is_some(), "summary field {path} is missing from the metric catalog");
+            let total_of = key.strip_suffix(".total").and_then(find); // `messages.dead_lettered` means its total
+            assert!(find(key).or(total_of).is_some(), "summary field {key} is missing from the metric catalog");
         }
+        // Directions come from report::metrics, totals included.
+        assert_eq!(find("messages.dead_lettered").unwrap().better, Better::Lower);
+        assert_eq!(find("messages.completed").unwrap().better, Better::Higher);
     }
 
     #[test]
     fn reading_totals_nulls_and_missing_map_keys() {
-        let s = serde_json::json!({
-            "messages": { "dead_lettered": { "total": 7, "by_reason": { "delivery_limit": 7 } } },
-            "attempts": { "failed": { "transient": 3 } },
-            "recovery_s": null,
-        });
-        assert_eq!(read(&s, "messages.dead_lettered"), Some(Some(7.0)));
-        assert_eq!(read(&s, "messages.dead_lettered.by_reason.delivery_limit"), Some(Some(7.0)));
-        assert_eq!(read(&s, "messages.dead_lettered.by_reason.rejected"), Some(Some(0.0)));
-        assert_eq!(read(&s, "attempts.failed.timeout"), Some(Some(0.0)));
-        assert_eq!(read(&s, "recovery_s"), Some(None));
-        assert_eq!(read(&s, "nothing"), None);
+        let flat: Vec<(String, Value)> = [
+            ("messages.dead_lettered.total", serde_json::json!(7)),
+            ("messages.dead_lettered.by_reason.delivery_limit", serde_json::json!(7)),
+            ("attempts.failed.transient", serde_json::json!(3)),
+            ("recovery_s", Value::Null),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(read(&flat, "messages.dead_lettered"), Some(Some(7.0)));
+        assert_eq!(read(&flat, "messages.dead_lettered.by_reason.delivery_limit"), Some(Some(7.0)));
+        assert_eq!(read(&flat, "messages.dead_lettered.by_reason.rejected"), Some(Some(0.0)));
+        assert_eq!(read(&flat, "attempts.failed.timeout"), Some(Some(0.0)));
+        assert_eq!(read(&flat, "recovery_s"), Some(None));
+        assert_eq!(read(&flat, "nothing"), None);
     }
 
     #[test]

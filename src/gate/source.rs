@@ -3,7 +3,7 @@
 
 use super::metric::{self, Metric};
 use super::window::{Series, Window};
-use crate::report::{self, repeats};
+use crate::report;
 use std::path::{Path, PathBuf};
 
 /// A window-derived value: the worst window (or the median of each repeat's worst) and where it starts.
@@ -24,7 +24,7 @@ pub enum Worst {
 pub struct Source {
     pub dir: PathBuf,
     pub summary: report::summary::Summary,
-    json: serde_json::Value,
+    flat: Vec<(String, serde_json::Value)>,
     /// The run folders: the folder itself, or its repeats.
     runs: Vec<PathBuf>,
     series: Vec<Series>,
@@ -40,9 +40,7 @@ impl Source {
             ));
         }
         let summary = report::read_summary(dir)?;
-        let text = std::fs::read_to_string(dir.join(report::SUMMARY)).map_err(|e| e.to_string())?;
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        let runs = match repeats::Repeats::of(&json) {
+        let runs = match &summary.repeats {
             Some(r) => r.runs.iter().map(|name| dir.join(name)).collect(),
             None => vec![dir.to_path_buf()],
         };
@@ -51,7 +49,8 @@ impl Source {
             let s = if runs.len() == 1 { summary.duration_s } else { report::read_summary(run)?.duration_s };
             series.push(Series::new(s));
         }
-        Ok(Source { dir: dir.to_path_buf(), summary, json, runs, series })
+        let flat = report::flat::flatten(&summary);
+        Ok(Source { dir: dir.to_path_buf(), summary, flat, runs, series })
     }
 
     /// How many runs the folder's values stand for (1, or the repeat count whose medians they are).
@@ -61,7 +60,7 @@ impl Source {
 
     /// A plain metric from summary.json (the medians, for a repeat folder).
     pub fn plain(&self, m: &Metric) -> Result<Option<f64>, String> {
-        metric::read(&self.json, &m.name).ok_or_else(|| {
+        metric::read(&self.flat, &m.name).ok_or_else(|| {
             format!(
                 "{} has no `{}`; was it written by another version of loadtest?",
                 self.dir.join(report::SUMMARY).display(),

@@ -17,13 +17,6 @@ pub struct Repeats {
     pub runs: Vec<String>,
 }
 
-impl Repeats {
-    /// The `repeats` field of a summary, if it is a repeat folder's.
-    pub fn of(summary: &Value) -> Option<Repeats> {
-        serde_json::from_value(summary.get("repeats")?.clone()).ok()
-    }
-}
-
 pub fn run_name(k: usize) -> String {
     format!("run-{k}")
 }
@@ -117,7 +110,7 @@ mod tests {
         assert_eq!(m.attempts.failed.get("timeout"), Some(&0), "a key missing in two runs has median 0");
         assert_eq!(m.seed, 1);
         assert_eq!(m.repeats, Some(reps));
-        let json: Value = serde_json::from_str(&m.to_json()).unwrap();
-        assert_eq!(Repeats::of(&json).unwrap().count, 3);
+        let back: Summary = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(back.repeats.map(|r| r.count), Some(3), "summary.json carries the repeats field");
     }
 }
