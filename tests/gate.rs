@@ -290,12 +290,19 @@ fn bad_thresholds_and_unknown_metrics_exit_2_naming_the_key_from_validate_run_an
             .assert()
             .code(2)
             .stderr(predicate::str::contains(format!(
-                "{}: `thresholds.\"latency_ms.p98\" = \"< 5\"`: unknown metric `latency_ms.p98`; did you mean `latency_ms.p99`?",
+                "{}: `thresholds.\"latency_ms.p98\" = \"< 5\"`: unknown metric `latency_ms.p98`; \
+                 did you mean `latency_ms.p99`?",
                 line(1)
             )))
             .stderr(predicate::str::contains("latency_ms.{count,mean,p50,p90,p99,p999,max}"))
-            .stderr(predicate::str::contains(format!("{}: `thresholds.\"messages.lost\" = \"=< 0\"`: \"=< 0\" has no comparison operator", line(2))))
-            .stderr(predicate::str::contains(format!("{}: `thresholds.\"recovery_s[10s]\" = \"< 5\"`: `recovery_s` cannot be windowed", line(3))));
+            .stderr(predicate::str::contains(format!(
+                "{}: `thresholds.\"messages.lost\" = \"=< 0\"`: \"=< 0\" has no comparison operator",
+                line(2)
+            )))
+            .stderr(predicate::str::contains(format!(
+                "{}: `thresholds.\"recovery_s[10s]\" = \"< 5\"`: `recovery_s` cannot be windowed",
+                line(3)
+            )));
         assert!(!out.join("summary.json").exists(), "nothing ran");
     }
     // gate: a run folder whose scenario.toml was edited by hand, a missing run, a bad flag, nothing to check.

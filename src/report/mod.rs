@@ -1,5 +1,6 @@
 //! The report folder of one run: `summary.json` (the contract), `timeseries.csv` (streamed during the run),
-//! `latency.hgrm`, `latency.hlog` (per-second latency histograms, streamed), the resolved `scenario.toml`, and `run.json` (wall-clock facts that vary between runs).
+//! `latency.hgrm`, `latency.hlog` (per-second latency histograms, streamed), the resolved `scenario.toml`, and
+//! `run.json` (wall-clock facts that vary between runs).
 
 pub mod flat;
 pub mod hgrm;

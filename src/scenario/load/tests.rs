@@ -402,7 +402,8 @@ fn missing_required_keys_and_other_shapes() {
             "line 1: faults[0] (kind = \"latency-spike\") is missing the required key `factor`; add e.g. factor = 10",
             "line 5: `faults[1].kind = \"meteor\"`: expected one of \"outage\", \"error-spike\", \"latency-spike\", \
              \"consumer-crash\"",
-            "line 8: `thresholds.p99 = 2000`: expected a string expression like \"< 2000\" (or a list of them), got 2000",
+            "line 8: `thresholds.p99 = 2000`: expected a string expression like \"< 2000\" (or a list of them), \
+             got 2000",
         ]
     );
     let s = load("[thresholds]\nlatency_ms.p50 = \"< 5\"\n", &[]).expect("loads");
