@@ -7,6 +7,7 @@ use loadtest::exit::Code;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => commands::repeat::run(a),
@@ -22,5 +23,15 @@ fn main() -> ExitCode {
             eprintln!("error: {}", f.message.trim_start_matches("error: "));
             ExitCode::from(f.code as u8)
         }
+    }
+}
+
+/// `loadtest compare a b | head` must end quietly when the reader goes away, as Unix tools do, instead of
+/// panicking on a write error (Rust ignores SIGPIPE by default).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
