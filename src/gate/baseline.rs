@@ -102,7 +102,7 @@ pub fn check_regressions(
         );
     } else {
         notes.push(format!(
-            "real-clock runs are noisy: default tolerances allow some noise (see the README, "Regressions against a baseline"); comparing {} with {}{}",
+            "real-clock runs are noisy: default tolerances allow some noise (see the README: Regressions against a baseline); comparing {} with {}{}",
             describe(rn),
             describe(bn),
             if rn == 1 || bn == 1 { "; record both with `loadtest run --repeat 5` to compare medians" } else { "" }

@@ -138,7 +138,7 @@ impl<'a> Engine<'a> {
             self.settle();
             if self.pacer.is_some() && self.now >= next_paced_report {
                 progress(self.progress());
-                next_paced_report = self.now + crate::time::NS_PER_SEC;
+                next_paced_report = self.now.saturating_add(crate::time::NS_PER_SEC);
             }
         }
         progress(self.progress());
