@@ -109,19 +109,8 @@ impl Draw<[RunData]> for Attempts {
             let x_desc = if i == last { axis.label.as_str() } else { "" };
             let blank = |_: &f64| String::new();
             let x_fmt: &dyn Fn(&f64) -> String = if i == last { &|v| fmt_num(*v) } else { &blank };
-            let mut m = chart.configure_mesh();
-            m.x_desc(x_desc)
-                .y_desc("attempts / s")
-                .axis_desc_style(font(15.0))
-                .label_style(font(14.0))
-                .bold_line_style(pal::GRID)
-                .light_line_style(pal::GRID_LIGHT)
-                .axis_style(pal::MUTED)
-                .x_labels(12)
-                .y_labels(4)
-                .x_label_formatter(x_fmt)
-                .y_label_formatter(&|v| fmt_tick(*v));
-            m.draw()?;
+            let style = MeshStyle { y_labels: 4, desc_size: 15.0, label_size: 14.0 };
+            mesh_styled(&mut chart, x_desc, "attempts / s", x_fmt, &|v| fmt_tick(*v), style)?;
             shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
             let mut down_spans: Vec<(f64, f64)> = Vec::new();
             for r in run.rows.iter().filter(|r| r.capacity <= 0.0 && run.summary.downstream.capacity_per_s > 0.0) {

@@ -37,19 +37,8 @@ impl Draw<RunData> for Backlog {
         let peak = run.rows.iter().flat_map(|r| DEPTHS.iter().map(move |d| (d.2)(r))).max().unwrap_or(0);
         let y_max = headroom(peak as f64);
         let mut chart = plot(&top, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 8)?;
-        chart
-            .configure_mesh()
-            .y_desc("messages")
-            .axis_desc_style(font(17.0))
-            .label_style(font(15.0))
-            .bold_line_style(pal::GRID)
-            .light_line_style(pal::GRID_LIGHT)
-            .axis_style(pal::MUTED)
-            .x_labels(12)
-            .y_labels(7)
-            .x_label_formatter(&|_| String::new())
-            .y_label_formatter(&|v| fmt_tick(*v))
-            .draw()?;
+        let top_style = MeshStyle { y_labels: 7, ..MeshStyle::default() };
+        mesh_styled(&mut chart, "", "messages", &|_| String::new(), &|v| fmt_tick(*v), top_style)?;
         shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
         for (_, color, col) in DEPTHS {
             let pts = run.rows.iter().map(|r| (axis.x(r.time_s as f64 + 1.0), col(r) as f64));
@@ -60,20 +49,9 @@ impl Draw<RunData> for Backlog {
         let c_max = (peak_consumers as f64 * 1.3).ceil().max(2.0);
         let bottom = bottom.margin(12, 0, 0, 0);
         let mut lower = plot(&bottom, Axis::new(0.0..axis.end), Axis::new(0.0..c_max), 56)?;
-        lower
-            .configure_mesh()
-            .x_desc(axis.label.as_str())
-            .y_desc("consumers")
-            .axis_desc_style(font(17.0))
-            .label_style(font(15.0))
-            .bold_line_style(pal::GRID)
-            .light_line_style(pal::GRID_LIGHT)
-            .axis_style(pal::MUTED)
-            .x_labels(12)
-            .y_labels(4)
-            .x_label_formatter(&|v| fmt_num(*v))
-            .y_label_formatter(&|v| if v.fract() == 0.0 { fmt_num(*v) } else { String::new() })
-            .draw()?;
+        let whole = |v: &f64| if v.fract() == 0.0 { fmt_num(*v) } else { String::new() };
+        let lower_style = MeshStyle { y_labels: 4, ..MeshStyle::default() };
+        mesh_styled(&mut lower, axis.label.as_str(), "consumers", &|v| fmt_num(*v), &whole, lower_style)?;
         let mut steps = Vec::with_capacity(run.rows.len() * 2);
         for r in &run.rows {
             steps.push((axis.x(r.time_s as f64), r.consumers as f64));

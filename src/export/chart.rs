@@ -404,6 +404,20 @@ where
     Ok(())
 }
 
+/// How dense and how large a mesh's labels are.
+#[derive(Clone, Copy, Debug)]
+pub struct MeshStyle {
+    pub y_labels: usize,
+    pub desc_size: f64,
+    pub label_size: f64,
+}
+
+impl Default for MeshStyle {
+    fn default() -> Self {
+        MeshStyle { y_labels: 8, desc_size: 17.0, label_size: 15.0 }
+    }
+}
+
 /// The standard mesh: light grid, labelled axes with units, readable tick labels.
 pub fn mesh<DB: DrawingBackend>(
     chart: &mut Plot<'_, DB>,
@@ -415,17 +429,33 @@ pub fn mesh<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .axis_desc_style(font(17.0))
-        .label_style(font(15.0))
+    mesh_styled(chart, x_desc, y_desc, x_fmt, y_fmt, MeshStyle::default())
+}
+
+/// `mesh` with other label density or sizes (stacked panels).
+pub fn mesh_styled<DB: DrawingBackend>(
+    chart: &mut Plot<'_, DB>,
+    x_desc: &str,
+    y_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    y_fmt: &dyn Fn(&f64) -> String,
+    style: MeshStyle,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let mut m = chart.configure_mesh();
+    if !x_desc.is_empty() {
+        m.x_desc(x_desc);
+    }
+    m.y_desc(y_desc)
+        .axis_desc_style(font(style.desc_size))
+        .label_style(font(style.label_size))
         .bold_line_style(pal::GRID)
         .light_line_style(pal::GRID_LIGHT)
         .axis_style(pal::MUTED)
         .x_labels(12)
-        .y_labels(8)
+        .y_labels(style.y_labels)
         .x_label_formatter(x_fmt)
         .y_label_formatter(y_fmt)
         .draw()?;
