@@ -163,7 +163,7 @@ impl Recorder {
         row.consumers = g.consumers;
         row.capacity = (g.capacity * 1000.0).round() / 1000.0;
         if !self.sec_latency.is_empty() {
-            let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
+            let ms = |us: u64| us as f64 / 1000.0;
             row.latency_p50_ms = Some(ms(self.sec_latency.value_at_quantile(0.5)));
             row.latency_p99_ms = Some(ms(self.sec_latency.value_at_quantile(0.99)));
             row.latency_max_ms = Some(ms(self.sec_latency.max()));
