@@ -1,5 +1,6 @@
 //! loadtest: a load-testing and chaos-simulation harness for message brokers (retry storms, DLQs, backlog drain).
 
+pub mod amqp_url;
 pub mod broker;
 pub mod cli;
 pub mod commands;

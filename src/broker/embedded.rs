@@ -271,6 +271,7 @@ impl Broker for EmbeddedBroker {
             unacked: self.unacked.len() as u64,
             delayed: self.delayed.len() as u64,
             dead: self.dead,
+            external_consumers: None,
         }
     }
 }

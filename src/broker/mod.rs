@@ -2,8 +2,12 @@
 //!
 //! The engine publishes, acks, nacks and dead-letters through `Broker`; the broker answers with `BrokerEvent`s
 //! (deliveries to consumers, dead-lettered or expired messages, refused publishes) pushed into an output vector.
+//! The embedded broker answers at once; a real broker (`real::RealBroker`) answers later, on the wall clock, and the
+//! engine waits for its events.
 
 pub mod embedded;
+pub mod rabbitmq;
+pub mod real;
 
 use crate::time::Nanos;
 
@@ -99,6 +103,8 @@ pub struct Depths {
     pub delayed: u64,
     /// Messages in the dead-letter queues (`_error` and `_skipped`).
     pub dead: u64,
+    /// Consumers a real broker reports on the queue (the user's own, in produce-only mode); `None`: the engine's count.
+    pub external_consumers: Option<u64>,
 }
 
 impl Depths {
@@ -113,6 +119,22 @@ pub trait Broker {
     fn publish(&mut self, now: Nanos, env: Envelope, out: &mut Vec<BrokerEvent>);
     /// Publish to become ready at `due` (scheduled message / TTL+DLX delay queue).
     fn publish_delayed(&mut self, now: Nanos, env: Envelope, due: Nanos, out: &mut Vec<BrokerEvent>);
+    /// Delayed redelivery of a delivery (MassTransit `UseDelayedRedelivery`): `env` (its redelivery count raised)
+    /// becomes ready at `due`, and the delivery `tag` is acked. A real broker acks only once the delayed copy is
+    /// confirmed, so that a failure in between cannot lose the message.
+    #[allow(clippy::too_many_arguments)]
+    fn redeliver_later(
+        &mut self,
+        now: Nanos,
+        consumer: u32,
+        tag: u64,
+        env: Envelope,
+        due: Nanos,
+        out: &mut Vec<BrokerEvent>,
+    ) {
+        self.publish_delayed(now, env, due, out);
+        self.ack(now, consumer, tag, out);
+    }
     fn ack(&mut self, now: Nanos, consumer: u32, tag: u64, out: &mut Vec<BrokerEvent>);
     /// nack; `requeue = false` dead-letters the message with reason `rejected`.
     fn nack(&mut self, now: Nanos, consumer: u32, tag: u64, requeue: bool, out: &mut Vec<BrokerEvent>);
@@ -136,4 +158,8 @@ pub trait Broker {
     /// Act on deadlines up to `now`.
     fn wake(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>);
     fn depths(&self) -> Depths;
+    /// A broker that runs on the wall clock and answers asynchronously; `None` for the embedded broker.
+    fn real(&mut self) -> Option<&mut dyn real::RealBroker> {
+        None
+    }
 }

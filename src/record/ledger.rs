@@ -1,14 +1,18 @@
 //! The message ledger: accounts for every message by id (two bits each), so that a message finished twice or
 //! never is noticed, and duplicate side effects are counted.
 
-#[derive(Default)]
-struct BitSet {
+/// One bit per message id, grown as ids appear (ids are dense: 0, 1, 2, ...).
+#[derive(Clone, Debug, Default)]
+pub struct BitSet {
     words: Vec<u64>,
 }
 
 impl BitSet {
+    pub fn get(&self, i: u64) -> bool {
+        self.words.get((i / 64) as usize).is_some_and(|w| w >> (i % 64) & 1 == 1)
+    }
     /// Sets bit `i`; returns whether it was already set.
-    fn set(&mut self, i: u64) -> bool {
+    pub fn set(&mut self, i: u64) -> bool {
         let (w, b) = ((i / 64) as usize, i % 64);
         if self.words.len() <= w {
             self.words.resize(w + 1, 0);
@@ -33,12 +37,19 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn finish(&mut self, id: u64) {
+    /// Records a final outcome; returns false if the message had one already (then it counts as refinished).
+    pub fn finish(&mut self, id: u64) -> bool {
         if self.finished.set(id) {
             self.refinished += 1;
+            false
         } else {
             self.finished_count += 1;
+            true
         }
+    }
+
+    pub fn is_finished(&self, id: u64) -> bool {
+        self.finished.get(id)
     }
 
     pub fn side_effect(&mut self, id: u64) {

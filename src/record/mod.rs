@@ -258,7 +258,12 @@ impl Recorder {
         self.r.breaker_opened += 1;
     }
 
+    /// A message was handled successfully. A second outcome for the same message (at-least-once delivery showing
+    /// through, e.g. after a reconnect) counts as a duplicate, not as another completion.
     pub fn completed(&mut self, now: Nanos, env: &Envelope) {
+        if !self.outcome(now, env.id) {
+            return;
+        }
         self.r.completed += 1;
         self.row.completed += 1;
         let us = (now.saturating_sub(env.intended) / 1000).max(1);
@@ -266,28 +271,36 @@ impl Recorder {
         self.sec_latency.saturating_record(us);
         self.series.latency(us);
         self.r.latency_raw.saturating_record((now.saturating_sub(env.published) / 1000).max(1));
-        self.outcome(now, env.id);
     }
 
     pub fn dead_lettered(&mut self, now: Nanos, env: &Envelope, reason: DeadLetterReason) {
+        if !self.outcome(now, env.id) {
+            return;
+        }
         *self.r.dead_lettered.entry(reason.as_str()).or_insert(0) += 1;
         if reason.skipped() {
             self.r.dead_skipped += 1;
         }
         self.row.dead_lettered += 1;
         self.r.dead_letter_time.saturating_record((now.saturating_sub(env.intended) / 1000).max(1));
-        self.outcome(now, env.id);
     }
 
     pub fn expired(&mut self, now: Nanos, env: &Envelope) {
+        if !self.outcome(now, env.id) {
+            return;
+        }
         self.r.expired += 1;
         self.row.expired += 1;
-        self.outcome(now, env.id);
     }
 
-    fn outcome(&mut self, now: Nanos, id: u64) {
-        self.r.ledger.finish(id);
+    /// Records the outcome in the ledger; false if the message had one already.
+    fn outcome(&mut self, now: Nanos, id: u64) -> bool {
         self.r.last_outcome = Some(now);
+        self.r.ledger.finish(id)
+    }
+
+    pub fn is_finished(&self, id: u64) -> bool {
+        self.r.ledger.is_finished(id)
     }
 
     /// Messages published and not yet finished.

@@ -58,6 +58,10 @@ pub struct Summary {
     /// From the end of the last fault until the backlog is back to its pre-fault level for good; null if never.
     pub recovery_s: Option<f64>,
     pub episodes: EpisodeLists,
+    /// Only for runs on a real broker: the broker, the publishing and consuming figures, outages, and the
+    /// reconciliation of every message. Absent on the embedded broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_broker: Option<crate::broker::real::RealReport>,
     /// Only in the `summary.json` of a repeat folder (`loadtest run --repeat N`), whose every metric is a median.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<super::repeats::Repeats>,
@@ -184,10 +188,20 @@ impl Summary {
     pub fn build(scn: &Scenario, hash: &str, seed: u64, o: &Outcome) -> Summary {
         let r: &Recorded = &o.recorded;
         let dead_total: u64 = r.dead_lettered.values().sum();
-        let in_flight = o.depths.held();
         let finished = r.completed + dead_total + r.expired;
-        let lost = r.published.saturating_sub(finished + in_flight);
-        let accounted = r.published == finished + lost + in_flight && r.ledger.refinished == 0;
+        // A real broker reconciled every message itself: held in a queue at the end, lost, never accepted, or
+        // taken by someone else's consumers (produce-only). The embedded broker's books are exact by construction.
+        let (published, in_flight, lost, elsewhere) = match &o.real {
+            Some(real) => {
+                let l = &real.ledger;
+                (r.published.saturating_sub(l.unconfirmed_unseen), l.held_at_end, l.lost, l.consumed_elsewhere)
+            }
+            None => {
+                let in_flight = o.depths.held();
+                (r.published, in_flight, r.published.saturating_sub(finished + in_flight), 0)
+            }
+        };
+        let accounted = published == finished + lost + in_flight + elsewhere;
         let mut by_queue = BTreeMap::new();
         if dead_total > r.dead_skipped {
             by_queue.insert(scn.queue.error_queue(), dead_total - r.dead_skipped);
@@ -219,7 +233,7 @@ impl Summary {
             time_scale: scn.broker.time_scale,
             messages: Messages {
                 produced: r.produced,
-                published: r.published,
+                published,
                 rejected_at_publish: r.refused,
                 completed: r.completed,
                 dead_lettered: DeadLettered {
@@ -242,7 +256,7 @@ impl Summary {
                 downstream_calls: r.calls,
                 downstream_calls_failed: r.calls_failed,
             },
-            amplification: if r.published > 0 { round(total_attempts as f64 / r.published as f64, 4) } else { 0.0 },
+            amplification: if published > 0 { round(total_attempts as f64 / published as f64, 4) } else { 0.0 },
             latency_ms: percentiles(&r.latency),
             latency_raw_ms: percentiles(&r.latency_raw),
             attempt_latency_ms: percentiles(&r.attempt_latency),
@@ -273,6 +287,7 @@ impl Summary {
             faults_end_s: faults_end,
             recovery_s: r.recovery_s,
             episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
+            real_broker: o.real.clone(),
             repeats: None,
         }
     }

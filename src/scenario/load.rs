@@ -102,8 +102,8 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     let seed = r.u64("seed", 0);
     let messages = r.u64("messages", 1).unwrap_or(10_000);
     let duration = r.dur_pos("duration");
-    let broker = broker(section(&mut r, "broker"));
-    let queue = queue(section(&mut r, "queue"));
+    let broker = broker::broker(section(&mut r, "broker"));
+    let queue = broker::queue(section(&mut r, "queue"));
     let producers = producers(section(&mut r, "producers"));
     let consumers = consumers(section(&mut r, "consumers"));
     let downstream = r.table("downstream").map(downstream);
@@ -155,6 +155,8 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
         }
     }
 
+    broker::real_broker_rules(errs, tree, &broker, &queue, &consumers);
+
     Scenario {
         name,
         description,
@@ -176,56 +178,15 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     }
 }
 
-/// The one place that refuses real brokers. A later issue adds RabbitMQ and Service Bus; remove them here then.
-fn unavailable_broker(kind: BrokerKind) -> Option<&'static str> {
-    match kind {
-        BrokerKind::Embedded => None,
-        BrokerKind::Rabbitmq | BrokerKind::Servicebus => {
-            Some("real brokers are not available in this build yet; use kind = \"embedded\"")
-        }
-    }
-}
-
-fn broker(mut r: TableReader) -> BrokerCfg {
-    use BrokerKind::*;
-    let kind = r.choice("kind", &[Embedded, Rabbitmq, Servicebus]);
-    if let (Some(why), Some(node)) = (kind.and_then(unavailable_broker), r.peek("kind")) {
-        r.errs.bad_value(&r.child("kind"), node, why);
-    }
-    let kind = kind.unwrap_or(Embedded);
-    let default_clock = if kind == Embedded { ClockKind::Virtual } else { ClockKind::Real };
-    let clock = r.choice("clock", &[ClockKind::Virtual, ClockKind::Real]).unwrap_or(default_clock);
-    if clock == ClockKind::Virtual && kind != Embedded {
-        let m = "broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on wall-clock time";
-        r.error("clock", format!("{m}; use clock = \"real\""));
-    }
-    let time_scale = r.f64_where("time_scale", |v| v > 0.0, POSITIVE).unwrap_or(1.0);
-    let url = r.str("url");
-    r.finish();
-    BrokerCfg { kind, clock, time_scale, url }
-}
-
-fn queue(mut r: TableReader) -> QueueCfg {
-    let name = r.str("name").unwrap_or_else(|| "loadtest".to_string());
-    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    let rule = "must be non-empty and use only letters, digits, `.`, `_` and `-`";
-    r.check("name", !name.is_empty() && name.chars().all(valid), rule);
-    let max_delivery_count = r.u32("max_delivery_count", 1);
-    let message_ttl = r.dur_pos("message_ttl");
-    let max_length = r.u64("max_length", 1);
-    let overflow = r.choice("overflow", &[Overflow::DropHead, Overflow::RejectPublish]);
-    let overflow = overflow.unwrap_or(Overflow::DropHead);
-    r.finish();
-    QueueCfg { name, max_delivery_count, message_ttl, max_length, overflow }
-}
-
 fn producers(mut r: TableReader) -> ProducerCfg {
     let count = r.u32("count", 1).unwrap_or(1);
     let rate = r.with("rate", rate).unwrap_or(RateShape::Constant { per_second: 100.0 });
     let size = r.with("size", size).unwrap_or(SizeDist::Fixed { bytes: 512 });
     let poison_fraction = r.fraction("poison_fraction").unwrap_or(0.0);
+    let persistent = r.bool("persistent").unwrap_or(true);
+    let confirm_window = r.u32("confirm_window", 0).unwrap_or(DEFAULT_CONFIRM_WINDOW);
     r.finish();
-    ProducerCfg { count, rate, size, poison_fraction }
+    ProducerCfg { count, rate, size, poison_fraction, persistent, confirm_window }
 }
 
 fn rate(errs: &Errs, node: &Node, path: &str) -> Option<RateShape> {
@@ -322,7 +283,7 @@ fn size(errs: &Errs, node: &Node, path: &str) -> Option<SizeDist> {
 }
 
 fn consumers(mut r: TableReader) -> ConsumerCfg {
-    let count = r.u32("count", 1).unwrap_or(1);
+    let count = r.u32("count", 0).unwrap_or(1); // 0: produce-only, against a real broker (see broker::real_broker_rules)
     let concurrency = r.u32("concurrency", 1);
     let prefetch = r.u32("prefetch", 1);
     if let (Some(c), Some(p)) = (concurrency, prefetch) {
@@ -644,5 +605,6 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, ScenarioErrors> {
     }
 }
 
+mod broker;
 #[cfg(test)]
 mod tests;

@@ -69,6 +69,58 @@ pub struct BrokerCfg {
     /// Connection URL for real brokers. Never printed: reports show it with the password masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// TLS files for `amqps://` URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsCfg>,
+    /// Real brokers: how long (wall clock) a connection attempt may take before the run gives up (exit 3).
+    #[serde(skip_serializing_if = "is_default_connect_timeout")]
+    pub connect_timeout: Dur,
+    /// Real brokers: once every message is published, how long (wall clock) the run waits with nothing happening
+    /// before it reconciles what is left (still held by the broker, or lost).
+    #[serde(skip_serializing_if = "is_default_drain_timeout")]
+    pub drain_timeout: Dur,
+}
+
+pub const DEFAULT_CONNECT_TIMEOUT: Dur = Dur(5_000_000_000);
+pub const DEFAULT_DRAIN_TIMEOUT: Dur = Dur(10_000_000_000);
+fn is_default_connect_timeout(d: &Dur) -> bool {
+    *d == DEFAULT_CONNECT_TIMEOUT
+}
+fn is_default_drain_timeout(d: &Dur) -> bool {
+    *d == DEFAULT_DRAIN_TIMEOUT
+}
+
+/// Certificates for `amqps://`: the CA that signed the broker's certificate (added to the system's roots), and
+/// optionally a client certificate and key (PEM) for mutual TLS. The server name is always checked.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TlsCfg {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// RabbitMQ queue type of the work queue (the embedded broker models quorum-queue semantics either way).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    #[default]
+    Classic,
+    Quorum,
+}
+
+impl QueueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueType::Classic => "classic",
+            QueueType::Quorum => "quorum",
+        }
+    }
+    fn is_classic(&self) -> bool {
+        *self == QueueType::Classic
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,6 +143,12 @@ pub struct QueueCfg {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_length: Option<u64>,
     pub overflow: Overflow,
+    /// Real brokers: the work queue's type.
+    #[serde(rename = "type", skip_serializing_if = "QueueType::is_classic")]
+    pub queue_type: QueueType,
+    /// Real brokers: use the queue called `name` as it is (no run id suffix; not declared, not deleted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reuse: bool,
 }
 
 impl QueueCfg {
@@ -140,6 +198,20 @@ pub struct ProducerCfg {
     pub size: SizeDist,
     /// Fraction of messages that cannot be deserialized (poison), 0.0..=1.0.
     pub poison_fraction: f64,
+    /// Real brokers: delivery mode 2 (persistent).
+    #[serde(skip_serializing_if = "is_true")]
+    pub persistent: bool,
+    /// Real brokers: publisher confirms outstanding at most; 0 turns confirms off.
+    #[serde(skip_serializing_if = "is_default_confirm_window")]
+    pub confirm_window: u32,
+}
+
+pub const DEFAULT_CONFIRM_WINDOW: u32 = 1000;
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_default_confirm_window(w: &u32) -> bool {
+    *w == DEFAULT_CONFIRM_WINDOW
 }
 
 /// What a consumer does with a message once retries and redeliveries are exhausted (or its failure is not retried).

@@ -264,8 +264,7 @@ impl Engine<'_> {
             let delay = self.redelivery.next(stage, 0, &mut self.rng.redelivery);
             let mut env = d.env;
             env.redeliveries = stage;
-            self.broker.publish_delayed(now, env, now.saturating_add(delay), &mut self.out);
-            self.broker.ack(now, c, d.tag, &mut self.out);
+            self.broker.redeliver_later(now, c, d.tag, env, now.saturating_add(delay), &mut self.out);
             return self.free_slot(c, slot);
         }
         match on_failure {

@@ -30,7 +30,11 @@ pub struct Engine<'a> {
     pub(super) consumers: Vec<Consumer>,
     pub(super) downstream: Option<Downstream>,
     arrivals: Arrivals,
-    produced_all: bool,
+    pub(super) produced_all: bool,
+    /// When the next message is meant to be published (its intended time).
+    planned_publish: Nanos,
+    /// A real broker pushed back (confirm window full, connection blocked): the due publish waits for credit.
+    pub(super) publish_held: bool,
     next_id: u64,
     active_faults: Vec<bool>,
     pub(super) autoscaler: Option<Autoscaler>,
@@ -39,8 +43,8 @@ pub struct Engine<'a> {
     pub(super) rng: Streams,
     pub(super) rec: Recorder,
     pacer: Option<Pacer>,
-    stop_at: Nanos,
-    events: u64,
+    pub(super) stop_at: Nanos,
+    pub(super) events: u64,
 }
 
 /// What the loop leaves behind.
@@ -50,6 +54,8 @@ pub struct Finished {
     /// What the broker still held at the end.
     pub depths: crate::broker::Depths,
     pub downstream: Option<Downstream>,
+    /// A real broker's reconciliation and report.
+    pub real: Option<crate::broker::real::RealReport>,
 }
 
 /// How the loop ended.
@@ -86,6 +92,8 @@ impl<'a> Engine<'a> {
             downstream: cfg.downstream.as_ref().map(Downstream::new),
             arrivals: Arrivals::new(&cfg.producers.rate, cfg.messages),
             produced_all: false,
+            planned_publish: 0,
+            publish_held: false,
             next_id: 0,
             active_faults: vec![false; cfg.faults.len()],
             autoscaler: cfg.autoscale.as_ref().map(Autoscaler::new),
@@ -104,6 +112,9 @@ impl<'a> Engine<'a> {
 
     /// Runs until every message has an outcome, nothing is left to happen, or the duration limit.
     pub fn run(mut self, progress: &mut dyn FnMut(super::Progress)) -> std::io::Result<Finished> {
+        if self.broker.real().is_some() {
+            return self.run_real(progress);
+        }
         self.start();
         let mut by_limit = false;
         let mut next_paced_report = 0;
@@ -143,15 +154,15 @@ impl<'a> Engine<'a> {
         }
         progress(self.progress());
         let ended = Ended { at: self.now, by_limit, events: self.events, gauges: self.gauges() };
-        Ok(Finished { ended, rec: self.rec, depths: self.broker.depths(), downstream: self.downstream })
+        Ok(Finished { ended, rec: self.rec, depths: self.broker.depths(), downstream: self.downstream, real: None })
     }
 
-    fn progress(&self) -> super::Progress {
+    pub(super) fn progress(&self) -> super::Progress {
         let done = self.rec.produced_count() - self.rec.open_messages();
         super::Progress { done, total: self.cfg.messages, now: self.now }
     }
 
-    fn advance(&mut self, t: Nanos) -> std::io::Result<()> {
+    pub(super) fn advance(&mut self, t: Nanos) -> std::io::Result<()> {
         if let Some(p) = &mut self.pacer {
             p.wait_until(t);
         }
@@ -172,12 +183,12 @@ impl<'a> Engine<'a> {
             dead: d.dead,
             in_flight: self.consumers.iter().map(|c| c.busy as u64).sum(),
             in_system: self.downstream.as_ref().map_or(0, |d| d.in_system()),
-            consumers: self.consumers.iter().filter(|c| c.is_consuming()).count() as u64,
+            consumers: d.external_consumers.unwrap_or_else(|| self.consumers.iter().filter(|c| c.is_consuming()).count() as u64),
             capacity: self.downstream.as_ref().map_or(0.0, |d| d.capacity_now()),
         }
     }
 
-    fn start(&mut self) {
+    pub(super) fn start(&mut self) {
         for i in 0..self.consumers.len() {
             self.consumer_up(i as u32);
         }
@@ -194,7 +205,7 @@ impl<'a> Engine<'a> {
         self.settle();
     }
 
-    fn handle(&mut self, ev: Ev) {
+    pub(super) fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::Publish => self.publish(),
             Ev::LocalDone { consumer, slot, token } => self.on_local_done(consumer, slot, token),
@@ -227,7 +238,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Processes broker events and downstream notices until neither has anything left.
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         loop {
             if !self.out.is_empty() {
                 std::mem::swap(&mut self.out, &mut self.scratch);
@@ -264,12 +275,26 @@ impl<'a> Engine<'a> {
 
     fn schedule_next_publish(&mut self) {
         match self.arrivals.next(&mut self.rng.arrivals) {
-            Some(t) => self.q.push(t.max(self.now), Ev::Publish),
+            Some(t) => {
+                self.planned_publish = t.max(self.now);
+                self.q.push(self.planned_publish, Ev::Publish);
+            }
             None => self.produced_all = true,
         }
     }
 
+    /// The producer's next message is due. A real broker that pushes back holds it until it can take it.
     fn publish(&mut self) {
+        if self.broker.real().is_some_and(|r| !r.can_publish()) {
+            self.publish_held = true;
+            return;
+        }
+        self.publish_now();
+    }
+
+    /// Publishes the due message (its intended time is the planned one, however late it goes out).
+    pub(super) fn publish_now(&mut self) {
+        self.publish_held = false;
         let p = &self.cfg.producers;
         let size = match p.size {
             crate::scenario::SizeDist::Fixed { bytes } => bytes,
@@ -284,7 +309,7 @@ impl<'a> Engine<'a> {
         let poison = p.poison_fraction > 0.0 && self.rng.payload.random::<f64>() < p.poison_fraction;
         let env = Envelope {
             id: self.next_id,
-            intended: self.now,
+            intended: self.planned_publish,
             published: self.now,
             size: size.min(u32::MAX as u64) as u32,
             poison,

@@ -98,6 +98,10 @@ impl EventQueue {
     pub fn pop(&mut self) -> Option<(Nanos, Ev)> {
         self.heap.pop().map(|e| (e.at, e.ev))
     }
+    /// Whether any pending event satisfies `f` (a linear scan: for rare checks, not the hot path).
+    pub fn has_any(&self, f: impl Fn(Ev) -> bool) -> bool {
+        self.heap.iter().any(|e| f(e.ev))
+    }
     pub fn len(&self) -> usize {
         self.heap.len()
     }

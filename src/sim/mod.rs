@@ -8,6 +8,8 @@ pub mod consumer;
 pub mod downstream;
 pub mod engine;
 pub mod events;
+pub mod interrupt;
+mod real_loop;
 pub mod retry;
 pub mod rng;
 
@@ -33,6 +35,8 @@ pub struct Outcome {
     pub depths: Depths,
     pub downstream_crashes: u64,
     pub downstream_peak_in_system: u64,
+    /// A real broker's report and reconciliation; `None` on the embedded broker.
+    pub real: Option<crate::broker::real::RealReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +78,19 @@ pub fn run_with_progress(
         BrokerKind::Embedded => Box::new(EmbeddedBroker::new(&cfg.queue)),
         other => return Err(RunError::UnsupportedBroker(other)),
     };
-    let pacer = (cfg.broker.clock == ClockKind::Real).then(|| clock::Pacer::new(cfg.broker.time_scale));
+    run_on(cfg, seed, series, broker, progress)
+}
+
+/// `run_with_progress` on a broker the caller built (a real broker connects before the run starts).
+pub fn run_on(
+    cfg: &Scenario,
+    seed: u64,
+    series: SeriesWriter,
+    broker: Box<dyn Broker + '_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, RunError> {
+    let is_real = cfg.broker.kind != BrokerKind::Embedded;
+    let pacer = (cfg.broker.clock == ClockKind::Real && !is_real).then(|| clock::Pacer::new(cfg.broker.time_scale));
     let nominal = cfg.downstream.as_ref().map_or(0.0, |d| d.capacity_per_s());
     let secs = |d: crate::time::Dur| d.ns() / NS_PER_SEC;
     let recovery = Recovery::new(cfg.faults_start().map(secs), cfg.faults_end().map(secs));
@@ -82,7 +98,7 @@ pub fn run_with_progress(
     let rec = crate::record::Recorder::new(series, nominal, gap, recovery);
     let stop_at = cfg.duration.map_or(DEFAULT_LIMIT, |d| d.ns());
     let engine = engine::Engine::new(cfg, seed, broker, rec, pacer, stop_at);
-    let engine::Finished { ended, rec, depths, downstream } = engine.run(progress)?;
+    let engine::Finished { ended, rec, depths, downstream, real } = engine.run(progress)?;
     let recorded = rec.finish(ended.at, &ended.gauges)?;
     Ok(Outcome {
         recorded,
@@ -92,5 +108,6 @@ pub fn run_with_progress(
         depths,
         downstream_crashes: downstream.as_ref().map_or(0, |d| d.crashes),
         downstream_peak_in_system: downstream.as_ref().map_or(0, |d| d.peak_in_system),
+        real,
     })
 }

@@ -11,6 +11,8 @@ fn cfg() -> QueueCfg {
         message_ttl: None,
         max_length: None,
         overflow: Overflow::DropHead,
+        queue_type: Default::default(),
+        reuse: false,
     }
 }
 
@@ -47,7 +49,7 @@ fn prefetch_bounds_unacked_and_round_robin_spreads() {
         b.publish(0, env(id), &mut out);
     }
     assert_eq!(deliveries(&out), vec![(0, 0, 1), (1, 1, 1), (0, 2, 1), (1, 3, 1)]);
-    assert_eq!(b.depths(), Depths { ready: 2, unacked: 4, delayed: 0, dead: 0 });
+    assert_eq!(b.depths(), Depths { ready: 2, unacked: 4, delayed: 0, dead: 0, external_consumers: None });
     let t = tag_of(&out, 1);
     out.clear();
     b.ack(1, 1, t, &mut out);
@@ -89,7 +91,7 @@ fn nack_without_requeue_dead_letters_as_rejected() {
     out.clear();
     b.nack(0, 0, t, false, &mut out);
     assert_eq!(out, vec![BrokerEvent::DeadLettered { env: env(1), reason: DeadLetterReason::Rejected }]);
-    assert_eq!(b.depths(), Depths { ready: 0, unacked: 0, delayed: 0, dead: 1 });
+    assert_eq!(b.depths(), Depths { ready: 0, unacked: 0, delayed: 0, dead: 1, external_consumers: None });
 }
 
 #[test]
@@ -154,7 +156,7 @@ fn closing_a_consumer_returns_its_unacked_messages_in_order() {
     }
     out.clear();
     b.close_consumer(1, 0, &mut out);
-    assert_eq!(b.depths(), Depths { ready: 5, unacked: 0, delayed: 0, dead: 0 });
+    assert_eq!(b.depths(), Depths { ready: 5, unacked: 0, delayed: 0, dead: 0, external_consumers: None });
     b.open_consumer(2, 1, 5, &mut out);
     assert_eq!(deliveries(&out), vec![(1, 0, 2), (1, 1, 2), (1, 2, 2), (1, 3, 1), (1, 4, 1)]);
 }
@@ -171,5 +173,5 @@ fn a_paused_consumer_gets_nothing_new_but_can_ack() {
     out.clear();
     b.ack(1, 0, t, &mut out);
     assert!(out.is_empty());
-    assert_eq!(b.depths(), Depths { ready: 1, unacked: 0, delayed: 0, dead: 0 });
+    assert_eq!(b.depths(), Depths { ready: 1, unacked: 0, delayed: 0, dead: 0, external_consumers: None });
 }

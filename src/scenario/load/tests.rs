@@ -125,14 +125,17 @@ fn problems(text: &str, sets: &[&str]) -> Vec<String> {
 fn defaults() -> Scenario {
     Scenario {
         name: "scenario".into(), description: String::new(), seed: None, messages: 10_000, duration: None,
-        broker: BrokerCfg { kind: BrokerKind::Embedded, clock: ClockKind::Virtual, time_scale: 1.0, url: None },
+        broker: BrokerCfg {
+            kind: BrokerKind::Embedded, clock: ClockKind::Virtual, time_scale: 1.0, url: None, tls: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT, drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+        },
         queue: QueueCfg {
             name: "loadtest".into(), max_delivery_count: None, message_ttl: None, max_length: None,
-            overflow: Overflow::DropHead,
+            overflow: Overflow::DropHead, queue_type: QueueType::Classic, reuse: false,
         },
         producers: ProducerCfg {
             count: 1, rate: RateShape::Constant { per_second: 100.0 }, size: SizeDist::Fixed { bytes: 512 },
-            poison_fraction: 0.0,
+            poison_fraction: 0.0, persistent: true, confirm_window: DEFAULT_CONFIRM_WINDOW,
         },
         consumers: ConsumerCfg {
             count: 1, concurrency: 1, prefetch: 1, service_time: Dist::fixed(ms(1)), on_failure: OnFailure::ErrorQueue,
@@ -164,7 +167,7 @@ fn full_expected() -> Scenario {
         broker: BrokerCfg { time_scale: 10.0, ..defaults().broker },
         queue: QueueCfg {
             name: "orders.in".into(), max_delivery_count: Some(5), message_ttl: Some(secs(3600)),
-            max_length: Some(10_000), overflow: Overflow::RejectPublish,
+            max_length: Some(10_000), overflow: Overflow::RejectPublish, ..defaults().queue
         },
         producers: ProducerCfg {
             count: 2,
@@ -173,7 +176,7 @@ fn full_expected() -> Scenario {
                 poisson: true,
             },
             size: SizeDist::Uniform { min_bytes: 256, max_bytes: 4096 },
-            poison_fraction: 0.01,
+            poison_fraction: 0.01, ..defaults().producers
         },
         consumers: ConsumerCfg {
             count: 2, concurrency: 8, prefetch: 16, service_time: Dist::Lognormal { median: ms(5), p99: ms(50) },
@@ -263,7 +266,7 @@ fn unknown_keys_suggest_the_closest_valid_key() {
             "line 2: unknown key `consumer` in the top level; did you mean `consumers`?",
             "line 5: unknown key `concurency` in [consumers]; did you mean `concurrency`?",
             "line 7: unknown key `zzz` in [queue]; valid keys: name, max_delivery_count, message_ttl, max_length, \
-             overflow",
+             overflow, type, reuse",
         ]
     );
     let text = "[producers]\nrate = { shape = \"constant\", per_second = 5, over = \"1m\" }\n";
@@ -283,7 +286,7 @@ fn wrong_types_bad_choices_and_ranges_all_reported_with_lines() {
             "line 2: `duration = 30`: expected a duration string like \"30s\", got 30",
             "line 4: `retry.jitter = \"ful\"`: expected one of \"none\", \"full\", \"equal\", \"decorrelated\", \
              \"proportional\"",
-            "line 6: `consumers.count = -3`: must be at least 1, got -3",
+            "line 6: `consumers.count = -3`: must not be negative, got -3",
         ]
     );
 }
@@ -380,13 +383,61 @@ fn broker_rules() {
     let text = "[broker]\nkind = \"rabbitmq\"\nclock = \"virtual\"\n";
     assert_eq!(
         problems(text, &[]),
-        [
-            "line 2: `broker.kind = \"rabbitmq\"`: real brokers are not available in this build yet; use kind = \
-             \"embedded\"",
-            "line 3: broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on \
-             wall-clock time; use clock = \"real\"",
-        ]
+        ["line 3: broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on \
+          wall-clock time; use clock = \"real\""]
     );
+    let text = "[broker]\nkind = \"servicebus\"\n";
+    assert!(problems(text, &[])[0].contains("Service Bus is not available in this build yet"));
+    // A real broker defaults to the real clock.
+    let s = load("[broker]\nkind = \"rabbitmq\"\nurl = \"amqp://u:p@host/v\"\n", &[]).unwrap();
+    assert_eq!((s.broker.kind, s.broker.clock), (BrokerKind::Rabbitmq, ClockKind::Real));
+}
+
+#[test]
+fn real_broker_rules() {
+    let rabbit = "[broker]\nkind = \"rabbitmq\"\n";
+    // Classic queues do not count deliveries.
+    let p = problems(&format!("{rabbit}[queue]\nmax_delivery_count = 5\n"), &[]);
+    assert_eq!(p.len(), 1);
+    assert!(p[0].starts_with("line 4: queue.max_delivery_count needs a quorum queue") && p[0].contains("quorum"), "{p:?}");
+    assert!(load(&format!("{rabbit}[queue]\nmax_delivery_count = 5\ntype = \"quorum\"\n"), &[]).is_ok());
+    // The embedded broker models delivery counting whatever the type.
+    assert!(load("[queue]\nmax_delivery_count = 5\n", &[]).is_ok());
+    // Produce-only needs a real broker and a pinned queue.
+    let p = problems("[consumers]\ncount = 0\n", &[]);
+    assert!(p[0].contains("produce-only") && p[0].contains("at least 1"), "{p:?}");
+    let p = problems(&format!("{rabbit}[consumers]\ncount = 0\n"), &[]);
+    assert!(p[0].contains("queue.reuse = true"), "{p:?}");
+    assert!(load(&format!("{rabbit}[queue]\nname = \"orders\"\nreuse = true\n[consumers]\ncount = 0\n"), &[]).is_ok());
+    let p = problems("[queue]\nreuse = true\n", &[]);
+    assert!(p[0].contains("existing queue of a real broker"), "{p:?}");
+    // TLS files only with amqps, and a client certificate needs its key.
+    let p = problems(&format!("{rabbit}url = \"amqp://h/\"\n[broker.tls]\nca = \"Cargo.toml\"\n"), &[]);
+    assert!(p.iter().any(|e| e.contains("only applies to amqps://")), "{p:?}");
+    let p = problems(&format!("{rabbit}url = \"amqps://h/\"\n[broker.tls]\ncert = \"Cargo.toml\"\n"), &[]);
+    assert!(p.iter().any(|e| e.contains("needs both `cert` and `key`; add `key`")), "{p:?}");
+    let p = problems(&format!("{rabbit}url = \"amqps://h/\"\n[broker.tls]\nca = \"/no/such.pem\"\n"), &[]);
+    assert!(p.iter().any(|e| e.contains("readable PEM file")), "{p:?}");
+}
+
+#[test]
+fn broker_url_errors_never_show_the_password() {
+    for url in ["http://me:hunter2@h/", "amqp://me:hunter2@h:70000/", "amqp://me:hunter2@h/?nope=1"] {
+        let text = format!("[broker]\nkind = \"rabbitmq\"\nurl = \"{url}\"\n");
+        let p = problems(&text, &[]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("line 3: broker.url: ") && !p[0].contains("hunter2"), "{p:?}");
+        let set = format!("broker.url={url}");
+        let p = problems(rabbit_only(), &[&set]);
+        assert!(p[0].starts_with("--set broker.url: ") && !p[0].contains("hunter2"), "{p:?}");
+    }
+    // The resolved scenario records the URL masked.
+    let s = load("[broker]\nkind = \"rabbitmq\"\nurl = \"amqp://me:hunter2@h/v\"\n", &[]).unwrap();
+    assert!(!s.to_toml().contains("hunter2") && s.to_toml().contains("amqp://me:****@h/v"));
+}
+
+fn rabbit_only() -> &'static str {
+    "[broker]\nkind = \"rabbitmq\"\n"
 }
 
 #[test]

@@ -1,0 +1,206 @@
+//! What a real broker adds to the `Broker` seam: a wall clock, asynchronous events the engine waits for, publish
+//! back-pressure, and, at the end, a reconciliation report (`real_broker` in summary.json).
+
+use super::BrokerEvent;
+use crate::report::summary::Percentiles;
+use crate::time::Nanos;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Scenario time on the wall clock: `time_scale` scenario seconds per wall second since `start`.
+#[derive(Clone, Copy, Debug)]
+pub struct RealClock {
+    start: Instant,
+    scale: f64,
+}
+
+impl RealClock {
+    pub fn start(time_scale: f64) -> RealClock {
+        RealClock { start: Instant::now(), scale: if time_scale > 0.0 { time_scale } else { 1.0 } }
+    }
+    /// Scenario time now.
+    pub fn now(&self) -> Nanos {
+        self.at(Instant::now())
+    }
+    /// Scenario time at a wall-clock instant.
+    pub fn at(&self, t: Instant) -> Nanos {
+        let wall = t.saturating_duration_since(self.start).as_nanos() as f64;
+        (wall * self.scale).min(u64::MAX as f64) as Nanos
+    }
+    /// The wall-clock instant at which scenario time `t` is due.
+    pub fn instant(&self, t: Nanos) -> Instant {
+        let wall = Duration::try_from_secs_f64(t as f64 / 1e9 / self.scale).unwrap_or(Duration::from_secs(86_400 * 365));
+        self.start.checked_add(wall).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
+    }
+    /// A scenario span as wall time.
+    pub fn wall(&self, span: Nanos) -> Duration {
+        Duration::try_from_secs_f64(span as f64 / 1e9 / self.scale).unwrap_or(Duration::MAX)
+    }
+    /// A wall span in scenario nanoseconds.
+    pub fn span(&self, wall: Duration) -> Nanos {
+        (wall.as_nanos() as f64 * self.scale).min(u64::MAX as f64) as Nanos
+    }
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+}
+
+/// Why a run on a real broker ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Every message has an outcome.
+    Completed,
+    /// The scenario's `duration` ran out.
+    DurationLimit,
+    /// Every message was published, and nothing happened for `broker.drain_timeout`.
+    DrainTimeout,
+    /// SIGINT or SIGTERM.
+    Interrupted(i32),
+    /// The broker made the run impossible (the queue was deleted, the connection could not be restored).
+    Fatal(String),
+}
+
+impl EndReason {
+    pub fn describe(&self) -> String {
+        match self {
+            EndReason::Completed => "completed".into(),
+            EndReason::DurationLimit => "duration limit".into(),
+            EndReason::DrainTimeout => "drain timeout (nothing happened for broker.drain_timeout)".into(),
+            EndReason::Interrupted(sig) => format!("interrupted ({})", signal_name(*sig)),
+            EndReason::Fatal(why) => format!("failed: {why}"),
+        }
+    }
+}
+
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+/// A broker that runs on the wall clock and answers asynchronously.
+pub trait RealBroker {
+    fn clock(&self) -> RealClock;
+    /// Waits until scenario time `deadline` at most for broker events and pushes those that arrived (at once if
+    /// some are queued already).
+    fn wait(&mut self, deadline: Nanos, out: &mut Vec<BrokerEvent>);
+    /// Whether a publish now would be sent without waiting: false while the confirm window is full or the broker
+    /// blocks the connection (the producer then lags behind its intended times).
+    fn can_publish(&self) -> bool;
+    /// Nothing outstanding that could still produce an event: no unconfirmed publish, no delayed message due soon.
+    fn quiet(&self) -> bool;
+    /// Produce-only mode: the queue the user's consumers drain is empty now.
+    fn drained(&self) -> bool;
+    /// A condition that ends the run (the queue was deleted under it, the connection cannot be restored).
+    fn fatal(&self) -> Option<String>;
+    /// Called once after the loop: stops consuming, reconciles every message, removes the run's topology (unless
+    /// asked to keep it) and reports. `finished(id)` says whether the engine recorded an outcome for message `id`.
+    fn finish(&mut self, ended: &EndReason, produced: u64, finished: &dyn Fn(u64) -> bool) -> RealReport;
+}
+
+/// `real_broker` in summary.json: how the run met the real broker, and the reconciliation of every message.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RealReport {
+    pub kind: String,
+    /// The URL without its password.
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub vhost: String,
+    pub tls: bool,
+    /// Product and version the broker announced, e.g. "RabbitMQ 3.10.8".
+    pub server: String,
+    pub queue_type: String,
+    pub run_id: String,
+    /// Queues (and exchanges) the run used, with the work queue first.
+    pub topology: Vec<String>,
+    /// The run's topology was left in place (`--keep-topology`, or a reused queue).
+    pub topology_kept: bool,
+    pub ended_by: String,
+    /// How to read latencies taken on a scaled clock.
+    pub time_scale_note: String,
+    /// Where each queue-depth figure in the time series comes from.
+    pub depth_sources: Vec<String>,
+    pub publishing: Publishing,
+    pub consuming: Consuming,
+    /// Connection outages (the broker or network closed a connection; the run reconnected or gave up).
+    pub outages: Vec<Interval>,
+    pub ledger: Reconciliation,
+    /// From a delivery reaching the client library to the engine handling it (the bridge's hand-off), wall-clock us.
+    pub handoff_us: Percentiles,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produce_only: Option<ProduceOnly>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Publishing {
+    pub confirms: bool,
+    pub confirm_window: u32,
+    pub persistent: bool,
+    pub confirmed: u64,
+    /// Publishes the broker refused (nack), e.g. a full queue with `reject-publish`.
+    pub nacked: u64,
+    /// Publishes sent again after a connection loss left their outcome unknown (at-least-once).
+    pub republished: u64,
+    /// Publishes whose confirm never came (the run ended or the connection died first).
+    pub unconfirmed_at_end: u64,
+    /// How far the producer fell behind its intended times (confirm window full, connection blocked), ms.
+    pub lag_ms: Percentiles,
+    /// `connection.blocked` intervals (memory or disk alarm), scenario time.
+    pub blocked: Vec<Interval>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Consuming {
+    pub deliveries: u64,
+    /// Deliveries the broker marked redelivered (requeued, or after a reconnect).
+    pub redelivered: u64,
+    /// Acks and nacks that arrived after their channel was gone (the broker requeues those messages).
+    pub stale_acks: u64,
+    /// Unacked messages the broker took back because a channel or connection closed under them.
+    pub requeued_by_outages: u64,
+    /// Dead-lettered copies of a message already seen in a dead-letter queue (at-least-once showing through).
+    pub duplicate_dead_letters: u64,
+    /// Messages on the queue that were not published by this run (reused queues), left alone.
+    pub foreign: u64,
+}
+
+/// An interval of scenario time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub what: String,
+    pub start_s: f64,
+    /// `null` while it had not ended when the run did.
+    pub duration_s: Option<f64>,
+}
+
+/// Every message id, reconciled at the end.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// `by id` (every open message looked up in the queues) or `by count` (queue depths only).
+    pub method: String,
+    /// Still in the work queue or a delay queue at the end.
+    pub held_at_end: u64,
+    /// Confirmed by the broker, never finished, and in no queue at the end.
+    pub lost: u64,
+    /// The first lost message ids (up to 20).
+    pub lost_ids: Vec<u64>,
+    /// Publishes whose outcome stayed unknown and that never arrived anywhere: not accepted, so not counted published.
+    pub unconfirmed_unseen: u64,
+    /// Messages the run's own consumers never saw because someone else's took them (produce-only).
+    pub consumed_elsewhere: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProduceOnly {
+    /// Highest ready count seen on the queue.
+    pub peak_backlog: u64,
+    /// From the last publish until the queue was empty; `null` if it never was.
+    pub drain_s: Option<f64>,
+    pub consumers_min: u64,
+    pub consumers_max: u64,
+    /// Where the consumer count comes from.
+    pub consumers_source: String,
+}

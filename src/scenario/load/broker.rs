@@ -1,0 +1,121 @@
+//! The `[broker]` and `[queue]` tables, and the rules that tie a real broker to the rest of the scenario.
+
+use super::super::node::{Node, NodeValue};
+use super::super::reader::{Errs, TableReader};
+use super::super::*;
+
+/// Brokers this build cannot run yet. Service Bus arrives with its own issue; remove it here then.
+fn unavailable_broker(kind: BrokerKind) -> Option<&'static str> {
+    match kind {
+        BrokerKind::Embedded | BrokerKind::Rabbitmq => None,
+        BrokerKind::Servicebus => Some(
+            "Azure Service Bus is not available in this build yet; use kind = \"embedded\" or kind = \"rabbitmq\"",
+        ),
+    }
+}
+
+pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
+    use BrokerKind::*;
+    let kind = r.choice("kind", &[Embedded, Rabbitmq, Servicebus]);
+    if let (Some(why), Some(node)) = (kind.and_then(unavailable_broker), r.peek("kind")) {
+        r.errs.bad_value(&r.child("kind"), node, why);
+    }
+    let kind = kind.unwrap_or(Embedded);
+    let default_clock = if kind == Embedded { ClockKind::Virtual } else { ClockKind::Real };
+    let clock = r.choice("clock", &[ClockKind::Virtual, ClockKind::Real]).unwrap_or(default_clock);
+    if clock == ClockKind::Virtual && kind != Embedded {
+        let m = "broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on wall-clock time";
+        r.error("clock", format!("{m}; use clock = \"real\""));
+    }
+    let time_scale = r.f64_where("time_scale", |v| v > 0.0 && v <= 1e6, "must be greater than 0 and at most 1000000");
+    let time_scale = time_scale.unwrap_or(1.0);
+    let url = url(&mut r, kind);
+    let tls = r.table("tls").map(|mut t| {
+        let mut file = |key: &'static str| {
+            let path = t.str(key)?;
+            let ok = std::path::Path::new(&path).is_file();
+            t.check(key, ok, "must name a readable PEM file").then_some(path)
+        };
+        let tls = TlsCfg { ca: file("ca"), cert: file("cert"), key: file("key") };
+        if tls.cert.is_some() != tls.key.is_some() && t.errs.clean(&["broker.tls"]) {
+            let missing = if tls.cert.is_some() { "key" } else { "cert" };
+            let m = format!("broker.tls: a client certificate needs both `cert` and `key`; add `{missing}`");
+            t.error(missing, m);
+        }
+        t.finish();
+        tls
+    });
+    if let (Some(_), Some(u)) = (&tls, url.as_deref()) {
+        if !u.trim_start().starts_with("amqps://") {
+            r.error("tls", "broker.tls only applies to amqps:// URLs; use an amqps:// url or remove [broker.tls]".into());
+        }
+    }
+    let connect_timeout = r.dur_pos("connect_timeout").unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let drain_timeout = r.dur_pos("drain_timeout").unwrap_or(DEFAULT_DRAIN_TIMEOUT);
+    r.finish();
+    BrokerCfg { kind, clock, time_scale, url, tls, connect_timeout, drain_timeout }
+}
+
+/// `broker.url`, checked without ever echoing it (it may carry a password).
+fn url(r: &mut TableReader, kind: BrokerKind) -> Option<String> {
+    let node = r.get("url")?;
+    let NodeValue::Str(text) = &node.value else {
+        r.errs.at(&r.child("url"), Some(node), None, "broker.url must be a string like \"amqp://host:5672/%2f\"".into());
+        return None;
+    };
+    if kind == BrokerKind::Rabbitmq {
+        if let Err(why) = crate::amqp_url::AmqpUrl::parse(text) {
+            r.errs.at(&r.child("url"), Some(node), None, format!("broker.url: {why}"));
+            return None;
+        }
+    }
+    Some(text.clone())
+}
+
+pub(super) fn queue(mut r: TableReader) -> QueueCfg {
+    let name = r.str("name").unwrap_or_else(|| "loadtest".to_string());
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let rule = "must be non-empty and use only letters, digits, `.`, `_` and `-`";
+    r.check("name", !name.is_empty() && name.chars().all(valid), rule);
+    r.check("name", name.len() <= 200, "must be at most 200 characters (RabbitMQ names take 255 bytes with suffixes)");
+    let max_delivery_count = r.u32("max_delivery_count", 1);
+    let message_ttl = r.dur_pos("message_ttl");
+    let max_length = r.u64("max_length", 1);
+    let overflow = r.choice("overflow", &[Overflow::DropHead, Overflow::RejectPublish]);
+    let overflow = overflow.unwrap_or(Overflow::DropHead);
+    let queue_type = r.choice("type", &[QueueType::Classic, QueueType::Quorum]).unwrap_or_default();
+    let reuse = r.bool("reuse").unwrap_or(false);
+    r.finish();
+    QueueCfg { name, max_delivery_count, message_ttl, max_length, overflow, queue_type, reuse }
+}
+
+/// Rules that only a real broker imposes, and the produce-only mode.
+pub(super) fn real_broker_rules(errs: &Errs, tree: &Node, b: &BrokerCfg, q: &QueueCfg, c: &ConsumerCfg) {
+    let at = |path: &[&str]| tree.get_path(path);
+    let section = |name: &str| tree.get(name);
+    let real = b.kind != BrokerKind::Embedded;
+    if real && q.max_delivery_count.is_some() && q.queue_type == QueueType::Classic {
+        let m = "queue.max_delivery_count needs a quorum queue on RabbitMQ (x-delivery-limit; classic queues do not \
+                 count deliveries); set queue.type = \"quorum\"";
+        errs.at("queue.max_delivery_count", at(&["queue", "max_delivery_count"]), section("queue"), m.into());
+    }
+    if c.count == 0 && errs.clean(&["consumers.count"]) {
+        let node = at(&["consumers", "count"]);
+        if !real {
+            let m = "consumers.count = 0 (produce-only) leaves nobody to consume the embedded broker's queue; \
+                     set consumers.count to at least 1, or run against a real broker whose queue your own service \
+                     consumes (broker.kind = \"rabbitmq\", queue.reuse = true)";
+            errs.at("consumers.count", node, section("consumers"), m.into());
+        } else if !q.reuse {
+            let m = "consumers.count = 0 (produce-only) publishes into a queue that your own service consumes, so \
+                     loadtest must not invent a per-run queue name: pin queue.name and set queue.reuse = true \
+                     (or pass --reuse-queue)";
+            errs.at("consumers.count", node, section("consumers"), m.into());
+        }
+    }
+    if q.reuse && !real {
+        let m = "queue.reuse uses an existing queue of a real broker; the embedded broker has none. Remove it or set \
+                 broker.kind = \"rabbitmq\"";
+        errs.at("queue.reuse", at(&["queue", "reuse"]), section("queue"), m.into());
+    }
+}

@@ -1,0 +1,104 @@
+//! The engine's loop on a real broker: the same handlers as in virtual time, driven by the wall clock. The loop
+//! waits for "the next timer deadline or the next broker event", whichever comes first, on the broker's event
+//! channel (never sleeping past a delivery), handles due timers first, and ends when every message has an outcome,
+//! the duration runs out, nothing happens for the drain timeout, a signal arrives or the broker fails.
+
+use super::engine::{Engine, Ended, Finished};
+use super::events::Ev;
+use super::interrupt;
+use crate::broker::real::EndReason;
+use std::time::{Duration, Instant};
+
+/// The longest the loop waits without looking up (signals, drain, progress), wall clock.
+const LOOK_UP: Duration = Duration::from_millis(50);
+/// Progress reports on a real clock, wall clock.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+impl Engine<'_> {
+    pub(super) fn run_real(mut self, progress: &mut dyn FnMut(super::Progress)) -> std::io::Result<Finished> {
+        let Some(clock) = self.broker.real().map(|r| r.clock()) else {
+            return Err(std::io::Error::other("run_real needs a real broker"));
+        };
+        let drain_timeout = Duration::from_nanos(self.cfg.broker.drain_timeout.ns());
+        let produce_only = self.cfg.consumers.count == 0 && self.cfg.autoscale.is_none();
+        self.start();
+        let mut last_activity = Instant::now();
+        let mut next_progress = Instant::now();
+        let reason = loop {
+            if let Some(sig) = interrupt::received() {
+                break EndReason::Interrupted(sig);
+            }
+            let Some(real) = self.broker.real() else { break EndReason::Fatal("the broker went away".into()) };
+            if let Some(why) = real.fatal() {
+                break EndReason::Fatal(why);
+            }
+            let all_published = self.produced_all && !self.publish_held;
+            if all_published && (self.rec.open_messages() == 0 || (produce_only && real.drained())) {
+                break EndReason::Completed;
+            }
+            if self.publish_held && real.can_publish() {
+                let t = clock.now().max(self.now);
+                self.advance(t)?;
+                self.publish_now();
+                self.settle();
+                last_activity = Instant::now();
+                continue;
+            }
+            let wall_now = clock.now();
+            if wall_now >= self.stop_at {
+                self.advance(self.stop_at.max(self.now))?;
+                break EndReason::DurationLimit;
+            }
+            match self.q.peek_time() {
+                Some(t) if t <= wall_now => {
+                    self.advance(t.max(self.now))?;
+                    if let Some((_, ev)) = self.q.pop() {
+                        self.events += 1;
+                        if ev != Ev::AutoscalePoll {
+                            last_activity = Instant::now();
+                        }
+                        self.handle(ev);
+                        self.settle();
+                    }
+                    continue;
+                }
+                next => {
+                    let look_up = wall_now.saturating_add(clock.span(LOOK_UP));
+                    let deadline = next.map_or(look_up, |t| t.min(look_up)).min(self.stop_at);
+                    real.wait(deadline, &mut self.out);
+                    if !self.out.is_empty() {
+                        self.events += self.out.len() as u64;
+                        self.advance(clock.now().max(self.now))?;
+                        self.settle();
+                        last_activity = Instant::now();
+                    }
+                }
+            }
+            if Instant::now() >= next_progress {
+                progress(self.progress());
+                next_progress = Instant::now() + PROGRESS_EVERY;
+            }
+            let idle = last_activity.elapsed() >= drain_timeout;
+            if all_published && idle && !self.q.has_any(|ev| ev != Ev::AutoscalePoll) {
+                if self.broker.real().is_some_and(|r| r.quiet()) {
+                    break EndReason::DrainTimeout;
+                }
+            }
+        };
+        if reason != EndReason::Completed && reason != EndReason::DurationLimit {
+            self.advance(clock.now().clamp(self.now, self.stop_at.max(self.now)))?;
+        }
+        progress(self.progress());
+        let gauges = self.gauges();
+        let produced = self.rec.produced_count();
+        let rec = &self.rec;
+        let report = match self.broker.real() {
+            Some(real) => real.finish(&reason, produced, &|id| rec.is_finished(id)),
+            None => Default::default(),
+        };
+        let by_limit = reason == EndReason::DurationLimit;
+        let ended = Ended { at: self.now, by_limit, events: self.events, gauges };
+        let depths = self.broker.depths();
+        Ok(Finished { ended, rec: self.rec, depths, downstream: self.downstream, real: Some(report) })
+    }
+}
