@@ -66,6 +66,30 @@ pub struct RunArgs {
     pub gate: bool,
     #[command(flatten)]
     pub gate_options: GateOptions,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+/// Where a run goes: the embedded broker or a real one.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BrokerArgs {
+    /// `embedded`, `rabbitmq` (URL from broker.url, else $LOADTEST_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/%2f)
+    /// or an AMQP URL (`amqp://user:pass@host:5672/vhost`, `amqps://...`); overrides [broker] kind and url.
+    #[arg(long, value_name = "URL|rabbitmq|embedded")]
+    pub broker: Option<String>,
+    /// Scenario seconds per wall-clock second on a real broker (overrides broker.time_scale; 60 plays a 5-minute
+    /// outage in 5 s).
+    #[arg(long, value_name = "F")]
+    pub time_scale: Option<f64>,
+    /// Leave the run's queues on the broker when it ends (they are deleted otherwise, also after Ctrl-C or an error).
+    #[arg(long)]
+    pub keep_topology: bool,
+    /// Use the queue named by queue.name as it is (no run-id suffix; not declared, not deleted): sets queue.reuse.
+    #[arg(long)]
+    pub reuse_queue: bool,
+    /// Name the run on the broker (queue suffix, connection names) instead of a random 8-hex id.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
 }
 
 /// How `loadtest gate` (and `loadtest run --gate`) compares a run with a baseline.

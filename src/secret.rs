@@ -24,9 +24,23 @@ pub fn mask_url(url: &str) -> String {
     out
 }
 
+/// `text` with every occurrence of `secret` replaced by `****` (for messages from libraries that might echo it).
+pub fn scrub(text: &str, secret: &str) -> String {
+    if secret.len() < 2 {
+        return text.to_string();
+    }
+    text.replace(secret, "****")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::mask_url;
+    use super::{mask_url, scrub};
+
+    #[test]
+    fn scrubs_a_secret_wherever_it_appears() {
+        assert_eq!(scrub("auth failed for hunter2 (hunter2)", "hunter2"), "auth failed for **** (****)");
+        assert_eq!(scrub("nothing here", ""), "nothing here");
+    }
 
     #[test]
     fn masks_passwords() {

@@ -197,8 +197,8 @@ pub struct Reconciliation {
 pub struct ProduceOnly {
     /// Highest ready count seen on the queue.
     pub peak_backlog: u64,
-    /// From the last publish until the queue was empty; `null` if it never was.
-    pub drain_s: Option<f64>,
+    /// Scenario time at which the queue was found empty after the last publish; `null` if it never was.
+    pub drained_at_s: Option<f64>,
     pub consumers_min: u64,
     pub consumers_max: u64,
     /// Where the consumer count comes from.

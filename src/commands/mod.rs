@@ -6,4 +6,5 @@ pub mod gate;
 pub mod repeat;
 pub mod report;
 pub mod run;
+pub mod target;
 pub mod validate;

@@ -1,7 +1,7 @@
 //! `loadtest run SCENARIO`: load and check the scenario, prepare the report folder, run, write the report.
 
 use crate::cli::RunArgs;
-use crate::exit::Failure;
+use crate::exit::{Code, Failure};
 use crate::record::series::SeriesWriter;
 use crate::report::{self, summary::Summary};
 use std::path::PathBuf;
@@ -27,26 +27,45 @@ pub struct Finished {
 }
 
 pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
-    let mut scn = crate::scenario::load_file(&args.scenario, &args.scenario_args.sets)
-        .map_err(|e| Failure::input(e.to_string()))?;
+    let mut sets = args.scenario_args.sets.clone();
+    sets.extend(super::target::overrides(&args.broker)?);
+    let mut scn = crate::scenario::load_file(&args.scenario, &sets).map_err(|e| Failure::input(e.to_string()))?;
+    let url_from = super::target::resolve_url(&mut scn)?;
     let seed = args.seed.or(scn.seed).unwrap_or_else(fresh_seed);
     scn.seed = Some(seed);
     let dir = match &args.out {
         Some(d) => d.clone(),
         None => report::default_run_dir(&args.reports, &scn.name, seed),
     };
+    let existed = dir.exists();
     report::prepare_dir(&dir).map_err(|e| {
         Failure::input(format!("cannot write the report folder {}: {e}; pass --out DIR", dir.display()))
     })?;
     let series = SeriesWriter::to_file(&dir.join(report::TIMESERIES))
         .and_then(|s| s.with_latency_log(&dir.join(report::HLOG)))
         .map_err(|e| Failure::input(format!("cannot write the report files in {}: {e}", dir.display())))?;
+    let broker = super::target::connect(&scn, &args.broker).inspect_err(|_| {
+        // Nothing ran: leave no half-written report folder behind.
+        drop(std::fs::remove_file(dir.join(report::TIMESERIES)));
+        drop(std::fs::remove_file(dir.join(report::HLOG)));
+        if !existed {
+            drop(std::fs::remove_dir(&dir));
+        }
+    })?;
     if !args.quiet {
-        eprintln!("running {} (seed {seed}, {} messages, {:?} broker) ...", scn.name, scn.messages, scn.broker.kind);
+        let on = match scn.broker.kind {
+            crate::scenario::BrokerKind::Embedded => format!("{:?} broker", scn.broker.kind),
+            _ => {
+                let url = scn.broker.url.as_deref().and_then(|u| crate::amqp_url::AmqpUrl::parse(u).ok());
+                let url = url.map_or_else(String::new, |u| u.to_string());
+                format!("RabbitMQ at {url} (URL from {url_from}), time scale {}", scn.broker.time_scale)
+            }
+        };
+        eprintln!("running {} (seed {seed}, {} messages, {on}) ...", scn.name, scn.messages);
     }
     let wall = Instant::now();
     let mut bar = crate::progress::Bar::new(crate::progress::wanted(args.quiet), scn.messages);
-    let outcome = crate::sim::run_with_progress(&scn, seed, series, &mut |p| bar.update(p));
+    let outcome = crate::sim::run_on(&scn, seed, series, broker, &mut |p| bar.update(p));
     bar.finish();
     let outcome = outcome.map_err(|e| Failure::runtime(e.to_string()))?;
     let wall_s = wall.elapsed().as_secs_f64();
@@ -59,7 +78,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         "events": outcome.events,
         "peak_rss_mb": peak_rss_mb(),
         "scenario_file": args.scenario.display().to_string(),
-        "overrides": args.scenario_args.sets.iter().map(|s| crate::secret::mask_url(s)).collect::<Vec<_>>(),
+        "overrides": sets.iter().map(|s| crate::secret::mask_url(s)).collect::<Vec<_>>(),
     });
     report::write_files(&dir, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", dir.display())))?;
@@ -71,5 +90,21 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         println!("  wall time    {wall_s:.3} s");
         println!("report: {}", dir.display());
     }
+    if let Some(real) = &summary.real_broker {
+        ended_badly(real, &dir)?;
+    }
     Ok(Finished { dir, summary })
+}
+
+/// A run on a real broker that failed or was interrupted still wrote its report; its exit code says so.
+fn ended_badly(real: &crate::broker::real::RealReport, dir: &std::path::Path) -> Result<(), Failure> {
+    let at = dir.display();
+    if let Some(why) = real.ended_by.strip_prefix("failed: ") {
+        return Err(Failure::runtime(format!("the run failed: {why} (report written to {at})")));
+    }
+    if real.ended_by.starts_with("interrupted") {
+        let code = if real.ended_by.contains("SIGTERM") { Code::Sigterm } else { Code::Sigint };
+        return Err(Failure { code, message: format!("{} (report written to {at})", real.ended_by) });
+    }
+    Ok(())
 }

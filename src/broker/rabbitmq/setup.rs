@@ -1,0 +1,194 @@
+//! Getting a run onto RabbitMQ before its clock starts: the URL and TLS files, a probe that names an unreachable
+//! broker within the connect timeout, two named connections (publishing, consuming), the run's topology, and the
+//! lapin tasks on a small tokio runtime.
+
+use super::bridge::Shared;
+use super::connect::{Endpoint, ServerInfo};
+use super::topology::{self, Names};
+use super::{consume, publisher, Consumer, Counts, RabbitBroker};
+use crate::amqp_url::{AmqpUrl, DEFAULT_URL};
+use crate::broker::real::RealClock;
+use crate::record::ledger::BitSet;
+use crate::scenario::{Jitter, Scenario};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the command line shapes a run on RabbitMQ.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Leave the run's queues in place at the end (to inspect them, or to replay dead letters).
+    pub keep_topology: bool,
+    /// Name the run (queue suffix, connection names) instead of a random id.
+    pub run_id: Option<String>,
+}
+
+/// What the run knows about where it runs.
+pub struct Info {
+    pub endpoint: Endpoint,
+    pub server: ServerInfo,
+    pub names: Names,
+    /// Queues and exchanges this run created (deleted at the end unless kept).
+    pub made: BTreeSet<String>,
+    pub keep: bool,
+    pub queue_type: &'static str,
+    pub persistent: bool,
+    pub poll_every: Duration,
+}
+
+/// A connection that cannot be restored for this long ends the run (a broker restart takes ~13 s here).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
+/// A fresh run id: 8 hex digits from the clock and the process id.
+pub fn fresh_run_id() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mixed = crate::sim::rng::splitmix64(t ^ ((std::process::id() as u64) << 40));
+    format!("{:08x}", mixed as u32)
+}
+
+/// Connects, declares the run's topology and starts the lapin tasks. The error is one line naming host, port and
+/// vhost (never the password), for exit code 3.
+pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
+    let text = scn.broker.url.as_deref().unwrap_or(DEFAULT_URL);
+    let url = AmqpUrl::parse(text).map_err(|e| format!("broker.url: {e}"))?;
+    let timeout = Duration::from_nanos(scn.broker.connect_timeout.ns());
+    let endpoint = Endpoint { url, tls: scn.broker.tls.clone(), timeout };
+    let server = endpoint.probe()?;
+    let run_id = opts.run_id.clone().unwrap_or_else(fresh_run_id);
+    let names = Names::new(&scn.queue, &run_id);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("loadtest-amqp")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the AMQP client's runtime: {e}"))?;
+    let scale = scn.broker.time_scale;
+    let name = |role: &str| format!("loadtest {run_id} {role} ({})", scn.name);
+    let (pub_conn, con_conn, made, delays) = rt.block_on(async {
+        let pub_conn = endpoint.open(&name("publish")).await?;
+        let con_conn = endpoint.open(&name("consume")).await?;
+        let mut made = BTreeSet::new();
+        let mut delays = Vec::new();
+        let result: lapin::Result<()> = async {
+            let ch = pub_conn.create_channel().await?;
+            made.extend(topology::declare(&ch, &scn.queue, &names, scale).await?);
+            // Delay queues of the configured redelivery intervals up front (jittered delays get theirs on demand).
+            if scn.redelivery.jitter == Jitter::None {
+                for d in &scn.redelivery.intervals {
+                    let ms = topology::wall_ms(d.ns(), scale);
+                    delays.push(topology::declare_delay(&ch, &names, ms).await?);
+                    made.insert(names.delay(ms));
+                }
+            }
+            let _ = ch.close(200, "declared".into()).await;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let failed = topology::delete(&pub_conn, &names, &made).await;
+            let _ = pub_conn.close(200, "setup failed".into()).await;
+            let _ = con_conn.close(200, "setup failed".into()).await;
+            let mut why = declare_error(&e, &names);
+            if !failed.is_empty() {
+                why.push_str(&format!("; could not remove {}", failed.join(", ")));
+            }
+            return Err(endpoint.failure(why));
+        }
+        Ok((pub_conn, con_conn, made, delays))
+    })?;
+    let clock = RealClock::start(scale);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shared = Arc::new(Shared::default());
+    if let Ok(mut q) = shared.delay_queues.lock() {
+        q.extend(delays);
+    }
+    let window = scn.producers.confirm_window;
+    let max_body = match scn.producers.size {
+        crate::scenario::SizeDist::Fixed { bytes } => bytes,
+        crate::scenario::SizeDist::Uniform { max_bytes, .. } => max_bytes,
+    }
+    .min(128 << 20) as usize;
+    let poll_every = Duration::from_secs_f64((1.0 / scale).clamp(0.05, 1.0));
+    let produce_only = scn.consumers.count == 0 && scn.autoscale.is_none();
+    let (pub_tx, pub_rx) = tokio::sync::mpsc::unbounded_channel();
+    let ps = publisher::Settings {
+        endpoint: endpoint.clone(),
+        connection_name: name("publish"),
+        names: names.clone(),
+        window,
+        persistent: scn.producers.persistent,
+        clock,
+        max_body,
+        give_up_after: GIVE_UP_AFTER,
+    };
+    rt.spawn(publisher::run(ps, pub_conn, pub_rx, tx.clone(), Arc::clone(&shared)));
+    let (con_tx, con_rx) = tokio::sync::mpsc::unbounded_channel();
+    let cs = consume::Settings {
+        endpoint: endpoint.clone(),
+        connection_name: name("consume"),
+        names: names.clone(),
+        queue: scn.queue.clone(),
+        time_scale: scale,
+        clock,
+        read_dead_letters: !produce_only,
+        poll_every,
+        give_up_after: GIVE_UP_AFTER,
+    };
+    rt.spawn(consume::run(cs, con_conn, con_rx, tx, Arc::clone(&shared)));
+    let exact_delays = scn.redelivery.intervals.iter().map(|d| topology::wall_ms(d.ns(), scale)).collect();
+    let info = Info {
+        endpoint,
+        server,
+        names,
+        made,
+        keep: opts.keep_topology,
+        queue_type: scn.queue.queue_type.as_str(),
+        persistent: scn.producers.persistent,
+        poll_every,
+    };
+    Ok(RabbitBroker {
+        rt,
+        clock,
+        rx,
+        publish: pub_tx,
+        consume: con_tx,
+        shared,
+        window,
+        time_scale: scale,
+        exact_delays,
+        consumers: Vec::<Consumer>::new(),
+        unacked: HashMap::new(),
+        delayed: BinaryHeap::new(),
+        dead_seen: BitSet::default(),
+        dead: 0,
+        refused: BitSet::default(),
+        counts: Counts::default(),
+        handoff: crate::record::new_histogram(),
+        fatal: None,
+        produce_only,
+        settled_at: None,
+        drained_at: None,
+        info,
+    })
+}
+
+/// Why declaring the topology failed, in the user's terms.
+fn declare_error(e: &lapin::Error, names: &Names) -> String {
+    if let lapin::ErrorKind::ProtocolError(amqp) = e.kind() {
+        let msg = amqp.get_message().as_str();
+        return match amqp.get_id() {
+            404 if names.reused => format!(
+                "queue.reuse: the queue {} does not exist; create it (or start the service that declares it), or \
+                 drop queue.reuse to let loadtest create a queue for the run",
+                names.work
+            ),
+            406 => format!(
+                "declaring the run's queues failed: {msg} (PRECONDITION_FAILED: a queue of that name exists with \
+                 other arguments)"
+            ),
+            403 => format!("declaring the run's queues failed: {msg} (ACCESS_REFUSED: the user may not configure them)"),
+            code => format!("declaring the run's queues failed: {msg} ({code})"),
+        };
+    }
+    format!("declaring the run's queues failed: {e}")
+}
