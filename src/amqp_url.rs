@@ -58,9 +58,15 @@ impl AmqpUrl {
         let mut frame_max = None;
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
-                "heartbeat" => heartbeat = Some(v.parse().map_err(|_| format!("heartbeat={v} is not a number of seconds"))?),
-                "frame_max" => frame_max = Some(v.parse().map_err(|_| format!("frame_max={v} is not a number of bytes"))?),
-                other => return Err(format!("unknown URL parameter `{other}`; loadtest reads heartbeat and frame_max")),
+                "heartbeat" => {
+                    heartbeat = Some(v.parse().map_err(|_| format!("heartbeat={v} is not a number of seconds"))?)
+                }
+                "frame_max" => {
+                    frame_max = Some(v.parse().map_err(|_| format!("frame_max={v} is not a number of bytes"))?)
+                }
+                other => {
+                    return Err(format!("unknown URL parameter `{other}`; loadtest reads heartbeat and frame_max"))
+                }
             }
         }
         Ok(AmqpUrl { tls, host, port, vhost, user, password, heartbeat, frame_max })
@@ -77,14 +83,18 @@ impl AmqpUrl {
 }
 
 fn decode(s: &str) -> Result<String, String> {
-    percent_decode_str(s).decode_utf8().map(|c| c.into_owned()).map_err(|_| "the URL is not valid UTF-8 after percent-decoding".into())
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| "the URL is not valid UTF-8 after percent-decoding".into())
 }
 
 /// `amqp://guest@127.0.0.1:5672/%2f`: the URL without its password.
 impl fmt::Display for AmqpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = if self.tls { "amqps" } else { "amqp" };
-        let vhost: String = percent_encoding::utf8_percent_encode(&self.vhost, percent_encoding::NON_ALPHANUMERIC).collect();
+        let vhost: String =
+            percent_encoding::utf8_percent_encode(&self.vhost, percent_encoding::NON_ALPHANUMERIC).collect();
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
         write!(f, "{scheme}://{}@{host}:{}/{vhost}", self.user, self.port)
     }

@@ -29,7 +29,8 @@ impl RealClock {
     }
     /// The wall-clock instant at which scenario time `t` is due.
     pub fn instant(&self, t: Nanos) -> Instant {
-        let wall = Duration::try_from_secs_f64(t as f64 / 1e9 / self.scale).unwrap_or(Duration::from_secs(86_400 * 365));
+        let wall =
+            Duration::try_from_secs_f64(t as f64 / 1e9 / self.scale).unwrap_or(Duration::from_secs(86_400 * 365));
         self.start.checked_add(wall).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
     }
     /// A scenario span as wall time.
@@ -102,6 +103,7 @@ pub trait RealBroker {
 
 /// `real_broker` in summary.json: how the run met the real broker, and the reconciliation of every message.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RealReport {
     pub kind: String,
     /// The URL without its password.
@@ -130,11 +132,14 @@ pub struct RealReport {
     pub ledger: Reconciliation,
     /// From a delivery reaching the client library to the engine handling it (the bridge's hand-off), wall-clock us.
     pub handoff_us: Percentiles,
+    /// Delayed redelivery, per delay queue: how late the messages came back, wall-clock ms.
+    pub delays: Vec<DelayStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produce_only: Option<ProduceOnly>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Publishing {
     pub confirms: bool,
     pub confirm_window: u32,
@@ -153,6 +158,7 @@ pub struct Publishing {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Consuming {
     pub deliveries: u64,
     /// Deliveries the broker marked redelivered (requeued, or after a reconnect).
@@ -169,6 +175,7 @@ pub struct Consuming {
 
 /// An interval of scenario time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Interval {
     pub what: String,
     pub start_s: f64,
@@ -178,6 +185,7 @@ pub struct Interval {
 
 /// Every message id, reconciled at the end.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Reconciliation {
     /// `by id` (every open message looked up in the queues) or `by count` (queue depths only).
     pub method: String,
@@ -191,9 +199,25 @@ pub struct Reconciliation {
     pub unconfirmed_unseen: u64,
     /// Messages the run's own consumers never saw because someone else's took them (produce-only).
     pub consumed_elsewhere: u64,
+    /// Second final outcomes for a message already finished (delivered again after it was completed, e.g. after a
+    /// reconnect): at-least-once delivery showing through. Each counts once in the outcome totals.
+    pub finished_again: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DelayStats {
+    pub queue: String,
+    /// The queue's TTL, wall-clock ms (the scenario's delay divided by the time scale).
+    pub ttl_ms: u64,
+    /// Redeliveries that came back through it.
+    pub returned: u64,
+    /// Arrival after the due time, wall-clock ms (0 when it came early or on time).
+    pub late_ms: Percentiles,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ProduceOnly {
     /// Highest ready count seen on the queue.
     pub peak_backlog: u64,

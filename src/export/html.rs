@@ -115,6 +115,92 @@ pub fn accounting(run: &RunData) -> String {
     )
 }
 
+/// The section of a run on a real broker: where it ran, how it ended, publishing, outages, the reconciliation.
+pub fn real_broker(r: &crate::broker::real::RealReport) -> String {
+    let mut rows: Vec<(&str, String)> = vec![
+        ("broker", format!("{} at {}{}", r.server, r.url, if r.tls { " (TLS)" } else { "" })),
+        ("work queue", format!("{} ({})", r.topology.first().map_or("", String::as_str), r.queue_type)),
+        (
+            "topology",
+            format!("{} ({})", r.topology.join(", "), if r.topology_kept { "kept" } else { "deleted at the end" }),
+        ),
+        ("run id", r.run_id.clone()),
+        ("ended", r.ended_by.clone()),
+        ("time scale", r.time_scale_note.clone()),
+    ];
+    let p = &r.publishing;
+    let confirms = if p.confirms {
+        format!(
+            "{} confirmed (window {}), {} refused, {} republished after a lost connection, {} unconfirmed at the end",
+            p.confirmed, p.confirm_window, p.nacked, p.republished, p.unconfirmed_at_end
+        )
+    } else {
+        "confirms off (producers.confirm_window = 0): nothing proves the broker took a message".to_string()
+    };
+    rows.push(("publishing", confirms));
+    rows.push((
+        "producer lag",
+        format!("p50 {} · p99 {} · max {}", fmt_ms(p.lag_ms.p50), fmt_ms(p.lag_ms.p99), fmt_ms(p.lag_ms.max)),
+    ));
+    let c = &r.consuming;
+    rows.push(("consuming", format!(
+        "{} deliveries, {} redelivered, {} acks after their channel was gone, {} requeued by outages, {} duplicate dead letters",
+        c.deliveries, c.redelivered, c.stale_acks, c.requeued_by_outages, c.duplicate_dead_letters)));
+    let h = &r.handoff_us;
+    rows.push((
+        "delivery → loop",
+        format!("p50 {} µs · p99 {} µs · max {} µs (wall clock)", fmt_num(h.p50), fmt_num(h.p99), fmt_num(h.max)),
+    ));
+    for o in r.outages.iter().chain(&p.blocked) {
+        let len = o.duration_s.map_or("until the end".to_string(), |d| format!("for {} s", fmt_num(d)));
+        rows.push(("outage", format!("{} at {} s {len}", o.what, fmt_num(o.start_s))));
+    }
+    for d in &r.delays {
+        rows.push((
+            "delay queue",
+            format!(
+                "{} ({} ms): {} returned, late p50 {} ms · max {} ms",
+                d.queue,
+                d.ttl_ms,
+                d.returned,
+                fmt_num(d.late_ms.p50),
+                fmt_num(d.late_ms.max)
+            ),
+        ));
+    }
+    let l = &r.ledger;
+    rows.push((
+        "reconciliation",
+        format!(
+        "{}: {} held at the end, {} lost{}, {} never accepted (publish outcome unknown, never seen), {} finished again",
+        l.method, l.held_at_end, l.lost,
+        if l.lost_ids.is_empty() { String::new() } else { format!(" (ids {:?})", l.lost_ids) },
+        l.unconfirmed_unseen, l.finished_again),
+    ));
+    if let Some(po) = &r.produce_only {
+        rows.push((
+            "produce-only",
+            format!(
+                "peak backlog {}, drained at {}, consumers on the queue {}–{} ({})",
+                po.peak_backlog,
+                po.drained_at_s.map_or("never".to_string(), |t| format!("{} s", fmt_num(t))),
+                po.consumers_min,
+                po.consumers_max,
+                po.consumers_source
+            ),
+        ));
+    }
+    for d in &r.depth_sources {
+        rows.push(("depth source", d.clone()));
+    }
+    let mut t = String::from("<h2>Real broker</h2>\n<table id=\"real-broker\">\n");
+    for (k, v) in rows {
+        let _ = writeln!(t, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
+    }
+    t.push_str("</table>\n");
+    t
+}
+
 /// Header line: seed, broker, clock, duration.
 pub fn meta_line(run: &RunData) -> String {
     let s = &run.summary;
@@ -178,6 +264,9 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
 
     b.push_str("<h2>Message accounting</h2>\n");
     b.push_str(&accounting(run));
+    if let Some(r) = &s.real_broker {
+        b.push_str(&real_broker(r));
+    }
 
     b.push_str("<h2>Charts</h2>\n<div id=\"charts\">\n");
     for c in super::charts() {

@@ -243,7 +243,7 @@ impl Summary {
                 },
                 expired: r.expired,
                 lost,
-                duplicates: r.ledger.duplicate_effects + r.ledger.refinished,
+                duplicates: r.ledger.duplicate_effects,
                 in_flight_at_end: in_flight,
                 accounted,
             },
@@ -287,7 +287,10 @@ impl Summary {
             faults_end_s: faults_end,
             recovery_s: r.recovery_s,
             episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
-            real_broker: o.real.clone(),
+            real_broker: o.real.clone().map(|mut real| {
+                real.ledger.finished_again = r.ledger.refinished;
+                real
+            }),
             repeats: None,
         }
     }

@@ -68,6 +68,9 @@ pub fn render(s: &Summary) -> String {
         human_ms(l.max)
     );
     let _ = writeln!(out, "  throughput   {:.1} completed/s", s.throughput_per_s);
+    if let Some(r) = &s.real_broker {
+        real(&mut out, r);
+    }
     if d.capacity_per_s > 0.0 {
         let _ = writeln!(
             out,
@@ -98,6 +101,65 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "  WARNING      {} message(s) lost: published != outcomes + in flight", m.lost);
     }
     out
+}
+
+/// The lines a run on a real broker adds: where it ran, publishing, the bridge, outages, how it ended.
+fn real(out: &mut String, r: &crate::broker::real::RealReport) {
+    let kept = if r.topology_kept { "kept" } else { "deleted at the end" };
+    let tls = if r.tls { ", TLS" } else { "" };
+    let queue = r.topology.first().map_or("", String::as_str);
+    let _ = writeln!(
+        out,
+        "  broker       {} at {}{tls}; {} queue {queue} ({kept}); run id {}",
+        r.server, r.url, r.queue_type, r.run_id
+    );
+    let p = &r.publishing;
+    let confirms = if p.confirms {
+        format!("confirmed {} (window {})  nacked {}", p.confirmed, p.confirm_window, p.nacked)
+    } else {
+        "confirms OFF (producers.confirm_window = 0): nothing proves the broker took a message".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "  publishing   {confirms}  republished {}  unconfirmed at end {}  producer lag p50 {} p99 {}",
+        p.republished,
+        p.unconfirmed_at_end,
+        human_ms(p.lag_ms.p50),
+        human_ms(p.lag_ms.p99)
+    );
+    let h = &r.handoff_us;
+    let _ = writeln!(
+        out,
+        "  consuming    {} deliveries, {} redelivered, {} finished again (at-least-once); delivery to loop p50 {:.0} us \
+         p99 {:.0} us",
+        r.consuming.deliveries, r.consuming.redelivered, r.ledger.finished_again, h.p50, h.p99
+    );
+    for o in r.outages.iter().chain(&r.publishing.blocked) {
+        let how_long = o.duration_s.map_or("until the end".to_string(), |d| format!("for {d:.2} s"));
+        let _ = writeln!(out, "  outage       {} at {:.1} s {how_long}", o.what, o.start_s);
+    }
+    let l = &r.ledger;
+    if l.unconfirmed_unseen + l.held_at_end + l.consumed_elsewhere > 0 || !l.lost_ids.is_empty() {
+        let _ = writeln!(
+            out,
+            "  ledger       {}: held at the end {}, lost {} {:?}, publish outcome unknown and never seen {}{}",
+            l.method,
+            l.held_at_end,
+            l.lost,
+            l.lost_ids,
+            l.unconfirmed_unseen,
+            if l.consumed_elsewhere > 0 {
+                format!(", taken by other consumers {}", l.consumed_elsewhere)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if r.time_scale_note.starts_with("time scale 1:") {
+        let _ = writeln!(out, "  ended        {}", r.ended_by);
+    } else {
+        let _ = writeln!(out, "  ended        {}; {}", r.ended_by, r.time_scale_note);
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! channel (never sleeping past a delivery), handles due timers first, and ends when every message has an outcome,
 //! the duration runs out, nothing happens for the drain timeout, a signal arrives or the broker fails.
 
-use super::engine::{Engine, Ended, Finished};
+use super::engine::{Ended, Engine, Finished};
 use super::events::Ev;
 use super::interrupt;
 use crate::broker::real::EndReason;

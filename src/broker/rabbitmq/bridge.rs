@@ -36,19 +36,38 @@ pub enum Incoming {
         received: Instant,
     },
     /// A message of someone else on our queue (a reused queue): returned to the queue.
-    Foreign { consumer: u32, gen: u32, delivery_tag: u64 },
+    Foreign {
+        consumer: u32,
+        gen: u32,
+        delivery_tag: u64,
+    },
     /// Read from `<queue>_error` / `<queue>_skipped` (kept there unacked, so the queue still holds it).
-    Dead { env: Envelope, what: Dead, redelivered: bool },
+    Dead {
+        env: Envelope,
+        what: Dead,
+        redelivered: bool,
+    },
     /// The broker refused a publish to the work queue.
-    Nacked { env: Envelope },
+    Nacked {
+        env: Envelope,
+    },
     /// The copy that replaces a delivery is confirmed: ack the delivery now.
     AckNow(AckToken),
     /// The copy could not be placed: return the delivery to the queue instead (nothing is lost).
     RequeueNow(AckToken),
     /// A consumer channel is open and about to consume (`seq` is the engine's request it answers).
-    ConsumerReady { consumer: u32, seq: u32, gen: u32, channel: lapin::Channel },
+    ConsumerReady {
+        consumer: u32,
+        seq: u32,
+        gen: u32,
+        channel: lapin::Channel,
+    },
     /// A consumer's delivery stream ended; `error` is `None` when the broker cancelled it (queue deleted).
-    ConsumerEnded { consumer: u32, gen: u32, error: Option<String> },
+    ConsumerEnded {
+        consumer: u32,
+        gen: u32,
+        error: Option<String>,
+    },
     /// The publisher has room again (the loop holds a publish).
     Wake,
     Fatal(String),

@@ -221,10 +221,9 @@ fn lapin_error(e: &lapin::Error, url: &AmqpUrl) -> String {
     match e.kind() {
         lapin::ErrorKind::ProtocolError(amqp) => match amqp.get_id() {
             403 => format!("the broker refused user \"{}\" (ACCESS_REFUSED: wrong user name or password)", url.user),
-            530 => format!(
-                "vhost \"{}\" does not exist or user \"{}\" may not use it (NOT_ALLOWED)",
-                url.vhost, url.user
-            ),
+            530 => {
+                format!("vhost \"{}\" does not exist or user \"{}\" may not use it (NOT_ALLOWED)", url.vhost, url.user)
+            }
             code => scrub(format!("{} ({code})", amqp.get_message())),
         },
         lapin::ErrorKind::IOError(io) => scrub(plain_io(io)),

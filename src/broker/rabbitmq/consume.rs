@@ -20,10 +20,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 pub enum Command {
-    Open { consumer: u32, seq: u32, prefetch: u16 },
+    Open {
+        consumer: u32,
+        seq: u32,
+        prefetch: u16,
+    },
     /// basic.cancel: no new deliveries; what the consumer holds it may still ack.
-    Pause { consumer: u32, seq: u32 },
-    Close { consumer: u32, seq: u32 },
+    Pause {
+        consumer: u32,
+        seq: u32,
+    },
+    Close {
+        consumer: u32,
+        seq: u32,
+    },
     /// Read every message of this run left in the work queue and the delay queues (without acking: closing the
     /// channel puts them back) and return their ids.
     Sweep(oneshot::Sender<Sweep>),
@@ -79,10 +89,27 @@ struct Consumers {
     r: Report,
 }
 
-pub async fn run(s: Settings, conn: Connection, rx: mpsc::UnboundedReceiver<Command>, tx: Sender<Incoming>, shared: Arc<Shared>) {
+pub async fn run(
+    s: Settings,
+    conn: Connection,
+    rx: mpsc::UnboundedReceiver<Command>,
+    tx: Sender<Incoming>,
+    shared: Arc<Shared>,
+) {
     let outages = Intervals::named("consuming connection lost");
     let r = Report { outages, peak_ready: 0, consumers_min: u64::MAX, consumers_max: 0 };
-    let mut c = Consumers { s, conn: None, events: None, slots: Vec::new(), next_gen: 0, dlq: None, depth: None, tx, shared, r };
+    let mut c = Consumers {
+        s,
+        conn: None,
+        events: None,
+        slots: Vec::new(),
+        next_gen: 0,
+        dlq: None,
+        depth: None,
+        tx,
+        shared,
+        r,
+    };
     if let Err(e) = c.adopt(conn).await {
         let _ = c.tx.send(Incoming::Fatal(c.s.endpoint.failure(format!("opening the consuming channels: {e}"))));
     }
@@ -98,8 +125,20 @@ impl Consumers {
             let ch = conn.create_channel().await?;
             for (queue, skipped) in [(self.s.names.error.clone(), false), (self.s.names.skipped.clone(), true)] {
                 let tag = format!("loadtest-{}-dlq{}", self.s.names.run_id, if skipped { "-skipped" } else { "" });
-                let stream = ch.basic_consume(queue.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
-                tokio::spawn(dead_letters(stream, self.s.names.work.clone(), self.s.names.run_id.clone(), self.tx.clone()));
+                let stream = ch
+                    .basic_consume(
+                        queue.as_str().into(),
+                        tag.as_str().into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+                tokio::spawn(dead_letters(
+                    stream,
+                    self.s.names.work.clone(),
+                    self.s.names.run_id.clone(),
+                    self.tx.clone(),
+                ));
             }
             self.dlq = Some(ch);
         }
@@ -161,7 +200,14 @@ impl Consumers {
         // Ready goes out before the first delivery can: both travel the same channel to the engine, in order.
         let _ = self.tx.send(Incoming::ConsumerReady { consumer, seq, gen, channel: ch.clone() });
         let tag = format!("loadtest-{}-c{consumer}-g{gen}", self.s.names.run_id);
-        let stream = ch.basic_consume(self.s.names.work.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let stream = ch
+            .basic_consume(
+                self.s.names.work.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         tokio::spawn(deliveries(stream, consumer, gen, self.s.names.run_id.clone(), self.tx.clone()));
         Ok(())
     }
@@ -288,7 +334,15 @@ impl Consumers {
                 continue;
             };
             let tag = format!("loadtest-{}-sweep", self.s.names.run_id);
-            let Ok(mut stream) = ch.basic_consume(q.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default()).await else {
+            let Ok(mut stream) = ch
+                .basic_consume(
+                    q.as_str().into(),
+                    tag.as_str().into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+            else {
                 continue;
             };
             let mut seen = 0;

@@ -4,7 +4,9 @@
 
 use super::bridge::{Incoming, Intervals};
 use super::{consume, publisher, RabbitBroker, State};
-use crate::broker::real::{Consuming, EndReason, Interval, ProduceOnly, Publishing, RealReport, Reconciliation};
+use crate::broker::real::{
+    Consuming, DelayStats, EndReason, Interval, ProduceOnly, Publishing, RealReport, Reconciliation,
+};
 use crate::broker::Broker;
 use crate::record::ledger::BitSet;
 use crate::report::summary::{percentiles, round};
@@ -175,6 +177,16 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
         outages,
         ledger,
         handoff_us: percentiles(&b.handoff),
+        delays: b
+            .lateness
+            .iter()
+            .map(|(ms, h)| DelayStats {
+                queue: b.info.names.delay(*ms),
+                ttl_ms: *ms,
+                returned: h.len(),
+                late_ms: percentiles(h),
+            })
+            .collect(),
         produce_only: b.produce_only.then(|| ProduceOnly {
             peak_backlog: conr.as_ref().map_or(0, |c| c.peak_ready),
             drained_at_s: b.drained_at.map(secs),

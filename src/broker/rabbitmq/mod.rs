@@ -23,7 +23,7 @@ use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::Channel;
 use publisher::Target;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
@@ -92,6 +92,10 @@ pub struct RabbitBroker {
     unacked: HashMap<(u32, u64), Envelope>,
     /// Due times of delayed redeliveries not yet due.
     delayed: BinaryHeap<Reverse<Nanos>>,
+    /// Delayed copies on their way, by (message, redelivery number): due time and delay queue (wall ms).
+    due_of: HashMap<(u64, u32), (Nanos, u64)>,
+    /// How late redeliveries came back, per delay queue (wall ms), in wall-clock microseconds.
+    lateness: BTreeMap<u64, Histogram<u64>>,
     dead_seen: BitSet,
     dead: u64,
     refused: BitSet,
@@ -177,6 +181,24 @@ impl RabbitBroker {
         }
     }
 
+    /// A delayed copy is back: how late, against its due time.
+    fn returned(&mut self, env: Envelope, received: Instant) {
+        let Some((due, ms)) = self.due_of.remove(&(env.id, env.redeliveries)) else { return };
+        let late = self.clock.at(received).saturating_sub(due);
+        let wall_us = self.clock.wall(late).as_micros() as u64;
+        self.lateness.entry(ms).or_insert_with(crate::record::new_histogram).saturating_record(wall_us.max(1));
+    }
+
+    /// Sends a delayed copy and remembers when it is due.
+    fn send_delayed(&mut self, now: Nanos, env: Envelope, due: Nanos, then_ack: Option<AckToken>) {
+        self.delayed.push(Reverse(due));
+        let target = self.delay_target(now, due);
+        if let Target::Delay(ms) = target {
+            self.due_of.insert((env.id, env.redeliveries), (due, ms));
+        }
+        self.send(publisher::Publish { env, target, reason: None, then_ack });
+    }
+
     fn incoming(&mut self, m: Incoming, out: &mut Vec<BrokerEvent>) {
         match m {
             Incoming::Delivery { consumer, gen, delivery_tag, env, count, redelivered, received } => {
@@ -187,6 +209,9 @@ impl RabbitBroker {
                 }
                 match c.state {
                     State::Open => {
+                        if env.redeliveries > 0 {
+                            self.returned(env, received);
+                        }
                         // Nanoseconds, so that the report's percentiles (which divide by 1000) read in microseconds.
                         let ns = received.elapsed().as_nanos().min(u64::MAX as u128) as u64;
                         self.handoff.saturating_record(ns.max(1));
@@ -261,21 +286,24 @@ impl Broker for RabbitBroker {
     }
 
     fn publish_delayed(&mut self, now: Nanos, env: Envelope, due: Nanos, _out: &mut Vec<BrokerEvent>) {
-        self.delayed.push(Reverse(due));
-        let target = self.delay_target(now, due);
-        self.send(publisher::Publish { env, target, reason: None, then_ack: None });
+        self.send_delayed(now, env, due, None);
     }
 
-    fn redeliver_later(&mut self, now: Nanos, consumer: u32, tag: u64, env: Envelope, due: Nanos, _out: &mut Vec<BrokerEvent>) {
+    fn redeliver_later(
+        &mut self,
+        now: Nanos,
+        consumer: u32,
+        tag: u64,
+        env: Envelope,
+        due: Nanos,
+        _out: &mut Vec<BrokerEvent>,
+    ) {
         if !self.unacked.contains_key(&(consumer, tag)) {
             // Its channel is gone and the broker has requeued the original: a copy would be a duplicate.
             self.counts.stale_acks += 1;
             return;
         }
-        self.delayed.push(Reverse(due));
-        let target = self.delay_target(now, due);
-        let then_ack = Some(AckToken { consumer, tag });
-        self.send(publisher::Publish { env, target, reason: None, then_ack });
+        self.send_delayed(now, env, due, Some(AckToken { consumer, tag }));
     }
 
     fn ack(&mut self, _now: Nanos, consumer: u32, tag: u64, _out: &mut Vec<BrokerEvent>) {
@@ -286,7 +314,14 @@ impl Broker for RabbitBroker {
         self.settle_delivery(consumer, tag, Some(requeue));
     }
 
-    fn dead_letter(&mut self, _now: Nanos, consumer: u32, tag: u64, reason: DeadLetterReason, _out: &mut Vec<BrokerEvent>) {
+    fn dead_letter(
+        &mut self,
+        _now: Nanos,
+        consumer: u32,
+        tag: u64,
+        reason: DeadLetterReason,
+        _out: &mut Vec<BrokerEvent>,
+    ) {
         let Some(env) = self.unacked.get(&(consumer, tag)).copied() else {
             self.counts.stale_acks += 1;
             return;
@@ -411,7 +446,12 @@ impl RealBroker for RabbitBroker {
         self.fatal.clone()
     }
 
-    fn finish(&mut self, ended: &crate::broker::real::EndReason, produced: u64, finished: &dyn Fn(u64) -> bool) -> RealReport {
+    fn finish(
+        &mut self,
+        ended: &crate::broker::real::EndReason,
+        produced: u64,
+        finished: &dyn Fn(u64) -> bool,
+    ) -> RealReport {
         finish::finish(self, ended, produced, finished)
     }
 }

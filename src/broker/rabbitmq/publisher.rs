@@ -95,7 +95,13 @@ struct Publisher {
 }
 
 /// Runs until `Finish`. `conn` is the connection made (and the topology declared) before the run started.
-pub async fn run(s: Settings, conn: Connection, rx: mpsc::UnboundedReceiver<Command>, tx: Sender<Incoming>, shared: Arc<Shared>) {
+pub async fn run(
+    s: Settings,
+    conn: Connection,
+    rx: mpsc::UnboundedReceiver<Command>,
+    tx: Sender<Incoming>,
+    shared: Arc<Shared>,
+) {
     let max_body = s.max_body;
     let mut p = Publisher {
         s,
@@ -334,7 +340,10 @@ impl Publisher {
                 }
             }
             if started.elapsed() >= self.s.give_up_after {
-                let why = format!("the publishing connection was lost and could not be restored for {:.0} s", self.s.give_up_after.as_secs_f64());
+                let why = format!(
+                    "the publishing connection was lost and could not be restored for {:.0} s",
+                    self.s.give_up_after.as_secs_f64()
+                );
                 let _ = self.tx.send(Incoming::Fatal(self.s.endpoint.failure(why)));
                 return false;
             }

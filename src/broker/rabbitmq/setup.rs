@@ -159,6 +159,8 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         consumers: Vec::<Consumer>::new(),
         unacked: HashMap::new(),
         delayed: BinaryHeap::new(),
+        due_of: HashMap::new(),
+        lateness: Default::default(),
         dead_seen: BitSet::default(),
         dead: 0,
         refused: BitSet::default(),
@@ -186,7 +188,9 @@ fn declare_error(e: &lapin::Error, names: &Names) -> String {
                 "declaring the run's queues failed: {msg} (PRECONDITION_FAILED: a queue of that name exists with \
                  other arguments)"
             ),
-            403 => format!("declaring the run's queues failed: {msg} (ACCESS_REFUSED: the user may not configure them)"),
+            403 => {
+                format!("declaring the run's queues failed: {msg} (ACCESS_REFUSED: the user may not configure them)")
+            }
             code => format!("declaring the run's queues failed: {msg} ({code})"),
         };
     }

@@ -8,9 +8,9 @@ use super::super::*;
 fn unavailable_broker(kind: BrokerKind) -> Option<&'static str> {
     match kind {
         BrokerKind::Embedded | BrokerKind::Rabbitmq => None,
-        BrokerKind::Servicebus => Some(
-            "Azure Service Bus is not available in this build yet; use kind = \"embedded\" or kind = \"rabbitmq\"",
-        ),
+        BrokerKind::Servicebus => {
+            Some("Azure Service Bus is not available in this build yet; use kind = \"embedded\" or kind = \"rabbitmq\"")
+        }
     }
 }
 
@@ -47,7 +47,10 @@ pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
     });
     if let (Some(_), Some(u)) = (&tls, url.as_deref()) {
         if !u.trim_start().starts_with("amqps://") {
-            r.error("tls", "broker.tls only applies to amqps:// URLs; use an amqps:// url or remove [broker.tls]".into());
+            r.error(
+                "tls",
+                "broker.tls only applies to amqps:// URLs; use an amqps:// url or remove [broker.tls]".into(),
+            );
         }
     }
     let connect_timeout = r.dur_pos("connect_timeout").unwrap_or(DEFAULT_CONNECT_TIMEOUT);
@@ -60,7 +63,12 @@ pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
 fn url(r: &mut TableReader, kind: BrokerKind) -> Option<String> {
     let node = r.get("url")?;
     let NodeValue::Str(text) = &node.value else {
-        r.errs.at(&r.child("url"), Some(node), None, "broker.url must be a string like \"amqp://host:5672/%2f\"".into());
+        r.errs.at(
+            &r.child("url"),
+            Some(node),
+            None,
+            "broker.url must be a string like \"amqp://host:5672/%2f\"".into(),
+        );
         return None;
     };
     if kind == BrokerKind::Rabbitmq {

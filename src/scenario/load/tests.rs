@@ -399,7 +399,10 @@ fn real_broker_rules() {
     // Classic queues do not count deliveries.
     let p = problems(&format!("{rabbit}[queue]\nmax_delivery_count = 5\n"), &[]);
     assert_eq!(p.len(), 1);
-    assert!(p[0].starts_with("line 4: queue.max_delivery_count needs a quorum queue") && p[0].contains("quorum"), "{p:?}");
+    assert!(
+        p[0].starts_with("line 4: queue.max_delivery_count needs a quorum queue") && p[0].contains("quorum"),
+        "{p:?}"
+    );
     assert!(load(&format!("{rabbit}[queue]\nmax_delivery_count = 5\ntype = \"quorum\"\n"), &[]).is_ok());
     // The embedded broker models delivery counting whatever the type.
     assert!(load("[queue]\nmax_delivery_count = 5\n", &[]).is_ok());
