@@ -78,9 +78,12 @@ impl Engine<'_> {
                 progress(self.progress());
                 next_progress = Instant::now() + PROGRESS_EVERY;
             }
-            let idle = last_activity.elapsed() >= drain_timeout;
-            if all_published && idle && !self.q.has_any(|ev| ev != Ev::AutoscalePoll) {
-                if self.broker.real().is_some_and(|r| r.quiet()) {
+            // Drained: nothing happened for the drain timeout and nothing is pending (a confirm still outstanding
+            // gets six times as long: a blocked connection can hold it, but not forever).
+            let idle = last_activity.elapsed();
+            if all_published && idle >= drain_timeout && !self.q.has_any(|ev| ev != Ev::AutoscalePoll) {
+                let quiet = self.broker.real().is_some_and(|r| r.quiet());
+                if quiet || idle >= drain_timeout * 6 {
                     break EndReason::DrainTimeout;
                 }
             }

@@ -4,9 +4,25 @@
 
 use crate::broker::{DeadLetterReason, Envelope};
 use crate::time::Nanos;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Every broker operation a task awaits (declare, channel open, consume, cancel, close) ends within this: a
+/// half-dead connection must fail the operation, not hang the run. Publishes are not bounded by it: a blocked
+/// connection may hold them as long as the broker's alarm lasts.
+pub const OP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `f`, or a timeout error after `OP_TIMEOUT`.
+pub async fn bounded<T>(f: impl Future<Output = lapin::Result<T>>) -> lapin::Result<T> {
+    match tokio::time::timeout(OP_TIMEOUT, f).await {
+        Ok(r) => r,
+        Err(_) => {
+            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the broker did not answer within 10 s").into())
+        }
+    }
+}
 
 /// A delivery to acknowledge once something else is safe (a delayed or dead-lettered copy confirmed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

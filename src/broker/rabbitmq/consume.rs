@@ -2,7 +2,7 @@
 //! consumer (basic.qos = prefetch), runs each channel's delivery stream, reads the dead-letter queues (kept unacked,
 //! so they still hold every message), polls queue depths, and rebuilds it all after the connection is lost.
 
-use super::bridge::{Dead, Incoming, Intervals, Shared};
+use super::bridge::{bounded, Dead, Incoming, Intervals, Shared, OP_TIMEOUT};
 use super::connect::Endpoint;
 use super::message::{self, DeadOutcome};
 use super::topology::{self, Names};
@@ -34,9 +34,12 @@ pub enum Command {
         consumer: u32,
         seq: u32,
     },
-    /// Read every message of this run left in the work queue and the delay queues (without acking: closing the
-    /// channel puts them back) and return their ids.
-    Sweep(oneshot::Sender<Sweep>),
+    /// Count what is left in the work queue and the delay queues and, with `read`, read every message of this run
+    /// there (without acking: closing the channel puts them back) and return their ids.
+    Sweep {
+        read: bool,
+        reply: oneshot::Sender<Sweep>,
+    },
     Finish(oneshot::Sender<Report>),
 }
 
@@ -110,7 +113,7 @@ pub async fn run(
         shared,
         r,
     };
-    if let Err(e) = c.adopt(conn).await {
+    if let Err(e) = bounded(c.adopt(conn)).await {
         let _ = c.tx.send(Incoming::Fatal(c.s.endpoint.failure(format!("opening the consuming channels: {e}"))));
     }
     c.main(rx).await;
@@ -164,13 +167,20 @@ impl Consumers {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(Command::Open { consumer, seq, prefetch }) => {
-                        if let Err(e) = self.open(consumer, seq, prefetch).await {
+                        if let Err(e) = bounded(self.open(consumer, seq, prefetch)).await {
                             self.lost(e);
                         }
                     }
-                    Some(Command::Pause { consumer, seq }) => self.pause(consumer, seq).await,
-                    Some(Command::Close { consumer, seq }) => self.close(consumer, seq).await,
-                    Some(Command::Sweep(reply)) => { let _ = reply.send(self.sweep().await); }
+                    Some(Command::Pause { consumer, seq }) => {
+                        let _ = tokio::time::timeout(OP_TIMEOUT, self.pause(consumer, seq)).await;
+                    }
+                    Some(Command::Close { consumer, seq }) => {
+                        let _ = tokio::time::timeout(OP_TIMEOUT, self.close(consumer, seq)).await;
+                    }
+                    Some(Command::Sweep { read, reply }) => {
+                        let sweep = tokio::time::timeout(OP_TIMEOUT * 3, self.sweep(read)).await;
+                        let _ = reply.send(sweep.unwrap_or_default());
+                    }
                     Some(Command::Finish(reply)) => return self.finish(reply).await,
                     None => return,
                 },
@@ -258,11 +268,14 @@ impl Consumers {
             tokio::time::sleep(backoff).await;
             if let Ok(conn) = self.s.endpoint.open(&self.s.connection_name).await {
                 // A restarted broker keeps durable queues; declaring again restores anything that went missing.
-                let declared = match conn.create_channel().await {
-                    Ok(ch) => topology::declare(&ch, &self.s.queue, &self.s.names, self.s.time_scale).await.is_ok(),
+                let declared = match bounded(conn.create_channel()).await {
+                    Ok(ch) => {
+                        let (q, n, scale) = (&self.s.queue, &self.s.names, self.s.time_scale);
+                        bounded(topology::declare(&ch, q, n, scale, self.s.read_dead_letters)).await.is_ok()
+                    }
                     Err(_) => false,
                 };
-                if declared && self.adopt(conn).await.is_ok() {
+                if declared && bounded(self.adopt(conn)).await.is_ok() {
                     self.r.outages.close(self.s.clock.now());
                     return true;
                 }
@@ -283,12 +296,12 @@ impl Consumers {
     async fn count(&mut self, queue: &str) -> Option<(u64, u64)> {
         let ch = self.depth.as_ref()?;
         let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
-        match ch.queue_declare(queue.into(), passive, FieldTable::default()).await {
+        match bounded(ch.queue_declare(queue.into(), passive, FieldTable::default())).await {
             Ok(q) => Some((q.message_count() as u64, q.consumer_count() as u64)),
             Err(e) => {
                 // A 404 closes the channel: reopen it for the next poll.
                 self.depth = match &self.conn {
-                    Some(conn) => conn.create_channel().await.ok(),
+                    Some(conn) => bounded(conn.create_channel()).await.ok(),
                     None => None,
                 };
                 if topology::is_not_found(&e) && queue == self.s.names.work {
@@ -317,14 +330,14 @@ impl Consumers {
         self.r.consumers_max = self.r.consumers_max.max(consumers);
     }
 
-    async fn sweep(&mut self) -> Sweep {
+    async fn sweep(&mut self, read: bool) -> Sweep {
         let mut out = Sweep::default();
         let mut queues = vec![self.s.names.work.clone()];
         queues.extend(self.shared.delay_queues.lock().map(|q| q.clone()).unwrap_or_default());
         for q in queues {
             let Some((n, _)) = self.count(&q).await else { continue };
             out.counted += n;
-            if n == 0 {
+            if n == 0 || !read {
                 continue;
             }
             let Some(Ok(ch)) = (match &self.conn {
@@ -381,7 +394,7 @@ fn empty_report() -> Report {
 async fn drain_after_failure(mut rx: mpsc::UnboundedReceiver<Command>, mut r: Report) {
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            Command::Sweep(reply) => {
+            Command::Sweep { reply, .. } => {
                 let _ = reply.send(Sweep::default());
             }
             Command::Finish(reply) => {

@@ -47,17 +47,20 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
     let by_id = !b.info.keep || b.info.queue_type == "classic";
     let mut ledger = Reconciliation { method: "by id".into(), ..Default::default() };
     if !open.is_empty() {
-        let sweep = sweep(b);
+        // Never read a user's queue (produce-only): count it.
+        let sweep = sweep(b, by_id && !b.produce_only);
         let mut held = BitSet::default();
         for id in &sweep.ids {
             held.set(*id);
         }
-        if by_id || b.produce_only {
+        if b.produce_only {
+            ledger.method = "by count (produce-only: the queue is the user's, so it is not read back)".into();
+            ledger.held_at_end = sweep.counted.min(open.len() as u64);
+            ledger.consumed_elsewhere = open.len() as u64 - ledger.held_at_end;
+        } else if by_id {
             for &id in &open {
                 if held.get(id) || in_dlq.get(id) || b.dead_seen.get(id) {
                     ledger.held_at_end += 1;
-                } else if b.produce_only {
-                    ledger.consumed_elsewhere += 1;
                 } else if confirmed.get(id) || !confirms {
                     ledger.lost += 1;
                     if ledger.lost_ids.len() < 20 {
@@ -97,7 +100,7 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
             match b.info.endpoint.open(&format!("loadtest {} cleanup", b.info.names.run_id)).await {
                 Ok(conn) => {
                     let failed = super::topology::delete(&conn, &b.info.names, &to_delete).await;
-                    let _ = conn.close(200, "cleaned up".into()).await;
+                    let _ = super::bridge::bounded(conn.close(200, "cleaned up".into())).await;
                     failed
                 }
                 Err(e) => vec![e],
@@ -197,8 +200,8 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
     }
 }
 
-fn sweep(b: &mut RabbitBroker) -> consume::Sweep {
+fn sweep(b: &mut RabbitBroker, read: bool) -> consume::Sweep {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    let _ = b.consume.send(consume::Command::Sweep(reply));
+    let _ = b.consume.send(consume::Command::Sweep { read, reply });
     b.rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), answer).await.ok()?.ok() }).unwrap_or_default()
 }

@@ -3,7 +3,7 @@
 //! A blocked connection or a full window only makes the producer lag; a lost connection is rebuilt with backoff and
 //! whatever it took with it is published again (at-least-once).
 
-use super::bridge::{AckToken, Incoming, Intervals, Shared};
+use super::bridge::{bounded, AckToken, Incoming, Intervals, Shared};
 use super::connect::Endpoint;
 use super::message;
 use super::topology::{self, Names};
@@ -127,7 +127,7 @@ pub async fn run(
             delay_queues: BTreeSet::new(),
         },
     };
-    if let Err(e) = p.adopt(conn).await {
+    if let Err(e) = bounded(p.adopt(conn)).await {
         let _ = p.tx.send(Incoming::Fatal(p.s.endpoint.failure(format!("opening the publishing channel: {e}"))));
     }
     p.main(rx).await;
@@ -197,7 +197,7 @@ impl Publisher {
             Target::Delay(ms) => {
                 let name = n.delay(ms);
                 if !self.r.delay_queues.contains(&name) {
-                    match topology::declare_delay(&ch, n, ms).await {
+                    match bounded(topology::declare_delay(&ch, n, ms)).await {
                         Ok(name) => {
                             self.r.delay_queues.insert(name.clone());
                             if let Ok(mut q) = self.shared.delay_queues.lock() {
@@ -334,7 +334,7 @@ impl Publisher {
         loop {
             tokio::time::sleep(backoff).await;
             if let Ok(conn) = self.s.endpoint.open(&self.s.connection_name).await {
-                if self.adopt(conn).await.is_ok() {
+                if bounded(self.adopt(conn)).await.is_ok() {
                     self.r.outages.close(self.s.clock.now());
                     return true;
                 }

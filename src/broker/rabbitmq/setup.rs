@@ -2,7 +2,7 @@
 //! broker within the connect timeout, two named connections (publishing, consuming), the run's topology, and the
 //! lapin tasks on a small tokio runtime.
 
-use super::bridge::Shared;
+use super::bridge::{bounded, Shared};
 use super::connect::{Endpoint, ServerInfo};
 use super::topology::{self, Names};
 use super::{consume, publisher, Consumer, Counts, RabbitBroker};
@@ -64,14 +64,15 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         .map_err(|e| format!("cannot start the AMQP client's runtime: {e}"))?;
     let scale = scn.broker.time_scale;
     let name = |role: &str| format!("loadtest {run_id} {role} ({})", scn.name);
+    let produce_only = scn.consumers.count == 0 && scn.autoscale.is_none();
     let (pub_conn, con_conn, made, delays) = rt.block_on(async {
         let pub_conn = endpoint.open(&name("publish")).await?;
         let con_conn = endpoint.open(&name("consume")).await?;
         let mut made = BTreeSet::new();
         let mut delays = Vec::new();
-        let result: lapin::Result<()> = async {
+        let result: lapin::Result<()> = bounded(async {
             let ch = pub_conn.create_channel().await?;
-            made.extend(topology::declare(&ch, &scn.queue, &names, scale).await?);
+            made.extend(topology::declare(&ch, &scn.queue, &names, scale, !produce_only).await?);
             // Delay queues of the configured redelivery intervals up front (jittered delays get theirs on demand).
             if scn.redelivery.jitter == Jitter::None {
                 for d in &scn.redelivery.intervals {
@@ -82,12 +83,12 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
             }
             let _ = ch.close(200, "declared".into()).await;
             Ok(())
-        }
+        })
         .await;
         if let Err(e) = result {
             let failed = topology::delete(&pub_conn, &names, &made).await;
-            let _ = pub_conn.close(200, "setup failed".into()).await;
-            let _ = con_conn.close(200, "setup failed".into()).await;
+            let _ = bounded(pub_conn.close(200, "setup failed".into())).await;
+            let _ = bounded(con_conn.close(200, "setup failed".into())).await;
             let mut why = declare_error(&e, &names);
             if !failed.is_empty() {
                 why.push_str(&format!("; could not remove {}", failed.join(", ")));
@@ -109,7 +110,6 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     }
     .min(128 << 20) as usize;
     let poll_every = Duration::from_secs_f64((1.0 / scale).clamp(0.05, 1.0));
-    let produce_only = scn.consumers.count == 0 && scn.autoscale.is_none();
     let (pub_tx, pub_rx) = tokio::sync::mpsc::unbounded_channel();
     let ps = publisher::Settings {
         endpoint: endpoint.clone(),

@@ -4,6 +4,7 @@
 //! redelivery delay that dead-letters back into the work queue (RabbitMQ 3.10 has no delayed-message plugin, and
 //! per-message TTL on one shared queue would hold short delays behind long ones).
 
+use super::bridge::bounded;
 use crate::scenario::{Overflow, QueueCfg, QueueType};
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
@@ -88,8 +89,15 @@ pub fn wall_ms(ns: u64, time_scale: f64) -> u64 {
     (ns as f64 / 1e6 / time_scale).round().max(0.0) as u64
 }
 
-/// Declares what the run needs (idempotent: a reconnect declares it again). Returns the names declared.
-pub async fn declare(ch: &Channel, q: &QueueCfg, names: &Names, time_scale: f64) -> lapin::Result<Vec<String>> {
+/// Declares what the run needs (idempotent: a reconnect declares it again). Returns the names declared. Produce-only
+/// runs (`dead_letters` false) leave the dead-letter queues to the user's service.
+pub async fn declare(
+    ch: &Channel,
+    q: &QueueCfg,
+    names: &Names,
+    time_scale: f64,
+    dead_letters: bool,
+) -> lapin::Result<Vec<String>> {
     let mut made = Vec::new();
     if names.reused {
         let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
@@ -106,7 +114,7 @@ pub async fn declare(ch: &Channel, q: &QueueCfg, names: &Names, time_scale: f64)
         ch.queue_declare(names.work.as_str().into(), durable(), work_queue_args(q, names, time_scale)).await?;
         made.push(names.work.clone());
     }
-    for dlq in [&names.error, &names.skipped] {
+    for dlq in [&names.error, &names.skipped].into_iter().filter(|_| dead_letters || !names.reused) {
         ch.queue_declare(dlq.as_str().into(), durable(), FieldTable::default()).await?;
         if !names.reused {
             made.push(dlq.clone());
@@ -137,7 +145,7 @@ pub async fn declare_delay(ch: &Channel, names: &Names, wall_ms: u64) -> lapin::
 pub async fn delete(conn: &lapin::Connection, names: &Names, made: &BTreeSet<String>) -> Vec<String> {
     let mut failed = Vec::new();
     for name in made {
-        let ch = match conn.create_channel().await {
+        let ch = match bounded(conn.create_channel()).await {
             Ok(ch) => ch,
             Err(e) => {
                 failed.push(format!("{name}: {e}"));
@@ -145,13 +153,13 @@ pub async fn delete(conn: &lapin::Connection, names: &Names, made: &BTreeSet<Str
             }
         };
         let result = if *name == names.dlx {
-            ch.exchange_delete(name.as_str().into(), Default::default()).await
+            bounded(ch.exchange_delete(name.as_str().into(), Default::default())).await
         } else {
-            ch.queue_delete(name.as_str().into(), QueueDeleteOptions::default()).await.map(|_| ())
+            bounded(ch.queue_delete(name.as_str().into(), QueueDeleteOptions::default())).await.map(|_| ())
         };
         match result {
             Ok(()) => {
-                let _ = ch.close(200, "bye".into()).await;
+                let _ = bounded(ch.close(200, "bye".into())).await;
             }
             // 404: already gone (deleted by a test, or by a fault); the channel is closed by the broker.
             Err(e) if is_not_found(&e) => {}

@@ -1,0 +1,161 @@
+//! Scenarios on RabbitMQ against the same scenarios on the embedded broker: counts that must agree, poison
+//! messages bounded by the quorum delivery limit, delayed redelivery through TTL queues, and reject-publish.
+
+use crate::support::*;
+use tempfile::TempDir;
+
+#[test]
+fn steady_state_completes_every_message_with_the_embedded_brokers_counts() {
+    let Some(()) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    let (real, embedded) = (tmp.path().join("real"), tmp.path().join("embedded"));
+    let id = run_id("steady");
+    let o =
+        run("scenarios/steady-state.toml".as_ref(), &real, &["--broker", URL, "--time-scale", "5", "--run-id", &id]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run("scenarios/steady-state.toml".as_ref(), &embedded, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (r, e) = (summary(&real), summary(&embedded));
+    assert_eq!(u(&r["messages"]["published"]), 10_000);
+    assert_eq!(u(&r["messages"]["completed"]), 10_000);
+    for key in ["published", "completed", "dead_lettered", "expired", "lost", "duplicates", "in_flight_at_end"] {
+        assert_eq!(r["messages"][key], e["messages"][key], "messages.{key}: real vs embedded");
+    }
+    assert_accounted(&r);
+    let rb = &r["real_broker"];
+    assert_eq!(rb["ended_by"], "completed");
+    assert_eq!(u(&rb["publishing"]["confirmed"]), 10_000);
+    assert_eq!(rb["server"].as_str().unwrap().split(' ').next(), Some("RabbitMQ"));
+    assert_eq!(u(&rb["consuming"]["deliveries"]), 10_000, "one delivery per message: nothing redelivered");
+    assert!(u(&rb["handoff_us"]["count"]) == 10_000);
+    assert_no_queues_of(&id, "/");
+}
+
+#[test]
+fn poison_messages_hit_the_quorum_delivery_limit_and_the_naive_loop_is_bounded_by_the_duration() {
+    let Some(()) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    // Bounded: max_delivery_count = 5 on a quorum queue (x-delivery-limit = 4), as on the embedded broker.
+    let sets = ["--set", "messages=2000", "--set", "queue.type=quorum"];
+    let (real, embedded) = (tmp.path().join("real"), tmp.path().join("embedded"));
+    let id = run_id("poison");
+    let mut args = vec!["--broker", URL, "--time-scale", "10", "--run-id", &id];
+    args.extend(sets);
+    let o = run("scenarios/poison-message-bounded.toml".as_ref(), &real, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run("scenarios/poison-message-bounded.toml".as_ref(), &embedded, &sets);
+    assert!(o.status.success(), "{}", text(&o));
+    let (r, e) = (summary(&real), summary(&embedded));
+    let poison = u(&e["messages"]["dead_lettered"]["by_reason"]["delivery_limit"]);
+    assert!(poison > 0, "the seed makes some poison messages");
+    assert_eq!(r["messages"]["dead_lettered"], e["messages"]["dead_lettered"]);
+    assert_eq!(r["messages"]["completed"], e["messages"]["completed"]);
+    assert_eq!(r["attempts"]["total"], e["attempts"]["total"], "5 deliveries per poison message, 1 for the rest");
+    assert_accounted(&r);
+    assert_no_queues_of(&id, "/");
+
+    // Naive: no limit on a classic queue; the poison message loops until the run's duration stops it.
+    let naive = tmp.path().join("naive");
+    let id = run_id("poison-naive");
+    let args =
+        ["--broker", URL, "--time-scale", "20", "--run-id", &id, "--set", "messages=400", "--set", "duration=2m"];
+    let o = run("scenarios/poison-message.toml".as_ref(), &naive, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let n = summary(&naive);
+    assert_eq!(n["stopped_by_duration_limit"], true);
+    assert_eq!(n["real_broker"]["ended_by"], "duration limit");
+    let attempts = u(&n["attempts"]["total"]);
+    assert!(attempts > 2 * 400, "the loop's attempts climb far beyond the messages: {attempts}");
+    assert!(u(&n["messages"]["in_flight_at_end"]) > 0, "the loop blocks the queue");
+    assert_accounted(&n);
+    assert_eq!(u(&n["messages"]["lost"]), 0);
+    assert_no_queues_of(&id, "/");
+}
+
+#[test]
+fn delayed_redeliveries_come_back_on_time_through_ttl_queues() {
+    let Some(()) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    // Every call fails, nothing is retried in memory: each message is redelivered after 1, 5 and 30 minutes
+    // (0.6 s, 3 s, 18 s at time scale 100), then moved to the error queue.
+    let s = scenario(
+        &tmp,
+        "delays",
+        r#"name = "delays"
+seed = 1
+messages = 20
+[producers]
+rate = { shape = "constant", per_second = 2 }
+[consumers]
+count = 1
+concurrency = 4
+[downstream]
+errors = { transient = 1.0 }
+[redelivery]
+intervals = ["1m", "5m", "30m"]
+"#,
+    );
+    let out = tmp.path().join("out");
+    let id = run_id("delay");
+    let o = run(&s, &out, &["--broker", URL, "--time-scale", "100", "--run-id", &id]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = summary(&out);
+    assert_eq!(u(&r["messages"]["dead_lettered"]["by_reason"]["retries_exhausted"]), 20);
+    assert_eq!(u(&r["attempts"]["redeliveries"]), 60);
+    assert_accounted(&r);
+    let delays = r["real_broker"]["delays"].as_array().unwrap();
+    let ttls: Vec<u64> = delays.iter().map(|d| u(&d["ttl_ms"])).collect();
+    assert_eq!(ttls, [600, 3000, 18_000]);
+    // Measured here: 2-4 ms late. The stated tolerance: every message back within 250 ms of its due time.
+    for d in delays {
+        assert_eq!(u(&d["returned"]), 20, "{d}");
+        let late = d["late_ms"]["max"].as_f64().unwrap();
+        assert!(late <= 250.0, "{} came back up to {late} ms late", d["queue"]);
+    }
+    assert_no_queues_of(&id, "/");
+}
+
+#[test]
+fn reject_publish_refuses_what_does_not_fit_and_loses_nothing() {
+    let Some(()) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    // 2,000 messages at once into a queue of 100, one slow consumer: most publishes are refused (nack).
+    let text_for = |t: &str| {
+        format!(
+            r#"name = "overflow"
+seed = 5
+messages = 2000
+[queue]
+type = "{t}"
+max_length = 100
+overflow = "reject-publish"
+[producers]
+rate = {{ shape = "burst", size = 2000, every = "1h" }}
+[consumers]
+count = 1
+concurrency = 1
+prefetch = 1
+service_time = "2ms"
+"#
+        )
+    };
+    for queue_type in ["classic", "quorum"] {
+        let s = scenario(&tmp, queue_type, &text_for(queue_type));
+        let out = tmp.path().join(queue_type);
+        let id = run_id("overflow");
+        let o = run(&s, &out, &["--broker", URL, "--run-id", &id]);
+        assert!(o.status.success(), "{queue_type}: {}", text(&o));
+        let r = summary(&out);
+        let refused = u(&r["messages"]["rejected_at_publish"]);
+        assert!(refused > 0, "{queue_type}: a full queue refuses publishes");
+        assert_eq!(refused, u(&r["real_broker"]["publishing"]["nacked"]), "{queue_type}: every nack counted");
+        assert_eq!(u(&r["messages"]["lost"]), 0, "{queue_type}");
+        assert_eq!(u(&r["messages"]["completed"]), u(&r["messages"]["published"]), "{queue_type}: what got in is done");
+        assert_accounted(&r);
+        if queue_type == "classic" {
+            // Classic queues admit exactly up to the limit (the consumer's prefetched one is not counted).
+            assert!(u(&r["messages"]["published"]) >= 100, "{r}");
+        }
+        assert_no_queues_of(&id, "/");
+    }
+}
