@@ -78,13 +78,21 @@ fn main() -> ExitCode {
     type Run<'a> = (&'a str, &'a str, Box<dyn Fn() -> anyhow::Result<bare::BareResult> + 'a>);
     let mut runs: Vec<Run> = Vec::new();
     for (case, queue_type) in [("max rate, classic", "classic"), ("max rate, quorum", "quorum")] {
-        runs.push((case, "bare", Box::new(move || bare::max_rate(url, queue_type, n, SIZE, WINDOW, CONSUMERS, PREFETCH))));
+        runs.push((
+            case,
+            "bare",
+            Box::new(move || bare::max_rate(url, queue_type, n, SIZE, WINDOW, CONSUMERS, PREFETCH)),
+        ));
         if with_loadtest {
             runs.push((case, "loadtest", Box::new(move || harness::run(url, queue_type, 10_000_000.0, n, true))));
         }
     }
     let steady = "steady 2000/s, classic";
-    runs.push((steady, "bare", Box::new(move || bare::steady(url, "classic", STEADY_RATE, steady_n, SIZE, WINDOW, CONSUMERS, PREFETCH))));
+    runs.push((
+        steady,
+        "bare",
+        Box::new(move || bare::steady(url, "classic", STEADY_RATE, steady_n, SIZE, WINDOW, CONSUMERS, PREFETCH)),
+    ));
     if with_loadtest {
         runs.push((steady, "loadtest", Box::new(move || harness::run(url, "classic", STEADY_RATE, steady_n, false))));
     }
@@ -119,7 +127,10 @@ fn main() -> ExitCode {
         let p99 = |v: &Vec<bare::BareResult>| median(v.clone(), |r| r.p99_ms);
         let cpu = |v: &Vec<bare::BareResult>| median(v.clone(), |r| r.cpu_us_per_msg);
         if let (Some(bt), Some(bp), Some(bc)) = (tput(&b), p99(&b), cpu(&b)) {
-            print!("  {case:<24} bare {:>7.0} msg/s p99 {:>7.2} ms cpu {:>5.1} us/msg", bt.msgs_per_s, bp.p99_ms, bc.cpu_us_per_msg);
+            print!(
+                "  {case:<24} bare {:>7.0} msg/s p99 {:>7.2} ms cpu {:>5.1} us/msg",
+                bt.msgs_per_s, bp.p99_ms, bc.cpu_us_per_msg
+            );
             if let (Some(lt), Some(lp), Some(lc)) = (tput(&l), p99(&l), cpu(&l)) {
                 print!(
                     "  | loadtest {:>7.0} msg/s ({:.0}%) p99 {:>7.2} ms ({:.2}x) cpu {:>5.1} us/msg",
