@@ -147,3 +147,29 @@ fn usage_errors_exit_2() {
     loadtest().args(["frobnicate"]).assert().code(2);
     loadtest().args(["run", "scenarios/retry-storm.toml", "--seed", "minus-one"]).assert().code(2);
 }
+
+#[test]
+fn bad_broker_flags_exit_2_before_anything_runs_and_never_show_a_password() {
+    let s = "scenarios/steady-state.toml";
+    rejects(&["run", s, "--broker", "kafka"], &["--broker takes an AMQP URL", "`rabbitmq` or `embedded`"]);
+    rejects(&["run", s, "--broker", "servicebus"], &["Service Bus is not available"]);
+    rejects(&["run", s, "--broker", "amqp://me:hunter2@host:99999/"], &["--broker: "]);
+    rejects(&["run", s, "--broker", "rabbitmq", "--run-id", "no spaces!"], &["--run-id"]);
+    rejects(&["run", s, "--broker", "rabbitmq", "--time-scale", "0"], &["time_scale", "greater than 0"]);
+    // Classic queues do not count deliveries: the file is refused before anything connects.
+    let bounded = "scenarios/poison-message-bounded.toml";
+    rejects(&["run", bounded, "--broker", "rabbitmq"], &["queue.max_delivery_count needs a quorum queue"]);
+    // Produce-only needs a pinned queue; a reused queue needs a real broker.
+    rejects(&["run", s, "--broker", "rabbitmq", "--set", "consumers.count=0"], &["queue.reuse = true"]);
+    rejects(&["run", s, "--reuse-queue"], &["existing queue of a real broker"]);
+    let out = loadtest().args(["run", s, "--broker", "amqp://me:hunter2@host:99999/"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+    let env = loadtest()
+        .args(["run", s, "--broker", "rabbitmq", "--out", "/nonexistent/never"])
+        .env("LOADTEST_AMQP_URL", "http://me:hunter2@host/")
+        .output()
+        .unwrap();
+    assert_eq!(env.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&env.stderr);
+    assert!(err.contains("$LOADTEST_AMQP_URL") && !err.contains("hunter2"), "{err}");
+}
