@@ -219,8 +219,12 @@ pub struct DelayStats {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProduceOnly {
+    /// Messages published per second, from the start to the last publish.
+    pub published_per_s: f64,
     /// Highest ready count seen on the queue.
     pub peak_backlog: u64,
+    /// From the last publish until the queue was found empty; `null` if it never was.
+    pub drain_s: Option<f64>,
     /// Scenario time at which the queue was found empty after the last publish; `null` if it never was.
     pub drained_at_s: Option<f64>,
     pub consumers_min: u64,

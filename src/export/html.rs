@@ -181,9 +181,10 @@ pub fn real_broker(r: &crate::broker::real::RealReport) -> String {
         rows.push((
             "produce-only",
             format!(
-                "peak backlog {}, drained at {}, consumers on the queue {}–{} ({})",
+                "published {}/s, peak backlog {}, drained {}, consumers on the queue {}–{} ({})",
+                fmt_num(po.published_per_s),
                 po.peak_backlog,
-                po.drained_at_s.map_or("never".to_string(), |t| format!("{} s", fmt_num(t))),
+                po.drain_s.map_or("never".to_string(), |t| format!("{} s after the last publish", fmt_num(t))),
                 po.consumers_min,
                 po.consumers_max,
                 po.consumers_source

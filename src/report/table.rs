@@ -155,6 +155,15 @@ fn real(out: &mut String, r: &crate::broker::real::RealReport) {
             }
         );
     }
+    if let Some(po) = &r.produce_only {
+        let drained =
+            po.drain_s.map_or("never drained".to_string(), |d| format!("drained {d:.1} s after the last publish"));
+        let _ = writeln!(
+            out,
+            "  your queue   published {:.1}/s  peak backlog {}  {drained}  consumers on it {}..{}",
+            po.published_per_s, po.peak_backlog, po.consumers_min, po.consumers_max
+        );
+    }
     if r.time_scale_note.starts_with("time scale 1:") {
         let _ = writeln!(out, "  ended        {}", r.ended_by);
     } else {

@@ -191,7 +191,16 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
             })
             .collect(),
         produce_only: b.produce_only.then(|| ProduceOnly {
+            published_per_s: {
+                let n = b.shared.submitted.load(std::sync::atomic::Ordering::Acquire) as f64;
+                if b.last_publish > 0 {
+                    round(n / (b.last_publish as f64 / 1e9), 3)
+                } else {
+                    0.0
+                }
+            },
             peak_backlog: conr.as_ref().map_or(0, |c| c.peak_ready),
+            drain_s: b.drained_at.map(|d| secs(d.saturating_sub(b.last_publish))),
             drained_at_s: b.drained_at.map(secs),
             consumers_min: conr.as_ref().map_or(0, |c| c.consumers_min),
             consumers_max: conr.as_ref().map_or(0, |c| c.consumers_max),

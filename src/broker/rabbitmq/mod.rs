@@ -106,6 +106,8 @@ pub struct RabbitBroker {
     /// Produce-only: publishes submitted when all were last settled, and the depth poll count then.
     settled_at: Option<(u64, u64)>,
     drained_at: Option<Nanos>,
+    /// Scenario time of the latest publish the engine made.
+    last_publish: Nanos,
     info: setup::Info,
 }
 
@@ -281,7 +283,8 @@ impl RabbitBroker {
 }
 
 impl Broker for RabbitBroker {
-    fn publish(&mut self, _now: Nanos, env: Envelope, _out: &mut Vec<BrokerEvent>) {
+    fn publish(&mut self, now: Nanos, env: Envelope, _out: &mut Vec<BrokerEvent>) {
+        self.last_publish = now;
         self.send(publisher::Publish { env, target: Target::Work, reason: None, then_ack: None });
     }
 

@@ -170,6 +170,7 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         produce_only,
         settled_at: None,
         drained_at: None,
+        last_publish: 0,
         info,
     })
 }
