@@ -139,3 +139,14 @@ impl Intervals {
         }
     }
 }
+
+/// A connection's next event (blocked, unblocked, error); never, while there is no connection.
+pub async fn next_event(
+    events: &mut Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = lapin::Event> + Send>>>,
+) -> Option<lapin::Event> {
+    use futures_util::StreamExt;
+    match events {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}

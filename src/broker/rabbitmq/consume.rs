@@ -2,7 +2,7 @@
 //! consumer (basic.qos = prefetch), runs each channel's delivery stream, reads the dead-letter queues (kept unacked,
 //! so they still hold every message), polls queue depths, and rebuilds it all after the connection is lost.
 
-use super::bridge::{bounded, Dead, Incoming, Intervals, Shared, OP_TIMEOUT};
+use super::bridge::{bounded, next_event, Dead, Incoming, Intervals, Shared, OP_TIMEOUT};
 use super::connect::Endpoint;
 use super::message::{self, DeadOutcome};
 use super::topology::{self, Names};
@@ -404,13 +404,6 @@ async fn drain_after_failure(mut rx: mpsc::UnboundedReceiver<Command>, mut r: Re
             }
             _ => {}
         }
-    }
-}
-
-async fn next_event(events: &mut Option<Pin<Box<dyn futures_util::Stream<Item = Event> + Send>>>) -> Option<Event> {
-    match events {
-        Some(s) => s.next().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -3,7 +3,7 @@
 //! A blocked connection or a full window only makes the producer lag; a lost connection is rebuilt with backoff and
 //! whatever it took with it is published again (at-least-once).
 
-use super::bridge::{bounded, AckToken, Incoming, Intervals, Shared};
+use super::bridge::{bounded, next_event, AckToken, Incoming, Intervals, Shared};
 use super::connect::Endpoint;
 use super::message;
 use super::topology::{self, Names};
@@ -116,15 +116,9 @@ pub async fn run(
         tx,
         shared,
         r: Report {
-            confirmed: BitSet::default(),
-            confirmed_count: 0,
-            nacked: 0,
-            republished: 0,
-            unconfirmed_at_end: 0,
-            lag: crate::record::new_histogram(),
             blocked: Intervals::named("connection.blocked (publishing)"),
             outages: Intervals::named("publishing connection lost"),
-            delay_queues: BTreeSet::new(),
+            ..empty_report()
         },
     };
     if let Err(e) = bounded(p.adopt(conn)).await {
@@ -387,13 +381,6 @@ impl Publisher {
             let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, "run finished".into())).await;
         }
         let _ = reply.send(std::mem::replace(&mut self.r, empty_report()));
-    }
-}
-
-async fn next_event(events: &mut Option<Pin<Box<dyn futures_util::Stream<Item = Event> + Send>>>) -> Option<Event> {
-    match events {
-        Some(s) => s.next().await,
-        None => std::future::pending().await,
     }
 }
 
