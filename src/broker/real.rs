@@ -90,8 +90,11 @@ pub trait RealBroker {
     /// Whether a publish now would be sent without waiting: false while the confirm window is full or the broker
     /// blocks the connection (the producer then lags behind its intended times).
     fn can_publish(&self) -> bool;
-    /// Nothing outstanding that could still produce an event: no unconfirmed publish, no delayed message due soon.
+    /// Nothing outstanding that could still produce an event: no unconfirmed publish, no delayed copy not yet back.
     fn quiet(&self) -> bool;
+    /// A delayed copy is due later, or came due less than `grace` (wall clock) ago: the run must wait for it, however
+    /// long nothing else happens.
+    fn expecting_more(&self, grace: std::time::Duration) -> bool;
     /// Produce-only mode: the queue the user's consumers drain is empty now.
     fn drained(&self) -> bool;
     /// A condition that ends the run (the queue was deleted under it, the connection cannot be restored).

@@ -155,7 +155,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
         }
     }
 
-    broker::real_broker_rules(errs, tree, &broker, &queue, &consumers);
+    broker::real_broker_rules(errs, tree, &broker, &queue, &consumers, duration);
 
     Scenario {
         name,

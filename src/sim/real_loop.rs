@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 /// The longest the loop waits without looking up (signals, drain, progress), wall clock.
 const LOOK_UP: Duration = Duration::from_millis(50);
+/// Due timers handled one after another before the loop takes in what the broker sent meanwhile.
+const TIMERS_BEFORE_EVENTS: u32 = 64;
 /// Progress reports on a real clock, wall clock.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
@@ -35,6 +37,7 @@ impl Engine<'_> {
         self.start();
         let mut last_activity = Instant::now();
         let mut next_progress = Instant::now();
+        let mut timers_in_a_row = 0;
         let reason = loop {
             if let Some(sig) = interrupt::received() {
                 break EndReason::Interrupted(sig);
@@ -61,7 +64,9 @@ impl Engine<'_> {
                 break EndReason::DurationLimit;
             }
             match self.q.peek_time() {
-                Some(t) if t <= wall_now => {
+                // Due timers first, but not for ever: a loop far behind its timers still takes in broker events.
+                Some(t) if t <= wall_now && timers_in_a_row < TIMERS_BEFORE_EVENTS => {
+                    timers_in_a_row += 1;
                     self.advance(t.max(self.now))?;
                     if let Some((_, ev)) = self.q.pop() {
                         self.events += 1;
@@ -74,6 +79,7 @@ impl Engine<'_> {
                     continue;
                 }
                 next => {
+                    timers_in_a_row = 0;
                     let look_up = wall_now.saturating_add(clock.span(LOOK_UP));
                     let deadline = next.map_or(look_up, |t| t.min(look_up)).min(self.stop_at);
                     real.wait(deadline, &mut self.out);
@@ -89,12 +95,16 @@ impl Engine<'_> {
                 progress(self.progress());
                 next_progress = Instant::now() + PROGRESS_EVERY;
             }
-            // Drained: nothing happened for the drain timeout and nothing is pending (a confirm still outstanding
-            // gets six times as long: a blocked connection can hold it, but not forever).
+            // Drained: nothing happened for the drain timeout and nothing is pending. A delayed copy not yet due
+            // (or due less than the drain timeout ago) is pending however long it takes; a confirm still
+            // outstanding gets six times as long (a blocked connection can hold it, but not forever). Produce-only
+            // runs wait for the user's consumers instead: they end drained, or at `duration`.
             let idle = last_activity.elapsed();
-            if all_published && idle >= drain_timeout && !self.q.has_any(|ev| ev != Ev::AutoscalePoll) {
-                let quiet = self.broker.real().is_some_and(|r| r.quiet());
-                if quiet || idle >= drain_timeout * 6 {
+            if all_published && !produce_only && idle >= drain_timeout && !self.q.has_any(|ev| ev != Ev::AutoscalePoll)
+            {
+                let (quiet, expecting) =
+                    self.broker.real().map_or((true, false), |r| (r.quiet(), r.expecting_more(drain_timeout)));
+                if !expecting && (quiet || idle >= drain_timeout * 6) {
                     break EndReason::DrainTimeout;
                 }
             }

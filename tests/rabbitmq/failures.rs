@@ -125,3 +125,46 @@ fn the_password_never_reaches_the_report() {
     let toml = std::fs::read_to_string(out.join("scenario.toml")).unwrap();
     assert!(toml.contains("amqp://guest:****@127.0.0.1:5672/%2f"), "{toml}");
 }
+
+#[test]
+fn a_kept_topology_is_never_taken_over_by_a_second_run_with_the_same_run_id() {
+    let Some(()) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    let id = run_id("rerun");
+    let work = format!("order-processing-{id}");
+    let _guard = TopologyGuard(work.clone());
+    // The first run stops at its duration with messages still in the queue, and keeps its topology.
+    let first = tmp.path().join("first");
+    let args = [
+        "--broker",
+        URL,
+        "--run-id",
+        &id,
+        "--keep-topology",
+        "--set",
+        "duration=\"2s\"",
+        "--set",
+        "consumers.count=1",
+        "--set",
+        "consumers.concurrency=1",
+        "--set",
+        "consumers.prefetch=1",
+        "--set",
+        "consumers.service_time=\"50ms\"",
+    ];
+    let o = run("scenarios/steady-state.toml".as_ref(), &first, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = summary(&first);
+    assert!(u(&s["messages"]["in_flight_at_end"]) > 0, "{}", s["messages"]);
+    assert!(queues("/").contains(&work), "kept");
+    // The second run with the same id refuses to mix its messages with the first run's.
+    let second = tmp.path().join("second");
+    let o = run(
+        "scenarios/steady-state.toml".as_ref(),
+        &second,
+        &["--broker", URL, "--run-id", &id, "--set", "messages=10"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains(&format!("the queue {work} already holds")), "{}", text(&o));
+    assert!(queues("/").contains(&work), "the earlier run's queue is left alone");
+}

@@ -97,9 +97,12 @@ intervals = ["1m", "5m", "30m"]
     );
     let out = tmp.path().join("out");
     let id = run_id("delay");
-    let o = run(&s, &out, &["--broker", URL, "--time-scale", "100", "--run-id", &id]);
+    // A drain timeout far shorter than the 18 s wait: a delayed copy not yet back keeps the run going.
+    let args = ["--broker", URL, "--time-scale", "100", "--run-id", &id, "--set", "broker.drain_timeout=\"1s\""];
+    let o = run(&s, &out, &args);
     assert!(o.status.success(), "{}", text(&o));
     let r = summary(&out);
+    assert_eq!(r["real_broker"]["ended_by"], "completed");
     assert_eq!(u(&r["messages"]["dead_lettered"]["by_reason"]["retries_exhausted"]), 20);
     assert_eq!(u(&r["attempts"]["redeliveries"]), 60);
     assert_accounted(&r);

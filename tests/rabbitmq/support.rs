@@ -179,3 +179,33 @@ impl Drop for QueueGuard {
         let _ = ctl(&["delete_queue", &self.0]);
     }
 }
+
+/// Deletes queues and exchanges over AMQP (`rabbitmqctl` has no way to delete an exchange).
+pub fn amqp_delete(queues: &[String], exchanges: &[String]) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let Ok(conn) = lapin::Connection::connect(URL, lapin::ConnectionProperties::default()).await else { return };
+        for q in queues {
+            if let Ok(ch) = conn.create_channel().await {
+                let _ = ch.queue_delete(q.as_str().into(), Default::default()).await;
+            }
+        }
+        for e in exchanges {
+            if let Ok(ch) = conn.create_channel().await {
+                let _ = ch.exchange_delete(e.as_str().into(), Default::default()).await;
+            }
+        }
+        let _ = conn.close(200, "cleaned up".into()).await;
+    });
+}
+
+/// Deletes a kept topology (queues and exchange of one run) when dropped.
+pub struct TopologyGuard(pub String);
+
+impl Drop for TopologyGuard {
+    fn drop(&mut self) {
+        let w = &self.0;
+        let queues = ["", "_error", "_skipped"].iter().map(|s| format!("{w}{s}")).collect::<Vec<_>>();
+        amqp_delete(&queues, &[format!("{w}.dlx")]);
+    }
+}

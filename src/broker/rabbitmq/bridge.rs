@@ -55,7 +55,6 @@ pub enum Incoming {
     Foreign {
         consumer: u32,
         gen: u32,
-        delivery_tag: u64,
     },
     /// Read from `<queue>_error` / `<queue>_skipped` (kept there unacked, so the queue still holds it).
     Dead {

@@ -48,6 +48,10 @@ pub struct Sweep {
     pub ids: Vec<u64>,
     /// Messages counted by passive declares (work queue ready + delay queues), including strangers'.
     pub counted: u64,
+    /// Every queue answered its count.
+    pub counted_all: bool,
+    /// Every counted message was read back (so `ids` is complete).
+    pub read_all: bool,
 }
 
 pub struct Report {
@@ -139,7 +143,7 @@ impl Consumers {
                 tokio::spawn(dead_letters(
                     stream,
                     self.s.names.work.clone(),
-                    self.s.names.run_id.clone(),
+                    self.s.names.stamp.clone(),
                     self.tx.clone(),
                 ));
             }
@@ -194,14 +198,16 @@ impl Consumers {
     }
 
     async fn open(&mut self, consumer: u32, seq: u32, prefetch: u16) -> lapin::Result<()> {
-        let Some(conn) = &self.conn else { return Ok(()) };
         let c = consumer as usize;
         if self.slots.len() <= c {
             self.slots.resize(c + 1, None);
         }
-        if let Some(old) = self.slots[c].take().and_then(|s| s.channel) {
+        // The request is remembered first: if opening fails (or there is no connection), the next connection opens it.
+        let wanted = Slot { seq, prefetch, paused: false, channel: None, gen: 0 };
+        if let Some(old) = self.slots[c].replace(wanted).and_then(|s| s.channel) {
             let _ = old.close(200, "reopened".into()).await;
         }
+        let Some(conn) = &self.conn else { return Ok(()) };
         let ch = conn.create_channel().await?;
         ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
         self.next_gen += 1;
@@ -218,7 +224,7 @@ impl Consumers {
                 FieldTable::default(),
             )
             .await?;
-        tokio::spawn(deliveries(stream, consumer, gen, self.s.names.run_id.clone(), self.tx.clone()));
+        tokio::spawn(deliveries(stream, consumer, gen, self.s.names.stamp.clone(), self.tx.clone()));
         Ok(())
     }
 
@@ -331,11 +337,17 @@ impl Consumers {
     }
 
     async fn sweep(&mut self, read: bool) -> Sweep {
-        let mut out = Sweep::default();
+        let mut out =
+            Sweep { counted_all: self.conn.is_some(), read_all: read && self.conn.is_some(), ..Sweep::default() };
         let mut queues = vec![self.s.names.work.clone()];
         queues.extend(self.shared.delay_queues.lock().map(|q| q.clone()).unwrap_or_default());
+        queues.dedup();
         for q in queues {
-            let Some((n, _)) = self.count(&q).await else { continue };
+            let Some((n, _)) = self.count(&q).await else {
+                out.counted_all = false;
+                out.read_all = false;
+                continue;
+            };
             out.counted += n;
             if n == 0 || !read {
                 continue;
@@ -344,6 +356,7 @@ impl Consumers {
                 Some(conn) => Some(conn.create_channel().await),
                 None => None,
             }) else {
+                out.read_all = false;
                 continue;
             };
             let tag = format!("loadtest-{}-sweep", self.s.names.run_id);
@@ -356,6 +369,7 @@ impl Consumers {
                 )
                 .await
             else {
+                out.read_all = false;
                 continue;
             };
             let mut seen = 0;
@@ -363,13 +377,14 @@ impl Consumers {
                 match tokio::time::timeout(Duration::from_millis(500), stream.next()).await {
                     Ok(Some(Ok(d))) => {
                         seen += 1;
-                        if let Some(env) = message::envelope(&d.properties, d.data.len(), &self.s.names.run_id) {
+                        if let Some(env) = message::envelope(&d.properties, d.data.len(), &self.s.names.stamp) {
                             out.ids.push(env.id);
                         }
                     }
                     _ => break,
                 }
             }
+            out.read_all &= seen >= n;
             let _ = ch.close(200, "sweep done".into()).await;
         }
         out
@@ -423,7 +438,7 @@ async fn deliveries(mut stream: lapin::Consumer, consumer: u32, gen: u32, run: S
                         env,
                         received,
                     },
-                    None => Incoming::Foreign { consumer, gen, delivery_tag: d.delivery_tag },
+                    None => Incoming::Foreign { consumer, gen },
                 };
                 if tx.send(msg).is_err() {
                     return;

@@ -3,7 +3,7 @@
 //! topology unless asked to keep it, and write what happened into the report.
 
 use super::bridge::{Incoming, Intervals};
-use super::{consume, publisher, RabbitBroker, State};
+use super::{consume, RabbitBroker, State};
 use crate::broker::real::{
     Consuming, DelayStats, EndReason, Interval, ProduceOnly, Publishing, RealReport, Reconciliation,
 };
@@ -19,23 +19,32 @@ const CONFIRM_WAIT: Duration = Duration::from_secs(5);
 const LATE_WAIT: Duration = Duration::from_millis(300);
 
 pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: &dyn Fn(u64) -> bool) -> RealReport {
-    let now = b.clock.now();
+    // Stop publishing first: copies that replace deliveries (delayed redeliveries, moves to `_error`) get their
+    // confirms, and the deliveries they replace are acked, before the consumers close and hand back what they hold.
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if let Some(stop) = b.stop_publisher.take() {
+        let _ = stop.send((CONFIRM_WAIT, reply));
+    }
+    let pubr = b.rt.block_on(async { tokio::time::timeout(CONFIRM_WAIT * 2, answer).await.ok()?.ok() });
+
+    // What is still on its way: acks for confirmed copies are sent; dead letters are in a queue at the end (held,
+    // not lost); deliveries are left to go back to the queue when the consumers close.
+    let mut in_dlq = BitSet::default();
     let mut scratch = Vec::new();
+    let until = Instant::now() + LATE_WAIT;
+    while let Ok(m) = b.rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        match m {
+            Incoming::Dead { env, .. } => {
+                in_dlq.set(env.id);
+            }
+            m @ (Incoming::AckNow(_) | Incoming::RequeueNow(_)) => b.incoming(m, &mut scratch),
+            _ => {}
+        }
+    }
+    let now = b.clock.now();
     for c in 0..b.consumers.len() as u32 {
         if b.consumers[c as usize].state != State::Closed {
             b.close_consumer(now, c, &mut scratch);
-        }
-    }
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    let _ = b.publish.send(publisher::Command::Finish(CONFIRM_WAIT, reply));
-    let pubr = b.rt.block_on(async { tokio::time::timeout(CONFIRM_WAIT * 2, answer).await.ok()?.ok() });
-
-    // Dead letters still on their way are in a queue at the end: held, not lost.
-    let mut in_dlq = BitSet::default();
-    let until = Instant::now() + LATE_WAIT;
-    while let Ok(m) = b.rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-        if let Incoming::Dead { env, .. } = m {
-            in_dlq.set(env.id);
         }
     }
 
@@ -43,8 +52,9 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
     let empty = BitSet::default();
     let confirmed = pubr.as_ref().map_or(&empty, |p| &p.confirmed);
     let open: Vec<u64> = (0..produced).filter(|&id| !finished(id) && !b.refused.get(id)).collect();
-    // Reading messages back (and returning them) raises quorum delivery counts: only when nothing is kept.
-    let by_id = !b.info.keep || b.info.queue_type == "classic";
+    // Reading messages back (and returning them) raises quorum delivery counts: never on a kept quorum queue, and
+    // never on a reused queue (it is the user's).
+    let by_id = !b.info.names.reused && (!b.info.keep || b.info.queue_type == "classic");
     let mut ledger = Reconciliation { method: "by id".into(), ..Default::default() };
     if !open.is_empty() {
         // Never read a user's queue (produce-only): count it.
@@ -53,11 +63,15 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
         for id in &sweep.ids {
             held.set(*id);
         }
-        if b.produce_only {
+        if !sweep.counted_all {
+            // Nothing can be told lost without asking the broker: count the open messages as held, and say so.
+            ledger.method = "unknown (the broker could not be asked at the end: open messages counted as held)".into();
+            ledger.held_at_end = open.len() as u64;
+        } else if b.produce_only {
             ledger.method = "by count (produce-only: the queue is the user's, so it is not read back)".into();
             ledger.held_at_end = sweep.counted.min(open.len() as u64);
             ledger.consumed_elsewhere = open.len() as u64 - ledger.held_at_end;
-        } else if by_id {
+        } else if by_id && sweep.read_all {
             for &id in &open {
                 if held.get(id) || in_dlq.get(id) || b.dead_seen.get(id) {
                     ledger.held_at_end += 1;
@@ -74,7 +88,11 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
                 ledger.method = "by id (confirms off: a message never seen again counts as lost)".into();
             }
         } else {
-            ledger.method = "by count (queue depths; --keep-topology on a quorum queue)".into();
+            ledger.method = if by_id {
+                "by count (not every message could be read back in time)".into()
+            } else {
+                "by count (queue depths: a kept quorum queue or a reused queue is not read back)".into()
+            };
             ledger.held_at_end = sweep.counted.min(open.len() as u64);
             ledger.lost = open.len() as u64 - ledger.held_at_end;
         }
@@ -91,9 +109,7 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
     }
     let kept = b.info.keep || b.info.names.reused;
     let mut to_delete = b.info.made.clone();
-    if let Some(p) = &pubr {
-        to_delete.extend(p.delay_queues.iter().cloned());
-    }
+    to_delete.extend(b.shared.delay_queues.lock().map(|q| q.clone()).unwrap_or_default());
     let mut cleanup_failed = Vec::new();
     if !b.info.keep {
         cleanup_failed = b.rt.block_on(async {

@@ -63,6 +63,9 @@ struct Consumer {
     /// The channel generation deliveries must carry; 0 until the channel is ready.
     gen: u32,
     channel: Option<Channel>,
+    prefetch: u32,
+    /// Messages of others held unacked on the current channel (returned when it closes, never requeued in a loop).
+    foreign_held: u32,
 }
 
 /// Counters for the report.
@@ -80,7 +83,9 @@ pub struct RabbitBroker {
     rt: tokio::runtime::Runtime,
     clock: RealClock,
     rx: Receiver<Incoming>,
-    publish: UnboundedSender<publisher::Command>,
+    publish: UnboundedSender<publisher::Publish>,
+    /// Asks the publisher to stop (once, at the end).
+    stop_publisher: Option<tokio::sync::oneshot::Sender<publisher::Stop>>,
     consume: UnboundedSender<consume::Command>,
     shared: Arc<Shared>,
     window: u32,
@@ -115,16 +120,28 @@ impl RabbitBroker {
     fn consumer(&mut self, c: u32) -> &mut Consumer {
         let i = c as usize;
         if self.consumers.len() <= i {
-            self.consumers.resize_with(i + 1, || Consumer { seq: 0, state: State::Closed, gen: 0, channel: None });
+            self.consumers.resize_with(i + 1, || Consumer {
+                seq: 0,
+                state: State::Closed,
+                gen: 0,
+                channel: None,
+                prefetch: 0,
+                foreign_held: 0,
+            });
         }
         &mut self.consumers[i]
     }
 
+    /// Every publish (copies too: they share the confirm window) counts as submitted until the publisher settles it.
     fn send(&self, p: publisher::Publish) {
-        if p.target == Target::Work {
-            self.shared.submitted.fetch_add(1, Ordering::AcqRel);
-        }
-        let _ = self.publish.send(publisher::Command::Publish(p));
+        self.shared.submitted.fetch_add(1, Ordering::AcqRel);
+        let _ = self.publish.send(p);
+    }
+
+    /// A delayed copy is due, or came due less than `grace` ago and has not come back: more is to come.
+    fn expecting(&self, grace: Nanos) -> bool {
+        let now = self.clock.now();
+        self.due_of.values().any(|(due, _)| due.saturating_add(grace) > now)
     }
 
     /// Acks or nacks on the delivery's channel if it is still the live one. Never waits: the first poll of lapin's
@@ -198,7 +215,7 @@ impl RabbitBroker {
         if let Target::Delay(ms) = target {
             self.due_of.insert((env.id, env.redeliveries), (due, ms));
         }
-        self.send(publisher::Publish { env, target, reason: None, then_ack });
+        self.send(publisher::Publish::new(env, target, None, then_ack));
     }
 
     fn incoming(&mut self, m: Incoming, out: &mut Vec<BrokerEvent>) {
@@ -227,9 +244,23 @@ impl RabbitBroker {
                     State::Closed => {}
                 }
             }
-            Incoming::Foreign { consumer, gen, delivery_tag } => {
+            Incoming::Foreign { consumer, gen } => {
+                // Someone else's message on the queue: keep it unacked (the broker gets it back when the channel
+                // closes). Requeueing it would hand it straight back, in a loop, raising its delivery count.
                 self.counts.foreign += 1;
-                self.settle_delivery(consumer, engine_tag(gen, delivery_tag), Some(true));
+                let q = self.info.names.work.clone();
+                let c = self.consumer(consumer);
+                if c.gen == gen {
+                    c.foreign_held += 1;
+                    if c.foreign_held >= c.prefetch.max(1) {
+                        self.fatal.get_or_insert_with(|| {
+                            format!(
+                                "the queue {q} holds messages this run did not publish, and they fill consumer \
+                                 {consumer}'s prefetch; empty the queue, or run on a queue of the run's own"
+                            )
+                        });
+                    }
+                }
             }
             Incoming::Dead { env, what, redelivered } => {
                 if self.dead_seen.get(env.id) {
@@ -252,12 +283,16 @@ impl RabbitBroker {
             Incoming::RequeueNow(AckToken { consumer, tag }) => self.settle_delivery(consumer, tag, Some(true)),
             Incoming::ConsumerReady { consumer, seq, gen, channel } => {
                 let c = self.consumer(consumer);
-                if c.seq != seq || c.state != State::Open {
+                // A channel opened for the latest request, or (reopened after a reconnect) for the open that a
+                // pause followed: either way it is the live channel to ack on.
+                let live = (c.seq == seq && c.state == State::Open) || (c.state == State::Paused && seq < c.seq);
+                if !live {
                     return;
                 }
                 let old = c.gen;
                 c.gen = gen;
                 c.channel = Some(channel);
+                c.foreign_held = 0;
                 if old != 0 {
                     // A new channel after a lost connection: the broker requeued what the old one held.
                     let before = self.unacked.len();
@@ -267,11 +302,25 @@ impl RabbitBroker {
             }
             Incoming::ConsumerEnded { consumer, gen, error } => {
                 let c = self.consumer(consumer);
-                if error.is_none() && c.gen == gen && c.state == State::Open {
-                    let q = &self.info.names.work;
-                    self.fatal.get_or_insert_with(|| {
-                        format!("RabbitMQ cancelled consumer {consumer} on {q}: the queue was deleted (or its node went away)")
-                    });
+                if c.gen != gen || c.state != State::Open {
+                    return;
+                }
+                match error {
+                    None => {
+                        let q = &self.info.names.work;
+                        self.fatal.get_or_insert_with(|| {
+                            format!(
+                                "RabbitMQ cancelled consumer {consumer} on {q}: the queue was deleted (or its node went \
+                                 away)"
+                            )
+                        });
+                    }
+                    // The channel failed under it (the connection may be fine): open a new one. After a lost
+                    // connection the consuming task reopens it anyway; the later request wins.
+                    Some(_) => {
+                        let prefetch = c.prefetch;
+                        self.open_consumer(self.clock.now(), consumer, prefetch, &mut Vec::new());
+                    }
                 }
             }
             Incoming::Wake => {}
@@ -285,7 +334,7 @@ impl RabbitBroker {
 impl Broker for RabbitBroker {
     fn publish(&mut self, now: Nanos, env: Envelope, _out: &mut Vec<BrokerEvent>) {
         self.last_publish = now;
-        self.send(publisher::Publish { env, target: Target::Work, reason: None, then_ack: None });
+        self.send(publisher::Publish::new(env, Target::Work, None, None));
     }
 
     fn publish_delayed(&mut self, now: Nanos, env: Envelope, due: Nanos, _out: &mut Vec<BrokerEvent>) {
@@ -331,7 +380,7 @@ impl Broker for RabbitBroker {
         };
         let target = if reason.skipped() { Target::Skipped } else { Target::Error };
         let then_ack = Some(AckToken { consumer, tag });
-        self.send(publisher::Publish { env, target, reason: Some(reason), then_ack });
+        self.send(publisher::Publish::new(env, target, Some(reason), then_ack));
     }
 
     fn open_consumer(&mut self, _now: Nanos, consumer: u32, prefetch: u32, _out: &mut Vec<BrokerEvent>) {
@@ -340,6 +389,8 @@ impl Broker for RabbitBroker {
         c.state = State::Open;
         c.gen = 0;
         c.channel = None;
+        c.prefetch = prefetch;
+        c.foreign_held = 0;
         let (seq, prefetch) = (c.seq, prefetch.min(u16::MAX as u32) as u16);
         let _ = self.consume.send(consume::Command::Open { consumer, seq, prefetch });
     }
@@ -436,9 +487,11 @@ impl RealBroker for RabbitBroker {
     }
 
     fn quiet(&self) -> bool {
-        let grace = self.clock.span(std::time::Duration::from_secs(1));
-        let now = self.clock.now();
-        self.shared.in_flight() == 0 && self.delayed.iter().all(|Reverse(d)| d.saturating_add(grace) < now)
+        self.shared.in_flight() == 0 && !self.expecting(0)
+    }
+
+    fn expecting_more(&self, grace: std::time::Duration) -> bool {
+        self.expecting(self.clock.span(grace))
     }
 
     fn drained(&self) -> bool {

@@ -41,13 +41,22 @@ pub struct Publish {
     pub reason: Option<DeadLetterReason>,
     /// The delivery this copy replaces: acked once the copy is confirmed.
     pub then_ack: Option<AckToken>,
+    /// Times the channel failed under it (its outcome unknown each time).
+    pub failures: u8,
 }
 
-pub enum Command {
-    Publish(Publish),
-    /// Stop: wait up to the given time for outstanding confirms, close, report.
-    Finish(Duration, oneshot::Sender<Report>),
+impl Publish {
+    pub fn new(env: Envelope, target: Target, reason: Option<DeadLetterReason>, then_ack: Option<AckToken>) -> Publish {
+        Publish { env, target, reason, then_ack, failures: 0 }
+    }
 }
+
+/// How the end of the run asks the publisher to stop: wait up to this long for outstanding confirms, then report.
+/// It travels on a channel of its own, so that a full window or a reconnect cannot hold it up.
+pub type Stop = (Duration, oneshot::Sender<Report>);
+
+/// A publish whose channel failed this many times is not tried again: the run fails, naming it.
+const MAX_FAILURES: u8 = 5;
 
 /// What the publisher saw, handed over at the end.
 pub struct Report {
@@ -73,6 +82,8 @@ pub struct Settings {
     pub max_body: usize,
     /// Give up (the run fails) when the connection cannot be restored for this long.
     pub give_up_after: Duration,
+    /// Delay queues declared before the run started.
+    pub declared: BTreeSet<String>,
 }
 
 /// A publish on its way: resolves with its sequence number (its `Publish` waits in `pending`).
@@ -91,18 +102,29 @@ struct Publisher {
     retry: VecDeque<Publish>,
     tx: Sender<Incoming>,
     shared: Arc<Shared>,
+    rx: mpsc::UnboundedReceiver<Publish>,
+    stop: oneshot::Receiver<Stop>,
     r: Report,
 }
 
-/// Runs until `Finish`. `conn` is the connection made (and the topology declared) before the run started.
+/// What a reconnect attempt ended with.
+enum Reconnect {
+    Done,
+    GaveUp,
+    Stopped(Stop),
+}
+
+/// Runs until asked to stop. `conn` is the connection made (and the topology declared) before the run started.
 pub async fn run(
     s: Settings,
     conn: Connection,
-    rx: mpsc::UnboundedReceiver<Command>,
+    rx: mpsc::UnboundedReceiver<Publish>,
+    stop: oneshot::Receiver<Stop>,
     tx: Sender<Incoming>,
     shared: Arc<Shared>,
 ) {
     let max_body = s.max_body;
+    let delay_queues = s.declared.clone();
     let mut p = Publisher {
         s,
         conn: None,
@@ -115,16 +137,19 @@ pub async fn run(
         retry: VecDeque::new(),
         tx,
         shared,
+        rx,
+        stop,
         r: Report {
             blocked: Intervals::named("connection.blocked (publishing)"),
             outages: Intervals::named("publishing connection lost"),
+            delay_queues,
             ..empty_report()
         },
     };
     if let Err(e) = bounded(p.adopt(conn)).await {
         let _ = p.tx.send(Incoming::Fatal(p.s.endpoint.failure(format!("opening the publishing channel: {e}"))));
     }
-    p.main(rx).await;
+    p.main().await;
 }
 
 impl Publisher {
@@ -147,10 +172,14 @@ impl Publisher {
         }
     }
 
-    async fn main(&mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+    async fn main(&mut self) {
         loop {
-            if self.ch.is_none() && !self.reconnect().await {
-                return self.drain_after_failure(rx).await;
+            if self.ch.is_none() {
+                match self.reconnect().await {
+                    Reconnect::Done => {}
+                    Reconnect::GaveUp => return self.wait_for_stop().await,
+                    Reconnect::Stopped(stop) => return self.finish(stop).await,
+                }
             }
             let room = self.in_flight.len() < self.window();
             if room {
@@ -161,11 +190,14 @@ impl Publisher {
             }
             tokio::select! {
                 biased;
+                stop = &mut self.stop => match stop {
+                    Ok(stop) => return self.finish(stop).await,
+                    Err(_) => return,
+                },
                 Some((seq, result)) = self.in_flight.next(), if !self.in_flight.is_empty() => self.outcome(seq, result),
                 ev = next_event(&mut self.events) => self.on_event(ev),
-                cmd = rx.recv(), if room => match cmd {
-                    Some(Command::Publish(p)) => self.send(p).await,
-                    Some(Command::Finish(wait, reply)) => return self.finish(wait, reply).await,
+                p = self.rx.recv(), if room => match p {
+                    Some(p) => self.send(p).await,
                     None => return,
                 },
             }
@@ -204,14 +236,16 @@ impl Publisher {
                 ("", name)
             }
         };
-        let props = message::properties(&n.run_id, &p.env, published, self.s.persistent, p.reason);
+        let props = message::properties(&n.stamp, &p.env, published, self.s.persistent, p.reason);
         let body = Arc::clone(&self.body);
         let len = (p.env.size as usize).min(body.len());
         self.seq += 1;
         let seq = self.seq;
         self.pending.insert(seq, p);
         let fut = async move {
-            let opts = BasicPublishOptions::default();
+            // Mandatory: a publish that no queue takes (its queue deleted under the run) comes back as returned
+            // instead of being confirmed into nowhere.
+            let opts = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
             let result = match ch.basic_publish(exchange.into(), key.as_str().into(), opts, &body[..len], props).await {
                 Ok(confirm) => confirm.await,
                 Err(e) => Err(e),
@@ -239,21 +273,31 @@ impl Publisher {
                 let _ = s.tx.send(Incoming::Wake);
             }
         };
-        match (confirmation, p.target) {
-            (Confirmation::Nack(_), Target::Work) => {
+        // Returned (unroutable) counts as refused: no queue holds the message.
+        let refused = match &confirmation {
+            Confirmation::Nack(_) => true,
+            Confirmation::Ack(returned) => returned.is_some(),
+            Confirmation::NotRequested => false,
+        };
+        match (refused, p.target) {
+            (true, Target::Work) => {
                 self.r.nacked += 1;
-                let _ = self.tx.send(Incoming::Nacked { env: p.env });
+                // A republish refused says nothing of the first copy, which may well be in the queue: its outcome
+                // stays unknown (the end reconciles it) instead of counting as refused.
+                if p.failures == 0 {
+                    let _ = self.tx.send(Incoming::Nacked { env: p.env });
+                }
                 settled(self);
             }
-            (Confirmation::Nack(_), _) => {
+            (true, _) => {
                 // A copy that replaces a delivery could not be placed: give the delivery back to the queue.
                 if let Some(t) = p.then_ack {
                     let _ = self.tx.send(Incoming::RequeueNow(t));
                 }
                 settled(self);
             }
-            (c, target) => {
-                if target == Target::Work && matches!(c, Confirmation::Ack(_)) {
+            (false, target) => {
+                if target == Target::Work && matches!(confirmation, Confirmation::Ack(_)) {
                     self.r.confirmed.set(p.env.id);
                     self.r.confirmed_count += 1;
                 }
@@ -265,8 +309,15 @@ impl Publisher {
         }
     }
 
-    /// The channel or connection failed under a publish: its outcome is unknown, so it goes out again.
-    fn lost_channel(&mut self, p: Publish, _e: lapin::Error) {
+    /// The channel or connection failed under a publish: its outcome is unknown, so it goes out again; unless the
+    /// broker refuses the operation itself (access, a missing or mismatched queue) or it failed too often.
+    fn lost_channel(&mut self, mut p: Publish, e: lapin::Error) {
+        p.failures = p.failures.saturating_add(1);
+        let by_broker = matches!(e.kind(), lapin::ErrorKind::ProtocolError(a) if matches!(a.get_id(), 403 | 404 | 406));
+        if by_broker || p.failures > MAX_FAILURES {
+            let why = format!("publishing to {:?} failed {} time(s), last: {e}", p.target, p.failures);
+            let _ = self.tx.send(Incoming::Fatal(self.s.endpoint.failure(why)));
+        }
         self.r.republished += 1;
         self.retry.push_back(p);
         self.connection_lost();
@@ -297,8 +348,8 @@ impl Publisher {
         }
     }
 
-    /// Rebuilds the connection with backoff (100 ms doubling to 2 s); false once `give_up_after` has passed.
-    async fn reconnect(&mut self) -> bool {
+    /// Rebuilds the connection with backoff (100 ms doubling to 2 s), until `give_up_after` or a stop.
+    async fn reconnect(&mut self) -> Reconnect {
         // Publishes in flight on the dead channel fail by themselves (give them a moment); whatever has no
         // outcome then is published again.
         let mut stale = std::mem::take(&mut self.in_flight);
@@ -314,7 +365,8 @@ impl Publisher {
                 self.settle(p, Ok(c));
             }
         }
-        for (_, p) in std::mem::take(&mut self.pending) {
+        for (_, mut p) in std::mem::take(&mut self.pending) {
+            p.failures = p.failures.saturating_add(1);
             self.r.republished += 1;
             self.retry.push_back(p);
         }
@@ -326,11 +378,17 @@ impl Publisher {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                stop = &mut self.stop => return match stop {
+                    Ok(stop) => Reconnect::Stopped(stop),
+                    Err(_) => Reconnect::GaveUp,
+                },
+            }
             if let Ok(conn) = self.s.endpoint.open(&self.s.connection_name).await {
                 if bounded(self.adopt(conn)).await.is_ok() {
                     self.r.outages.close(self.s.clock.now());
-                    return true;
+                    return Reconnect::Done;
                 }
             }
             if started.elapsed() >= self.s.give_up_after {
@@ -339,42 +397,36 @@ impl Publisher {
                     self.s.give_up_after.as_secs_f64()
                 );
                 let _ = self.tx.send(Incoming::Fatal(self.s.endpoint.failure(why)));
-                return false;
+                return Reconnect::GaveUp;
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
     }
 
-    /// After giving up: answer `Finish` so that the run can still write its report.
-    async fn drain_after_failure(&mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        while let Some(cmd) = rx.recv().await {
-            match cmd {
-                Command::Publish(p) => self.retry.push_back(p),
-                Command::Finish(_, reply) => {
-                    self.r.unconfirmed_at_end = self.retry.len() as u64;
-                    let _ = reply.send(std::mem::replace(&mut self.r, empty_report()));
-                    return;
-                }
-            }
+    /// After giving up: answer the stop so that the run can still write its report.
+    async fn wait_for_stop(&mut self) {
+        if let Ok(stop) = (&mut self.stop).await {
+            self.finish(stop).await;
         }
     }
 
-    async fn finish(&mut self, wait: Duration, reply: oneshot::Sender<Report>) {
+    /// Stops publishing: what the engine handed over and was never sent stays unconfirmed (the end reconciles it:
+    /// never accepted); publishes already sent get up to `wait` for their confirms.
+    async fn finish(&mut self, (wait, reply): Stop) {
+        let mut unsent = self.retry.len() as u64;
+        while self.rx.try_recv().is_ok() {
+            unsent += 1;
+        }
+        self.retry.clear();
         let deadline = tokio::time::Instant::now() + wait;
-        while !self.in_flight.is_empty() || !self.retry.is_empty() {
-            if self.ch.is_none() || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            if let Some(p) = self.retry.pop_front() {
-                self.send(p).await;
-                continue;
-            }
+        while self.ch.is_some() && !self.in_flight.is_empty() {
             match tokio::time::timeout_at(deadline, self.in_flight.next()).await {
                 Ok(Some((seq, result))) => self.outcome(seq, result),
                 _ => break,
             }
         }
-        self.r.unconfirmed_at_end = (self.pending.len() + self.retry.len()) as u64;
+        // A publish whose channel failed just now went back to retry: it stays unconfirmed too.
+        self.r.unconfirmed_at_end = unsent + (self.pending.len() + self.retry.len()) as u64;
         self.r.blocked.close(self.s.clock.now());
         self.r.outages.close(self.s.clock.now());
         if let Some(conn) = self.conn.take() {

@@ -55,7 +55,7 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     let endpoint = Endpoint { url, tls: scn.broker.tls.clone(), timeout };
     let server = endpoint.probe()?;
     let run_id = opts.run_id.clone().unwrap_or_else(fresh_run_id);
-    let names = Names::new(&scn.queue, &run_id);
+    let names = Names::new(&scn.queue, &run_id, &fresh_run_id());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("loadtest-amqp")
@@ -70,9 +70,15 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         let con_conn = endpoint.open(&name("consume")).await?;
         let mut made = BTreeSet::new();
         let mut delays = Vec::new();
+        let mut leftover = 0;
         let result: lapin::Result<()> = bounded(async {
             let ch = pub_conn.create_channel().await?;
-            made.extend(topology::declare(&ch, &scn.queue, &names, scale, !produce_only).await?);
+            let (declared, held) = topology::declare(&ch, &scn.queue, &names, scale, !produce_only).await?;
+            made.extend(declared);
+            if held > 0 && !names.reused {
+                leftover = held;
+                return Ok(());
+            }
             // Delay queues of the configured redelivery intervals up front (jittered delays get theirs on demand).
             if scn.redelivery.jitter == Jitter::None {
                 for d in &scn.redelivery.intervals {
@@ -85,11 +91,20 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
             Ok(())
         })
         .await;
-        if let Err(e) = result {
-            let failed = topology::delete(&pub_conn, &names, &made).await;
+        if result.is_err() || leftover > 0 {
+            // A work queue that holds messages already is an earlier run's (same --run-id, kept): leave it alone.
+            let ours = if leftover > 0 { BTreeSet::new() } else { made.clone() };
+            let failed = topology::delete(&pub_conn, &names, &ours).await;
             let _ = bounded(pub_conn.close(200, "setup failed".into())).await;
             let _ = bounded(con_conn.close(200, "setup failed".into())).await;
-            let mut why = declare_error(&e, &names);
+            let mut why = match &result {
+                Err(e) => declare_error(e, &names),
+                Ok(()) => format!(
+                    "the queue {} already holds {leftover} messages (an earlier run with the same --run-id kept \
+                     its topology?); delete it or pick another --run-id",
+                    names.work
+                ),
+            };
             if !failed.is_empty() {
                 why.push_str(&format!("; could not remove {}", failed.join(", ")));
             }
@@ -101,7 +116,7 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared::default());
     if let Ok(mut q) = shared.delay_queues.lock() {
-        q.extend(delays);
+        q.extend(delays.iter().cloned());
     }
     let window = scn.producers.confirm_window;
     let max_body = match scn.producers.size {
@@ -111,6 +126,7 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     .min(128 << 20) as usize;
     let poll_every = Duration::from_secs_f64((1.0 / scale).clamp(0.05, 1.0));
     let (pub_tx, pub_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let ps = publisher::Settings {
         endpoint: endpoint.clone(),
         connection_name: name("publish"),
@@ -120,8 +136,9 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         clock,
         max_body,
         give_up_after: GIVE_UP_AFTER,
+        declared: delays.iter().cloned().collect(),
     };
-    rt.spawn(publisher::run(ps, pub_conn, pub_rx, tx.clone(), Arc::clone(&shared)));
+    rt.spawn(publisher::run(ps, pub_conn, pub_rx, stop_rx, tx.clone(), Arc::clone(&shared)));
     let (con_tx, con_rx) = tokio::sync::mpsc::unbounded_channel();
     let cs = consume::Settings {
         endpoint: endpoint.clone(),
@@ -151,6 +168,7 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         clock,
         rx,
         publish: pub_tx,
+        stop_publisher: Some(stop_tx),
         consume: con_tx,
         shared,
         window,

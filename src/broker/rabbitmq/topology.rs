@@ -15,6 +15,9 @@ use std::collections::BTreeSet;
 #[derive(Clone, Debug)]
 pub struct Names {
     pub run_id: String,
+    /// What the run's messages carry in their run header: the run id and a nonce of this process, so that messages
+    /// left by an earlier run with the same `--run-id` (a kept topology) are never taken for this run's.
+    pub stamp: String,
     pub work: String,
     pub error: String,
     pub skipped: String,
@@ -26,11 +29,12 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn new(q: &QueueCfg, run_id: &str) -> Names {
+    pub fn new(q: &QueueCfg, run_id: &str, nonce: &str) -> Names {
         let own = format!("{}-{run_id}", q.name);
         let work = if q.reuse { q.name.clone() } else { own.clone() };
         Names {
             run_id: run_id.to_string(),
+            stamp: format!("{run_id}.{nonce}"),
             error: format!("{work}_error"),
             skipped: format!("{work}_skipped"),
             dlx: format!("{own}.dlx"),
@@ -89,19 +93,21 @@ pub fn wall_ms(ns: u64, time_scale: f64) -> u64 {
     (ns as f64 / 1e6 / time_scale).round().max(0.0) as u64
 }
 
-/// Declares what the run needs (idempotent: a reconnect declares it again). Returns the names declared. Produce-only
-/// runs (`dead_letters` false) leave the dead-letter queues to the user's service.
+/// Declares what the run needs (idempotent: a reconnect declares it again). Returns the names declared and the
+/// messages the work queue already held. Produce-only runs (`dead_letters` false) leave the dead-letter queues to
+/// the user's service.
 pub async fn declare(
     ch: &Channel,
     q: &QueueCfg,
     names: &Names,
     time_scale: f64,
     dead_letters: bool,
-) -> lapin::Result<Vec<String>> {
+) -> lapin::Result<(Vec<String>, u32)> {
     let mut made = Vec::new();
+    let held;
     if names.reused {
         let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
-        ch.queue_declare(names.work.as_str().into(), passive, FieldTable::default()).await?;
+        held = ch.queue_declare(names.work.as_str().into(), passive, FieldTable::default()).await?.message_count();
     } else {
         ch.exchange_declare(
             names.dlx.as_str().into(),
@@ -111,7 +117,8 @@ pub async fn declare(
         )
         .await?;
         made.push(names.dlx.clone());
-        ch.queue_declare(names.work.as_str().into(), durable(), work_queue_args(q, names, time_scale)).await?;
+        let args = work_queue_args(q, names, time_scale);
+        held = ch.queue_declare(names.work.as_str().into(), durable(), args).await?.message_count();
         made.push(names.work.clone());
     }
     for dlq in [&names.error, &names.skipped].into_iter().filter(|_| dead_letters || !names.reused) {
@@ -125,7 +132,7 @@ pub async fn declare(
         let (e, k) = (names.dlx.as_str(), names.error.as_str());
         ch.queue_bind(k.into(), e.into(), k.into(), bind, FieldTable::default()).await?;
     }
-    Ok(made)
+    Ok((made, held))
 }
 
 /// Declares the delay queue for `wall_ms`: messages wait there for its TTL, then dead-letter into the work queue.

@@ -98,7 +98,14 @@ pub(super) fn queue(mut r: TableReader) -> QueueCfg {
 }
 
 /// Rules that only a real broker imposes, and the produce-only mode.
-pub(super) fn real_broker_rules(errs: &Errs, tree: &Node, b: &BrokerCfg, q: &QueueCfg, c: &ConsumerCfg) {
+pub(super) fn real_broker_rules(
+    errs: &Errs,
+    tree: &Node,
+    b: &BrokerCfg,
+    q: &QueueCfg,
+    c: &ConsumerCfg,
+    duration: Option<Dur>,
+) {
     let at = |path: &[&str]| tree.get_path(path);
     let section = |name: &str| tree.get(name);
     let real = b.kind != BrokerKind::Embedded;
@@ -119,6 +126,10 @@ pub(super) fn real_broker_rules(errs: &Errs, tree: &Node, b: &BrokerCfg, q: &Que
                      loadtest must not invent a per-run queue name: pin queue.name and set queue.reuse = true \
                      (or pass --reuse-queue)";
             errs.at("consumers.count", node, section("consumers"), m.into());
+        } else if duration.is_none() {
+            let m = "consumers.count = 0 (produce-only) ends when your consumers have drained the queue, so a run \
+                     whose queue never drains needs a bound: set duration (e.g. duration = \"30m\")";
+            errs.at("duration", tree.get("duration"), section("consumers"), m.into());
         }
     }
     if q.reuse && !real {

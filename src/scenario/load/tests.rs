@@ -411,7 +411,9 @@ fn real_broker_rules() {
     assert!(p[0].contains("produce-only") && p[0].contains("at least 1"), "{p:?}");
     let p = problems(&format!("{rabbit}[consumers]\ncount = 0\n"), &[]);
     assert!(p[0].contains("queue.reuse = true"), "{p:?}");
-    assert!(load(&format!("{rabbit}[queue]\nname = \"orders\"\nreuse = true\n[consumers]\ncount = 0\n"), &[]).is_ok());
+    let produce_only = format!("{rabbit}[queue]\nname = \"orders\"\nreuse = true\n[consumers]\ncount = 0\n");
+    assert!(problems(&produce_only, &[])[0].contains("set duration"));
+    assert!(load(&format!("duration = \"1h\"\n{produce_only}"), &[]).is_ok());
     let p = problems("[queue]\nreuse = true\n", &[]);
     assert!(p[0].contains("existing queue of a real broker"), "{p:?}");
     // TLS files only with amqps, and a client certificate needs its key.
