@@ -365,22 +365,34 @@ pub fn headroom(max: f64) -> f64 {
     }
 }
 
-/// Fault windows of the run, in scenario seconds: (start, end, kind). Faults without an end run to the end.
+/// Fault windows of the run, in scenario seconds: (start, end, kind). Faults without an end run to the end. On a
+/// real broker, its lost connections and `connection.blocked` spans are windows too.
 pub fn fault_windows(run: &RunData) -> Vec<(f64, f64, &'static str)> {
     let end = run.summary.duration_s.max(run.rows.len() as f64);
-    run.scenario
+    let mut windows: Vec<(f64, f64, &'static str)> = run
+        .scenario
         .faults
         .iter()
         .map(|f| (f.at().secs_f64(), f.end().map_or(end, |e| e.secs_f64()), f.kind_str()))
-        .collect()
+        .collect();
+    if let Some(r) = &run.summary.real_broker {
+        let span = |i: &crate::broker::real::Interval| (i.start_s, i.duration_s.map_or(end, |d| i.start_s + d));
+        windows.extend(r.outages.iter().map(|o| (span(o).0, span(o).1, "connection lost")));
+        windows.extend(r.publishing.blocked.iter().map(|b| (span(b).0, span(b).1, "connection blocked")));
+    }
+    windows
 }
 
 const FAULT_ALPHA: f64 = 0.13;
 
 /// The legend entry for the fault windows, if the run has any.
 pub fn fault_key(run: &RunData) -> Option<Key> {
-    let mut kinds: Vec<&str> = fault_windows(run).iter().map(|w| w.2).collect();
-    kinds.dedup();
+    let mut kinds: Vec<&str> = Vec::new();
+    for (_, _, kind) in fault_windows(run) {
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
     (!kinds.is_empty())
         .then(|| Key::new(format!("fault ({})", kinds.join(", ")), Swatch::Fill(pal::FAULT, FAULT_ALPHA)))
 }

@@ -377,7 +377,7 @@ impl Consumers {
                 match tokio::time::timeout(Duration::from_millis(500), stream.next()).await {
                     Ok(Some(Ok(d))) => {
                         seen += 1;
-                        if let Some(env) = message::envelope(&d.properties, d.data.len(), &self.s.names.stamp) {
+                        if let Some(env) = message::envelope(&d.data, message::run_hash(&self.s.names.stamp)) {
                             out.ids.push(env.id);
                         }
                     }
@@ -424,11 +424,12 @@ async fn drain_after_failure(mut rx: mpsc::UnboundedReceiver<Command>, mut r: Re
 
 /// One consumer channel's deliveries, handed to the engine as they arrive.
 async fn deliveries(mut stream: lapin::Consumer, consumer: u32, gen: u32, run: String, tx: Sender<Incoming>) {
+    let run = message::run_hash(&run);
     while let Some(item) = stream.next().await {
         match item {
             Ok(d) => {
                 let received = Instant::now();
-                let msg = match message::envelope(&d.properties, d.data.len(), &run) {
+                let msg = match message::envelope(&d.data, run) {
                     Some(env) => Incoming::Delivery {
                         consumer,
                         gen,
@@ -455,8 +456,9 @@ async fn deliveries(mut stream: lapin::Consumer, consumer: u32, gen: u32, run: S
 
 /// A dead-letter queue's messages, read and never acked: the queue keeps holding them.
 async fn dead_letters(mut stream: lapin::Consumer, work: String, run: String, tx: Sender<Incoming>) {
+    let run = message::run_hash(&run);
     while let Some(Ok(d)) = stream.next().await {
-        let Some(env) = message::envelope(&d.properties, d.data.len(), &run) else { continue };
+        let Some(env) = message::envelope(&d.data, run) else { continue };
         let what = match message::dead_outcome(&d.properties, &work) {
             Some(DeadOutcome::Dead(reason)) => Dead::Letter(reason),
             Some(DeadOutcome::Expired) => Dead::Expired,

@@ -79,7 +79,6 @@ pub struct Settings {
     pub window: u32,
     pub persistent: bool,
     pub clock: RealClock,
-    pub max_body: usize,
     /// Give up (the run fails) when the connection cannot be restored for this long.
     pub give_up_after: Duration,
     /// Delay queues declared before the run started.
@@ -94,7 +93,8 @@ struct Publisher {
     conn: Option<Connection>,
     ch: Option<Channel>,
     events: Option<Pin<Box<dyn futures_util::Stream<Item = Event> + Send>>>,
-    body: Arc<Vec<u8>>,
+    /// The run's stamp as the body carries it.
+    run_hash: u64,
     in_flight: FuturesUnordered<InFlight>,
     /// Publishes sent and not yet settled, by sequence number (republished in order after a reconnect).
     pending: BTreeMap<u64, Publish>,
@@ -123,14 +123,14 @@ pub async fn run(
     tx: Sender<Incoming>,
     shared: Arc<Shared>,
 ) {
-    let max_body = s.max_body;
     let delay_queues = s.declared.clone();
+    let run_hash = message::run_hash(&s.names.stamp);
     let mut p = Publisher {
         s,
         conn: None,
         ch: None,
         events: None,
-        body: Arc::new(vec![b'x'; max_body]),
+        run_hash,
         in_flight: FuturesUnordered::new(),
         pending: BTreeMap::new(),
         seq: 0,
@@ -236,9 +236,9 @@ impl Publisher {
                 ("", name)
             }
         };
-        let props = message::properties(&n.stamp, &p.env, published, self.s.persistent, p.reason);
-        let body = Arc::clone(&self.body);
-        let len = (p.env.size as usize).min(body.len());
+        let props = message::properties(&p.env, self.s.persistent, p.reason);
+        let mut body = Vec::with_capacity((p.env.size as usize).max(message::ENVELOPE_BYTES));
+        message::body(self.run_hash, &p.env, published, &mut body);
         self.seq += 1;
         let seq = self.seq;
         self.pending.insert(seq, p);
@@ -246,7 +246,7 @@ impl Publisher {
             // Mandatory: a publish that no queue takes (its queue deleted under the run) comes back as returned
             // instead of being confirmed into nowhere.
             let opts = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
-            let result = match ch.basic_publish(exchange.into(), key.as_str().into(), opts, &body[..len], props).await {
+            let result = match ch.basic_publish(exchange.into(), key.as_str().into(), opts, &body, props).await {
                 Ok(confirm) => confirm.await,
                 Err(e) => Err(e),
             };

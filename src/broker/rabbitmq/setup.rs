@@ -119,11 +119,6 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         q.extend(delays.iter().cloned());
     }
     let window = scn.producers.confirm_window;
-    let max_body = match scn.producers.size {
-        crate::scenario::SizeDist::Fixed { bytes } => bytes,
-        crate::scenario::SizeDist::Uniform { max_bytes, .. } => max_bytes,
-    }
-    .min(128 << 20) as usize;
     let poll_every = Duration::from_secs_f64((1.0 / scale).clamp(0.05, 1.0));
     let (pub_tx, pub_rx) = tokio::sync::mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
@@ -134,7 +129,6 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         window,
         persistent: scn.producers.persistent,
         clock,
-        max_body,
         give_up_after: GIVE_UP_AFTER,
         declared: delays.iter().cloned().collect(),
     };
