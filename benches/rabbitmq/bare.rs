@@ -14,11 +14,11 @@ use lapin::options::{
     QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, PublisherConfirm};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
 /// What one run measured. Latencies are end to end (stamp to consumer), from the HDR histogram.
@@ -277,9 +277,9 @@ fn pace(t0: Instant, rate: f64, messages: u64) -> mpsc::UnboundedReceiver<u64> {
     due_rx
 }
 
-/// Publishes in order on one channel. `basic_publish(..).await` only waits until lapin has written the frames; the
-/// returned confirm goes, with its window permit, to a collector task that awaits confirms in order and frees the
-/// permit, so up to `window` confirms are outstanding and the publisher never waits for the broker otherwise.
+/// Publishes on one channel with up to `window` publishes outstanding, each a future that writes its frames and then
+/// awaits its confirm; many are polled at once, so lapin batches their frames (awaiting each publish's write before
+/// the next one, then handing its confirm to a collector, measured 10-25% slower here).
 async fn publish(
     channel: Channel,
     queue: String,
@@ -289,36 +289,46 @@ async fn publish(
     t0: Instant,
     mut schedule: Option<mpsc::UnboundedReceiver<u64>>,
 ) -> anyhow::Result<()> {
-    let permits = Arc::new(Semaphore::new(window));
-    let (confirm_tx, mut confirm_rx) = mpsc::unbounded_channel::<(PublisherConfirm, OwnedSemaphorePermit)>();
-    let collector = tokio::spawn(async move {
-        let mut acked = 0u64;
-        while let Some((confirm, _permit)) = confirm_rx.recv().await {
-            ensure!(confirm.await?.is_ack(), "the broker nacked publish #{}", acked + 1);
-            acked += 1;
-        }
-        anyhow::Ok(acked)
-    });
-
     let properties = BasicProperties::default().with_delivery_mode(2); // persistent
-    let mut body = vec![0u8; size];
-    for _ in 0..messages {
-        let due = match schedule.as_mut() {
-            Some(schedule) => Some(schedule.recv().await.context("the pacing thread ended early")?),
-            None => None,
-        };
-        let permit = permits.clone().acquire_owned().await?;
-        let stamp = due.unwrap_or_else(|| nanos_since(t0));
-        body[..8].copy_from_slice(&stamp.to_le_bytes());
-        let confirm = channel
-            .basic_publish("".into(), queue.as_str().into(), BasicPublishOptions::default(), &body, properties.clone())
-            .await?;
-        if confirm_tx.send((confirm, permit)).is_err() {
-            break; // the collector failed: its error is reported below
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    let (mut sent, mut acked) = (0u64, 0u64);
+    while acked < messages {
+        if sent < messages && in_flight.len() < window {
+            let due = match schedule.as_mut() {
+                Some(schedule) => {
+                    // Paced: take the next due time if it is there, else wait for it or for a confirm.
+                    tokio::select! {
+                        biased;
+                        due = schedule.recv() => Some(due.context("the pacing thread ended early")?),
+                        Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                            let done: lapin::Result<lapin::Confirmation> = done;
+                            ensure!(done?.is_ack(), "the broker nacked a publish");
+                            acked += 1;
+                            continue;
+                        }
+                    }
+                }
+                None => None,
+            };
+            let stamp = due.unwrap_or_else(|| nanos_since(t0));
+            let mut body = vec![0u8; size];
+            body[..8].copy_from_slice(&stamp.to_le_bytes());
+            let (ch, q, props) = (channel.clone(), queue.clone(), properties.clone());
+            in_flight.push(async move {
+                let opts = BasicPublishOptions::default();
+                ch.basic_publish("".into(), q.as_str().into(), opts, &body, props).await?.await
+            });
+            sent += 1;
+            continue;
+        }
+        match in_flight.next().await {
+            Some(done) => {
+                ensure!(done?.is_ack(), "the broker nacked a publish");
+                acked += 1;
+            }
+            None => break,
         }
     }
-    drop(confirm_tx);
-    let acked = collector.await??;
     ensure!(acked == messages, "{acked} of {messages} publishes confirmed");
     Ok(())
 }
