@@ -135,7 +135,7 @@ pub struct RealReport {
     pub ledger: Reconciliation,
     /// From a delivery reaching the client library to the engine handling it (the bridge's hand-off), wall-clock us.
     pub handoff_us: Percentiles,
-    /// Delayed redelivery, per delay queue: how late the messages came back, wall-clock ms.
+    /// Delayed redelivery, per delay queue: how long after their due time the copies reached a consumer again.
     pub delays: Vec<DelayStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produce_only: Option<ProduceOnly>,
@@ -215,7 +215,8 @@ pub struct DelayStats {
     pub ttl_ms: u64,
     /// Redeliveries that came back through it.
     pub returned: u64,
-    /// Arrival after the due time, wall-clock ms (0 when it came early or on time).
+    /// From the due time until a consumer received the copy again, wall-clock ms: the delay queue's own lateness
+    /// plus any wait behind the work queue's backlog (0 when it came early or on time).
     pub late_ms: Percentiles,
 }
 

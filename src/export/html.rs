@@ -159,7 +159,8 @@ pub fn real_broker(r: &crate::broker::real::RealReport) -> String {
         rows.push((
             "delay queue",
             format!(
-                "{} ({} ms): {} returned, late p50 {} ms · max {} ms",
+                "{} ({} ms): {} returned; at a consumer again p50 {} ms · max {} ms after their due time (wall clock; \
+                 includes any wait behind the work queue's backlog)",
                 d.queue,
                 d.ttl_ms,
                 d.returned,
