@@ -162,3 +162,46 @@ service_time = "2ms"
         assert_no_queues_of(&id, "/");
     }
 }
+
+#[test]
+fn ttl_expiry_drop_head_and_confirms_off_are_each_accounted_for() {
+    let Some(()) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    // 60 messages at once onto one slow consumer: those that wait longer than 1 s expire (x-death `expired`), and
+    // with a drop-head limit of 5 the oldest ready ones are dead-lettered (`maxlen`).
+    let base = |queue: &str, producers: &str| {
+        format!(
+            "name = \"limits\"\nseed = 9\nmessages = 60\n[queue]\n{queue}\n[producers]\nrate = {{ shape = \"burst\", \
+             size = 60, every = \"1h\" }}\n{producers}\n[consumers]\ncount = 1\nconcurrency = 1\nprefetch = 1\n\
+             service_time = \"100ms\"\n"
+        )
+    };
+    let cases = [
+        ("ttl", base("message_ttl = \"1s\"", ""), "expired"),
+        ("maxlen", base("max_length = 5\noverflow = \"drop-head\"", ""), "maxlen"),
+        ("no-confirms", base("", "confirm_window = 0"), "none"),
+    ];
+    for (name, toml, what) in cases {
+        let s = scenario(&tmp, name, &toml);
+        let out = tmp.path().join(name);
+        let id = run_id(name);
+        let o = run(&s, &out, &["--broker", URL, "--run-id", &id]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let r = summary(&out);
+        assert_accounted(&r);
+        assert_eq!(u(&r["messages"]["lost"]), 0, "{name}");
+        let m = &r["messages"];
+        match what {
+            "expired" => assert!(u(&m["expired"]) > 0 && u(&m["completed"]) > 0, "{name}: {m}"),
+            "maxlen" => assert!(u(&m["dead_lettered"]["by_reason"]["maxlen"]) > 0, "{name}: {m}"),
+            _ => {
+                assert_eq!(r["real_broker"]["publishing"]["confirms"], false);
+                assert_eq!(u(&r["real_broker"]["publishing"]["confirmed"]), 0);
+                assert_eq!(u(&m["completed"]), 60);
+                assert!(text(&o).contains("confirms OFF"), "{}", text(&o));
+            }
+        }
+        assert_eq!(u(&m["completed"]) + u(&m["expired"]) + u(&m["dead_lettered"]["total"]), 60, "{name}: {m}");
+        assert_no_queues_of(&id, "/");
+    }
+}

@@ -14,18 +14,28 @@ fn ca() -> CertifiedIssuer<'static, KeyPair> {
     CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
 }
 
-/// Starts the proxy (TLS on a free loopback port -> 127.0.0.1:5672) and returns its port.
-fn proxy(ca: &CertifiedIssuer<'static, KeyPair>) -> u16 {
+/// Starts the proxy (TLS on a free loopback port -> 127.0.0.1:5672) and returns its port. With `client_ca`, clients
+/// must present a certificate that CA signed (mutual TLS).
+fn proxy(ca: &CertifiedIssuer<'static, KeyPair>, client_ca: Option<&CertifiedIssuer<'static, KeyPair>>) -> u16 {
     let key = KeyPair::generate().unwrap();
     let cert = CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&key, ca).unwrap();
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
         .unwrap();
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(client_ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(CertificateDer::from(client_ca.as_ref().der().to_vec())).unwrap();
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(chain, key).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -53,7 +63,7 @@ fn amqps_with_the_right_ca_runs_and_with_a_wrong_one_fails_naming_tls() {
     let Some(()) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (good, bad) = (ca(), ca());
-    let port = proxy(&good);
+    let port = proxy(&good, None);
     let write = |name: &str, ca: &CertifiedIssuer<'static, KeyPair>| {
         let p = tmp.path().join(name);
         std::fs::write(&p, ca.as_ref().pem()).unwrap();
@@ -86,5 +96,62 @@ fn amqps_with_the_right_ca_runs_and_with_a_wrong_one_fails_naming_tls() {
     assert!(all.contains(&format!("localhost:{port}")) && all.contains("TLS handshake failed"), "{all}");
     assert!(all.contains("UnknownIssuer") || all.contains("certificate"), "{all}");
     assert!(!all.contains("guest:guest"), "{all}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn mutual_tls_with_a_client_certificate_and_without_one() {
+    let Some(()) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    let server_ca = ca();
+    let client_ca = ca();
+    let port = proxy(&server_ca, Some(&client_ca));
+    let client_key = KeyPair::generate().unwrap();
+    let client = CertificateParams::new(vec!["loadtest-client".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &client_ca)
+        .unwrap();
+    let file = |name: &str, text: String| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let ca_pem = file("ca.pem", server_ca.as_ref().pem());
+    let cert_pem = file("client.pem", client.pem());
+    let key_pem = file("client-key.pem", client_key.serialize_pem());
+    let url = format!("amqps://guest:guest@localhost:{port}/%2f");
+    let id = run_id("mtls");
+    let out = tmp.path().join("ok");
+    let set = |k: &str, v: &str| format!("broker.tls.{k}=\"{v}\"");
+    let (ca_set, cert_set, key_set) = (set("ca", &ca_pem), set("cert", &cert_pem), set("key", &key_pem));
+    let args = [
+        "--broker",
+        &url,
+        "--run-id",
+        &id,
+        "--set",
+        &ca_set,
+        "--set",
+        &cert_set,
+        "--set",
+        &key_set,
+        "--set",
+        "messages=100",
+        "--time-scale",
+        "10",
+    ];
+    let o = run("scenarios/steady-state.toml".as_ref(), &out, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(u(&summary(&out)["messages"]["completed"]), 100);
+    assert_no_queues_of(&id, "/");
+    // Without the client certificate the server ends the handshake.
+    let out = tmp.path().join("no-cert");
+    let o = run(
+        "scenarios/steady-state.toml".as_ref(),
+        &out,
+        &["--broker", &url, "--set", &ca_set, "--set", "messages=10"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("TLS") || text(&o).contains("closed the connection"), "{}", text(&o));
     assert!(!out.exists());
 }
