@@ -30,6 +30,142 @@ pub enum Command {
     /// Store runs as baselines for `loadtest gate --baseline`.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Dead-letter queues: inspect them, replay what can now succeed, watch them grow, serve them over HTTP.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DlqCommand {
+    /// Show what is in a dead-letter queue (or a run's dead letters), grouped by reason; reads without consuming.
+    Inspect(DlqInspectArgs),
+    /// Move dead letters back to a queue: publish with a confirm, then ack the dead-letter copy (never lossy).
+    Replay(DlqReplayArgs),
+    /// Poll a dead-letter queue's depth and oldest message; alert above a depth or a growth rate.
+    Watch(DlqWatchArgs),
+    /// An HTTP endpoint: GET /dlq/{queue}, GET /metrics (Prometheus), GET /healthz; replay with --allow-replay.
+    Serve(DlqServeArgs),
+}
+
+/// The RabbitMQ a `dlq` command talks to.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DlqBrokerArgs {
+    /// An AMQP URL (default: $LOADTEST_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/%2f).
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// CA certificate (PEM) for an amqps:// URL.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<String>,
+    /// Client certificate (PEM) for mutual TLS, with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<String>,
+    /// Client private key (PEM), with --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DlqInspectArgs {
+    #[command(flatten)]
+    pub broker: DlqBrokerArgs,
+    /// The dead-letter queue, e.g. order-processing_error.
+    #[arg(long, value_name = "QUEUE", required_unless_present = "run", conflicts_with = "run")]
+    pub queue: Option<String>,
+    /// A run's report folder instead of a queue: its recorded dead letters (dead_letters.csv).
+    #[arg(long, value_name = "DIR")]
+    pub run: Option<PathBuf>,
+    /// Messages to read at most.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// One JSON object per message (NDJSON) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DlqReplayArgs {
+    #[command(flatten)]
+    pub broker: DlqBrokerArgs,
+    /// The dead-letter queue to take messages from.
+    #[arg(long, value_name = "QUEUE", required_unless_present = "run", conflicts_with = "run")]
+    pub from: Option<String>,
+    /// A run's report folder: show what a replay with these filters would move (dry run; no broker needed).
+    #[arg(long, value_name = "DIR")]
+    pub run: Option<PathBuf>,
+    /// The queue to put them back into.
+    #[arg(long, value_name = "QUEUE", required_unless_present = "run")]
+    pub to: Option<String>,
+    /// Select by `reason=R`, `queue=Q` (the queue it died in), `id=1,2,3` or `header.NAME=VALUE` (repeatable; all
+    /// must hold).
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Only messages that died at least this long ago, e.g. 10m.
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// Replay at most this many.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// At most this fast, e.g. 100/s or 600/min.
+    #[arg(long, value_name = "N/s")]
+    pub rate: Option<String>,
+    /// Print what would move; move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Refuse messages already replayed this many times (x-replay-count): the replay loop guard.
+    #[arg(long, default_value_t = 3)]
+    pub max_replays: u32,
+    /// A file of the messages moved (one identity a line): a rerun after a crash acks what is in it instead of
+    /// publishing it twice.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DlqWatchArgs {
+    #[command(flatten)]
+    pub broker: DlqBrokerArgs,
+    /// The dead-letter queue to watch.
+    #[arg(long, value_name = "QUEUE")]
+    pub queue: String,
+    /// Alert when the depth is above this.
+    #[arg(long, value_name = "N")]
+    pub alert_above: Option<u64>,
+    /// Alert when the depth grows faster than this, e.g. 10/min.
+    #[arg(long, value_name = "N/min")]
+    pub alert_growth: Option<String>,
+    /// Time between polls.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub interval: String,
+    /// Stop after this many polls (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Exit 1 at the first alert (for cron and CI).
+    #[arg(long)]
+    pub exit_on_alert: bool,
+    /// Run this shell command at each alert (with LOADTEST_DLQ_QUEUE, LOADTEST_DLQ_DEPTH, LOADTEST_DLQ_ALERT set).
+    #[arg(long, value_name = "COMMAND")]
+    pub exec: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DlqServeArgs {
+    #[command(flatten)]
+    pub broker: DlqBrokerArgs,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9187")]
+    pub listen: String,
+    /// Allow listening on an address other than loopback (anyone who reaches it can read the dead letters).
+    #[arg(long)]
+    pub allow_non_local: bool,
+    /// Queues /metrics reports (repeatable); /dlq/{queue} serves any queue.
+    #[arg(long = "queue", value_name = "QUEUE")]
+    pub queues: Vec<String>,
+    /// Enable POST /dlq/{queue}/replay (read-only without it).
+    #[arg(long)]
+    pub allow_replay: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

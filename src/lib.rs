@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod dist;
+pub mod dlq;
 pub mod exit;
 pub mod export;
 pub mod gate;

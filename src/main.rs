@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => commands::compare::compare(a),
         Command::Gate(a) => commands::gate::gate(a),
         Command::Baseline(c) => commands::baseline::baseline(c),
+        Command::Dlq(c) => commands::dlq::dlq(c),
     };
     match result {
         Ok(()) => ExitCode::from(Code::Ok as u8),

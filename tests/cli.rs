@@ -173,3 +173,29 @@ fn bad_broker_flags_exit_2_before_anything_runs_and_never_show_a_password() {
     let err = String::from_utf8_lossy(&env.stderr);
     assert!(err.contains("$LOADTEST_AMQP_URL") && !err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn dlq_inspect_and_a_dry_run_replay_work_on_a_report_folder_without_a_broker() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("storm");
+    loadtest().args(["run", "scenarios/retry-storm.toml", "-q", "--out"]).arg(&out).assert().success();
+    let run = out.display().to_string();
+    let o = loadtest().args(["dlq", "inspect", "--run", &run, "--json", "--limit", "100000"]).output().unwrap();
+    assert!(o.status.success());
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 5850, "every dead letter of summary.json");
+    assert!(rows.iter().all(|r| r["reason"] == "retries_exhausted" && r["queue"] == "order-processing_error"));
+    let table = loadtest().args(["dlq", "inspect", "--run", &run]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(table.contains("5850 dead letter(s) recorded") && table.contains("retries_exhausted"), "{table}");
+    let dry = loadtest()
+        .args(["dlq", "replay", "--run", &run, "--dry-run", "--filter", "reason=retries_exhausted", "--limit", "5"])
+        .output()
+        .unwrap();
+    assert!(dry.status.success());
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("dry run: 5 of 5850 recorded dead letters selected"));
+    rejects(&["dlq", "replay", "--run", &run, "--to", "x"], &["add --dry-run"]);
+    rejects(&["dlq", "inspect", "--run", "scenarios"], &["dead_letters.csv"]);
+    rejects(&["dlq", "replay", "--run", &run, "--dry-run", "--filter", "colour=red"], &["unknown key `colour`"]);
+}

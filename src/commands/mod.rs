@@ -2,6 +2,7 @@
 
 pub mod baseline;
 pub mod compare;
+pub mod dlq;
 pub mod gate;
 pub mod repeat;
 pub mod report;

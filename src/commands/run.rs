@@ -41,13 +41,16 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     report::prepare_dir(&dir).map_err(|e| {
         Failure::input(format!("cannot write the report folder {}: {e}; pass --out DIR", dir.display()))
     })?;
+    let (error_queue, skipped_queue) = (scn.queue.error_queue(), scn.queue.skipped_queue());
     let series = SeriesWriter::to_file(&dir.join(report::TIMESERIES))
         .and_then(|s| s.with_latency_log(&dir.join(report::HLOG)))
+        .and_then(|s| s.with_dead_letters(&dir.join(crate::dlq::record::FILE), error_queue, skipped_queue))
         .map_err(|e| Failure::input(format!("cannot write the report files in {}: {e}", dir.display())))?;
     let broker = super::target::connect(&scn, &args.broker).inspect_err(|_| {
         // Nothing ran: leave no half-written report folder behind.
         drop(std::fs::remove_file(dir.join(report::TIMESERIES)));
         drop(std::fs::remove_file(dir.join(report::HLOG)));
+        drop(std::fs::remove_file(dir.join(crate::dlq::record::FILE)));
         if !existed {
             drop(std::fs::remove_dir(&dir));
         }

@@ -283,6 +283,7 @@ impl Recorder {
         }
         self.row.dead_lettered += 1;
         self.r.dead_letter_time.saturating_record((now.saturating_sub(env.intended) / 1000).max(1));
+        self.series.dead_letter(now, env, reason);
     }
 
     pub fn expired(&mut self, now: Nanos, env: &Envelope) {

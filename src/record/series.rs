@@ -74,16 +74,34 @@ impl Row {
 pub struct SeriesWriter {
     csv: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
     hlog: Option<super::hlog::HlogWriter>,
+    dead: Option<crate::dlq::record::Writer>,
     pub rows: u64,
 }
 
 impl SeriesWriter {
     pub fn to_file(path: &std::path::Path) -> std::io::Result<SeriesWriter> {
         let f = std::fs::File::create(path)?;
-        Ok(SeriesWriter { csv: Some(csv::Writer::from_writer(std::io::BufWriter::new(f))), hlog: None, rows: 0 })
+        let csv = Some(csv::Writer::from_writer(std::io::BufWriter::new(f)));
+        Ok(SeriesWriter { csv, hlog: None, dead: None, rows: 0 })
     }
     pub fn discard() -> SeriesWriter {
-        SeriesWriter { csv: None, hlog: None, rows: 0 }
+        SeriesWriter { csv: None, hlog: None, dead: None, rows: 0 }
+    }
+    /// Also streams every dead letter (time, id, reason, queue) to `path` (`dead_letters.csv`).
+    pub fn with_dead_letters(
+        mut self,
+        path: &std::path::Path,
+        error: String,
+        skipped: String,
+    ) -> std::io::Result<Self> {
+        self.dead = Some(crate::dlq::record::Writer::create(path, error, skipped)?);
+        Ok(self)
+    }
+    /// One message reached a dead-letter queue.
+    pub fn dead_letter(&mut self, now: u64, env: &crate::broker::Envelope, reason: crate::broker::DeadLetterReason) {
+        if let Some(w) = &mut self.dead {
+            w.write(now, env, reason);
+        }
     }
     /// Also streams one latency histogram per second with completions to the interval log at `path`.
     pub fn with_latency_log(mut self, path: &std::path::Path) -> std::io::Result<SeriesWriter> {
@@ -116,6 +134,9 @@ impl SeriesWriter {
             w.flush()?;
         }
         if let Some(w) = &mut self.hlog {
+            w.flush()?;
+        }
+        if let Some(w) = &mut self.dead {
             w.flush()?;
         }
         Ok(())

@@ -5,6 +5,7 @@
 mod support;
 
 mod chaos;
+mod dlq;
 mod failures;
 mod produce_only;
 mod runs;

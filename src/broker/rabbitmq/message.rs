@@ -37,6 +37,9 @@ pub fn properties(env: &Envelope, persistent: bool, reason: Option<DeadLetterRea
             h.insert(H_REASON.into(), long_string(r.as_str()));
             h.insert("MT-Reason".into(), long_string("fault"));
             h.insert("MT-Fault-Message".into(), long_string(fault_message(r)));
+            // When it died, for `loadtest dlq` (the broker stamps x-death only on its own dead letters).
+            let epoch_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            p = p.with_timestamp(epoch_s);
         }
         p = p.with_headers(h);
     }
@@ -68,12 +71,12 @@ fn fault_message(r: DeadLetterReason) -> &'static str {
     }
 }
 
-fn long_string(s: &str) -> AMQPValue {
+pub fn long_string(s: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
 }
 
 /// Any integer header as i64 (brokers and clients re-encode widths freely).
-fn int(v: &AMQPValue) -> Option<i64> {
+pub fn int(v: &AMQPValue) -> Option<i64> {
     Some(match v {
         AMQPValue::ShortShortInt(x) => *x as i64,
         AMQPValue::ShortShortUInt(x) => *x as i64,
@@ -87,7 +90,7 @@ fn int(v: &AMQPValue) -> Option<i64> {
     })
 }
 
-fn text(v: &AMQPValue) -> Option<String> {
+pub fn text(v: &AMQPValue) -> Option<String> {
     match v {
         AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
         AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
@@ -101,21 +104,26 @@ fn header<'a>(props: &'a BasicProperties, key: &str) -> Option<&'a AMQPValue> {
 
 /// The envelope of a message this run published; `None` for anything else (another run's, or a stranger's).
 pub fn envelope(body: &[u8], run: u64) -> Option<Envelope> {
+    any_envelope(body).filter(|(r, _)| *r == run).map(|(_, env)| env)
+}
+
+/// The envelope of a message any loadtest run published, with that run's hash.
+pub fn any_envelope(body: &[u8]) -> Option<(u64, Envelope)> {
     if body.len() < ENVELOPE_BYTES || &body[..4] != MAGIC {
         return None;
     }
     let u64_at = |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().unwrap_or([0; 8]));
-    if u64_at(4) != run {
-        return None;
-    }
-    Some(Envelope {
-        id: u64_at(12),
-        intended: u64_at(20),
-        published: u64_at(28),
-        redeliveries: u32::from_le_bytes(body[36..40].try_into().unwrap_or([0; 4])),
-        poison: body[40] & 1 == 1,
-        size: body.len().min(u32::MAX as usize) as u32,
-    })
+    Some((
+        u64_at(4),
+        Envelope {
+            id: u64_at(12),
+            intended: u64_at(20),
+            published: u64_at(28),
+            redeliveries: u32::from_le_bytes(body[36..40].try_into().unwrap_or([0; 4])),
+            poison: body[40] & 1 == 1,
+            size: body.len().min(u32::MAX as usize) as u32,
+        },
+    ))
 }
 
 /// Deliveries of this message since it was published, this one included: quorum queues count in

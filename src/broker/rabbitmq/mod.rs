@@ -4,8 +4,9 @@
 //! first poll; nothing waits). Publishing and consuming use separate connections, named with the run id.
 
 mod bridge;
-mod connect;
+pub mod connect;
 mod consume;
+pub mod dlq;
 mod finish;
 mod message;
 mod publisher;
