@@ -360,9 +360,13 @@ impl Publisher {
             }
         })
         .await;
+        // Only a confirmation settles a publish here; one that failed stays pending and goes out again below.
+        // (Removing it from `pending` before looking at the result lost the message: 1 run in 6 of the kill test.)
         for (seq, result) in done {
-            if let (Ok(c), Some(p)) = (result, self.pending.remove(&seq)) {
-                self.settle(p, Ok(c));
+            if let Ok(c) = result {
+                if let Some(p) = self.pending.remove(&seq) {
+                    self.settle(p, Ok(c));
+                }
             }
         }
         for (_, mut p) in std::mem::take(&mut self.pending) {
