@@ -226,6 +226,13 @@ pub struct BrokerArgs {
     /// Name the run on the broker (queue suffix, connection names) instead of a random 8-hex id.
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
+    /// Let the scenario's broker faults (connection-kill, memory-alarm, broker-restart, queue-delete) run their
+    /// rabbitmqctl commands; without it such a scenario is refused before anything runs (exit 2).
+    #[arg(long)]
+    pub allow_commands: bool,
+    /// The rabbitmqctl the broker faults run (default: from the PATH, else /usr/sbin/rabbitmqctl).
+    #[arg(long, value_name = "PATH")]
+    pub rabbitmqctl: Option<PathBuf>,
 }
 
 /// How `loadtest gate` (and `loadtest run --gate`) compares a run with a baseline.

@@ -11,6 +11,7 @@ pub mod exit;
 pub mod export;
 pub mod gate;
 pub mod progress;
+pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod scenario;

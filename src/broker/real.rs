@@ -22,6 +22,10 @@ impl RealClock {
     pub fn now(&self) -> Nanos {
         self.at(Instant::now())
     }
+    /// The wall-clock instant at which scenario time 0 was.
+    pub fn origin(&self) -> Instant {
+        self.start
+    }
     /// Scenario time at a wall-clock instant.
     pub fn at(&self, t: Instant) -> Nanos {
         let wall = t.saturating_duration_since(self.start).as_nanos() as f64;
@@ -139,6 +143,97 @@ pub struct RealReport {
     pub delays: Vec<DelayStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produce_only: Option<ProduceOnly>,
+    /// The fault proxy, when the run's connections went through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyReport>,
+    /// Network and broker faults as they happened, and what each cost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultRun>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProxyReport {
+    /// Where the harness's connections went in (loopback), and where the proxy forwarded them.
+    pub listen: String,
+    pub upstream: String,
+    pub connections: u64,
+    pub bytes_upstream: u64,
+    pub bytes_downstream: u64,
+}
+
+/// One network or broker fault of the scenario as it happened on the real broker.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultRun {
+    /// Its place in `[[faults]]`.
+    pub index: usize,
+    pub kind: String,
+    /// When the scenario has it start (scenario seconds).
+    pub planned_start_s: f64,
+    /// When its first command was issued (broker faults; a CLI call takes seconds).
+    pub issued_s: Option<f64>,
+    /// When it took effect (its command returned; a toxic's window opened), and when it was undone.
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    /// The commands run, in order, with their outcome and wall-clock time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandRun>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Publishes handed to the broker and not yet confirmed when it began: their fate was open at the fault.
+    pub unconfirmed_at_start: u64,
+    /// Nothing of the fault is in force on the broker at the end (the watermark restored, the app started).
+    pub restored: bool,
+    /// It was still in force when the run ended (early, interrupted, failed) and was undone then.
+    pub undone_at_run_end: bool,
+    /// A toxic: what it did on the proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toxic: Option<crate::proxy::ToxicStats>,
+    /// What the window cost, from the run's time series (filled in when the report is written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<FaultCost>,
+}
+
+/// One command a fault ran.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommandRun {
+    pub command: String,
+    pub ok: bool,
+    pub wall_ms: u64,
+    /// The CLI's complaint, first line (empty when it succeeded).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// A fault window's cost: what happened from its start to its end, against the seconds before the first fault.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultCost {
+    /// The window (scenario seconds, whole seconds of the time series it covers).
+    pub from_s: u64,
+    pub to_s: u64,
+    pub published: u64,
+    pub completed: u64,
+    pub failed_attempts: u64,
+    pub dead_lettered: u64,
+    /// Published per second in the window against before the first fault.
+    pub published_per_s: f64,
+    pub published_per_s_before: f64,
+    pub completed_per_s: f64,
+    pub completed_per_s_before: f64,
+    /// End-to-end latency of the messages completed in the window, and before the first fault.
+    pub latency_ms: crate::report::summary::Percentiles,
+    pub latency_before_ms: crate::report::summary::Percentiles,
+    /// Connection outages and `connection.blocked` time that overlap the window.
+    pub connections_lost: u64,
+    pub blocked_s: f64,
+    /// Lost messages (confirmed, never delivered) published from the previous fault's end to this one's end.
+    pub lost: u64,
+    /// Seconds after the window until completions per second were back to 90% of the rate before the first
+    /// fault (or the backlog had drained); `null` if never within the run.
+    pub recovered_after_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -31,6 +31,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     sets.extend(super::target::overrides(&args.broker)?);
     let mut scn = crate::scenario::load_file(&args.scenario, &sets).map_err(|e| Failure::input(e.to_string()))?;
     let url_from = super::target::resolve_url(&mut scn)?;
+    super::target::allow_commands(&scn, &args.broker, args.quiet)?;
     let seed = args.seed.or(scn.seed).unwrap_or_else(fresh_seed);
     scn.seed = Some(seed);
     let dir = match &args.out {

@@ -74,10 +74,39 @@ pub fn connect(scn: &Scenario, b: &BrokerArgs) -> Result<Box<dyn Broker>, Failur
         BrokerKind::Rabbitmq => {
             crate::sim::interrupt::install()
                 .map_err(|e| Failure::runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
-            let opts = crate::broker::rabbitmq::Options { keep_topology: b.keep_topology, run_id: b.run_id.clone() };
+            let opts = crate::broker::rabbitmq::Options {
+                keep_topology: b.keep_topology,
+                run_id: b.run_id.clone(),
+                allow_commands: b.allow_commands,
+                rabbitmqctl: b.rabbitmqctl.clone(),
+            };
             let broker = crate::broker::rabbitmq::connect(scn, &opts).map_err(Failure::runtime)?;
             Ok(Box::new(broker))
         }
         BrokerKind::Servicebus => Err(Failure::input("Azure Service Bus is not available in this build yet")),
     }
+}
+
+/// A scenario whose faults run broker commands needs `--allow-commands` (a scenario file alone never runs one): the
+/// refusal names the faults, their commands and the flag (exit 2, nothing run); with the flag, the plan is printed.
+pub fn allow_commands(scn: &Scenario, b: &BrokerArgs, quiet: bool) -> Result<(), Failure> {
+    let faults = scn.command_faults();
+    if faults.is_empty() {
+        return Ok(());
+    }
+    let mut plan = String::new();
+    for f in &faults {
+        plan.push_str(&format!("\n  {}: {}", f.kind, f.commands.join("; ")));
+    }
+    if !b.allow_commands {
+        return Err(Failure::input(format!(
+            "{} has faults that run broker admin commands:{plan}\nthey run only when you pass --allow-commands \
+             (memory-alarm and broker-restart act on the whole broker, not only this run)",
+            scn.name
+        )));
+    }
+    if !quiet {
+        eprintln!("broker faults will run (--allow-commands):{plan}");
+    }
+    Ok(())
 }

@@ -114,7 +114,8 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     let report = report(section(&mut r, "report"));
     let count = errs.clean(&["consumers.count"]).then_some(consumers.count);
     let has_downstream = r.has("downstream"); // if it is malformed, that is the error to report
-    let faults = r.with("faults", |e, n, p| faults(e, n, p, count, has_downstream)).unwrap_or_default();
+    let real = broker.kind != BrokerKind::Embedded;
+    let faults = r.with("faults", |e, n, p| faults::faults(e, n, p, count, has_downstream, real)).unwrap_or_default();
     let thresholds = r.with("thresholds", thresholds).unwrap_or_default();
     r.finish();
 
@@ -155,7 +156,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
         }
     }
 
-    broker::real_broker_rules(errs, tree, &broker, &queue, &consumers, duration);
+    broker::real_broker_rules(errs, tree, &broker, &queue, &consumers, duration, &faults);
 
     Scenario {
         name,
@@ -469,68 +470,6 @@ fn report(mut r: TableReader) -> ReportCfg {
     ReportCfg { episode_gap }
 }
 
-/// `[[faults]]` in file order. `consumers` is consumers.count when that is valid.
-fn faults(errs: &Errs, node: &Node, path: &str, consumers: Option<u32>, downstream: bool) -> Option<Vec<Fault>> {
-    let mut out = Vec::new();
-    for (i, item) in errs.array(node, path)?.iter().enumerate() {
-        let p = format!("{path}[{i}]");
-        let expected = "a table like { kind = \"outage\", at = \"1m\", duration = \"30s\" }";
-        let Some(mut t) = errs.table(item, &p, expected) else {
-            continue;
-        };
-        let Some(kind) = t.tag("kind", &["outage", "error-spike", "latency-spike", "consumer-crash"]) else {
-            continue;
-        };
-        t.require("at", "\"1m\"");
-        let at = t.dur("at").unwrap_or_default();
-        let mut window = || {
-            t.require("duration", "\"30s\"");
-            t.dur_pos("duration").unwrap_or(Dur(1))
-        };
-        let fault = match kind {
-            "outage" => {
-                let duration = window();
-                let mode = t.choice("mode", &[OutageMode::Refuse, OutageMode::Hang]).unwrap_or(OutageMode::Refuse);
-                Fault::Outage { at, duration, mode }
-            }
-            "error-spike" => {
-                let duration = window();
-                let ErrorRates { transient, timeout, validation } = error_rates(&mut t);
-                Fault::ErrorSpike { at, duration, transient, timeout, validation }
-            }
-            "latency-spike" => {
-                let duration = window();
-                t.require("factor", "10");
-                let factor = t.f64_where("factor", |v| v > 0.0, POSITIVE).unwrap_or(1.0);
-                Fault::LatencySpike { at, duration, factor }
-            }
-            _ => {
-                let consumer = t.u32("consumer", 0);
-                if let (Some(c), Some(n)) = (consumer, consumers.filter(|n| consumer >= Some(*n))) {
-                    let valid = format!("numbered from 0, use 0..={}", n.saturating_sub(1));
-                    let m = format!(
-                        "{p}.consumer = {c} is out of range: there are {n} consumers (consumers.count), {valid}"
-                    );
-                    t.error("consumer", m);
-                }
-                Fault::ConsumerCrash { at, consumer, restart: t.dur_pos("restart") }
-            }
-        };
-        if !downstream && kind != "consumer-crash" {
-            let what = match kind {
-                "outage" => "an outage",
-                "error-spike" => "an error spike",
-                _ => "a latency spike",
-            };
-            let m = format!("{p}: {what} needs a [downstream] table to act on; add a [downstream] table");
-            errs.at(&p, t.peek("kind"), Some(item), m);
-        }
-        t.finish();
-        out.push(fault);
-    }
-    Some(out)
-}
-
 /// `"metric" = "expression"` (or a list of expressions) in file order, each parsed by the gate's one parser.
 /// Dotted keys written unquoted (nested tables) are joined back.
 fn thresholds(errs: &Errs, node: &Node, path: &str) -> Option<Thresholds> {
@@ -606,5 +545,6 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, ScenarioErrors> {
 }
 
 mod broker;
+mod faults;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 //! Loading is two-stage: `node` turns TOML text (plus `--set` overrides) into a tree that remembers line numbers, and
 //! `load` walks that tree into these types, collecting every error before failing.
 
+mod fault;
 pub mod load;
 pub mod node;
 mod reader;
@@ -11,6 +12,7 @@ use crate::dist::Dist;
 use crate::time::Dur;
 use serde::Serialize;
 
+pub use fault::{CommandFault, Fault, OutageMode, Stream, Toxic};
 pub use load::{load_file, load_str, ScenarioErrors};
 pub use reader::suggest;
 
@@ -79,6 +81,10 @@ pub struct BrokerCfg {
     /// before it reconciles what is left (still held by the broker, or lost).
     #[serde(skip_serializing_if = "is_default_drain_timeout")]
     pub drain_timeout: Dur,
+    /// Route the AMQP connections through the harness's own fault proxy on loopback, even without network faults
+    /// (they turn it on by themselves).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub via_proxy: bool,
 }
 
 pub const DEFAULT_CONNECT_TIMEOUT: Dur = Dur(5_000_000_000);
@@ -443,64 +449,6 @@ pub struct ReportCfg {
     pub episode_gap: Dur,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutageMode {
-    /// Calls fail at once (connection refused).
-    Refuse,
-    /// Calls hang until the caller's timeout.
-    Hang,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Fault {
-    /// The downstream is down; calls in progress fail when it starts.
-    Outage { at: Dur, duration: Dur, mode: OutageMode },
-    /// Error rates replaced for the window.
-    ErrorSpike { at: Dur, duration: Dur, transient: f64, timeout: f64, validation: f64 },
-    /// Downstream service times multiplied by `factor` for the window.
-    LatencySpike { at: Dur, duration: Dur, factor: f64 },
-    /// A consumer instance dies: its unacked messages return to the queue with their delivery count raised.
-    ConsumerCrash {
-        at: Dur,
-        /// Index of the consumer (0-based); `None` crashes all of them.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        consumer: Option<u32>,
-        /// Restart after this long; `None` stays down.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        restart: Option<Dur>,
-    },
-}
-
-impl Fault {
-    pub fn at(&self) -> Dur {
-        match self {
-            Fault::Outage { at, .. }
-            | Fault::ErrorSpike { at, .. }
-            | Fault::LatencySpike { at, .. }
-            | Fault::ConsumerCrash { at, .. } => *at,
-        }
-    }
-    /// When the fault stops acting (a crash without restart never ends).
-    pub fn end(&self) -> Option<Dur> {
-        match self {
-            Fault::Outage { at, duration, .. }
-            | Fault::ErrorSpike { at, duration, .. }
-            | Fault::LatencySpike { at, duration, .. } => Some(Dur(at.0.saturating_add(duration.0))),
-            Fault::ConsumerCrash { at, restart, .. } => restart.map(|r| Dur(at.0.saturating_add(r.0))),
-        }
-    }
-    pub fn kind_str(&self) -> &'static str {
-        match self {
-            Fault::Outage { .. } => "outage",
-            Fault::ErrorSpike { .. } => "error-spike",
-            Fault::LatencySpike { .. } => "latency-spike",
-            Fault::ConsumerCrash { .. } => "consumer-crash",
-        }
-    }
-}
-
 /// Thresholds for `loadtest gate`, parsed by `gate::threshold` at load time; one entry per condition, in file order
 /// (a key written with a list of expressions gives several entries with that key).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -550,5 +498,14 @@ impl Scenario {
     }
     pub fn faults_start(&self) -> Option<Dur> {
         self.faults.iter().map(|f| f.at()).min()
+    }
+    /// The AMQP connections go through the fault proxy: asked for, or needed by a network fault.
+    pub fn uses_proxy(&self) -> bool {
+        self.broker.via_proxy || self.faults.iter().any(|f| matches!(f, Fault::Network { .. }))
+    }
+    /// Faults that run broker admin commands (they need `--allow-commands`).
+    pub fn command_faults(&self) -> Vec<CommandFault> {
+        let queue = format!("{}-<run id>", self.queue.name);
+        self.faults.iter().filter_map(|f| f.commands(&queue)).collect()
     }
 }

@@ -357,7 +357,8 @@ impl<'a> Engine<'a> {
                     }
                 }
                 Fault::LatencySpike { factor: k, .. } => factor *= k,
-                Fault::ConsumerCrash { .. } => {}
+                // Crashes act once; network and broker faults act outside the engine (the real broker's side).
+                _ => {}
             }
         }
         d.errors = errors;

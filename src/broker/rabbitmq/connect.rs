@@ -20,6 +20,8 @@ pub struct Endpoint {
     pub url: AmqpUrl,
     pub tls: Option<TlsCfg>,
     pub timeout: Duration,
+    /// Connect here instead (the fault proxy on loopback, which forwards to the URL's host and port).
+    pub via: Option<std::net::SocketAddr>,
 }
 
 /// What the broker says about itself in `connection.start`.
@@ -133,8 +135,8 @@ impl Endpoint {
             scheme: if u.tls { AMQPScheme::AMQPS } else { AMQPScheme::AMQP },
             authority: AMQPAuthority {
                 userinfo: AMQPUserInfo { username: u.user.clone(), password: u.password().to_string() },
-                host: u.host.clone(),
-                port: u.port,
+                host: self.via.map_or_else(|| u.host.clone(), |a| a.ip().to_string()),
+                port: self.via.map_or(u.port, |a| a.port()),
             },
             vhost: u.vhost.clone(),
             query: AMQPQueryString {

@@ -5,7 +5,7 @@
 use super::bridge::{Incoming, Intervals};
 use super::{consume, RabbitBroker, State};
 use crate::broker::real::{
-    Consuming, DelayStats, EndReason, Interval, ProduceOnly, Publishing, RealReport, Reconciliation,
+    Consuming, DelayStats, EndReason, Interval, ProduceOnly, ProxyReport, Publishing, RealReport, Reconciliation,
 };
 use crate::broker::Broker;
 use crate::record::ledger::BitSet;
@@ -21,6 +21,11 @@ const LATE_WAIT: Duration = Duration::from_millis(300);
 pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: &dyn Fn(u64) -> bool) -> RealReport {
     // Stop publishing first: copies that replace deliveries (delayed redeliveries, moves to `_error`) get their
     // confirms, and the deliveries they replace are acked, before the consumers close and hand back what they hold.
+    // Put the broker back first (the reconciliation below must reach it), and let no toxic act any more.
+    if let Some((_, schedule)) = &b.proxy {
+        schedule.disarm();
+    }
+    let mut fault_runs = b.faults.as_mut().map(|d| d.finish()).unwrap_or_default();
     let (reply, answer) = tokio::sync::oneshot::channel();
     if let Some(stop) = b.stop_publisher.take() {
         let _ = stop.send((CONFIRM_WAIT, reply));
@@ -158,6 +163,19 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
         ended_by.push_str(&format!("; could not remove {}", cleanup_failed.join(", ")));
     }
     let server = format!("{} {}", b.info.server.product, b.info.server.version).trim().to_string();
+    let proxy = b.proxy.take().map(|(p, _)| {
+        let stats = p.stats();
+        p.shutdown();
+        fault_runs.extend(super::faults::network_runs(&b.fault_plan, &stats.per_toxic, b.clock.now()));
+        ProxyReport {
+            listen: p.addr().to_string(),
+            upstream: b.info.endpoint.url.place(),
+            connections: stats.connections,
+            bytes_upstream: stats.bytes_upstream,
+            bytes_downstream: stats.bytes_downstream,
+        }
+    });
+    fault_runs.sort_by_key(|f| f.index);
     let c = &b.counts;
     RealReport {
         kind: "rabbitmq".into(),
@@ -222,6 +240,8 @@ pub fn finish(b: &mut RabbitBroker, ended: &EndReason, produced: u64, finished: 
             consumers_max: conr.as_ref().map_or(0, |c| c.consumers_max),
             consumers_source: "passive queue.declare consumer_count".into(),
         }),
+        proxy,
+        faults: fault_runs,
     }
 }
 

@@ -7,6 +7,7 @@ mod bridge;
 pub mod connect;
 mod consume;
 pub mod dlq;
+mod faults;
 mod finish;
 mod message;
 mod publisher;
@@ -115,6 +116,12 @@ pub struct RabbitBroker {
     /// Scenario time of the latest publish the engine made.
     last_publish: Nanos,
     info: setup::Info,
+    /// The fault proxy the connections go through, and its timeline of toxics.
+    proxy: Option<(crate::proxy::Proxy, Arc<crate::proxy::Schedule>)>,
+    /// The thread that runs the broker faults (dropping it restores the broker).
+    faults: Option<faults::Driver>,
+    /// The scenario's faults (the network ones are reported from the proxy).
+    fault_plan: Vec<crate::scenario::Fault>,
 }
 
 impl RabbitBroker {

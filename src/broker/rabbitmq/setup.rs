@@ -5,7 +5,7 @@
 use super::bridge::{bounded, Shared};
 use super::connect::{Endpoint, ServerInfo};
 use super::topology::{self, Names};
-use super::{consume, publisher, Consumer, Counts, RabbitBroker};
+use super::{consume, faults, publisher, Consumer, Counts, RabbitBroker};
 use crate::amqp_url::{AmqpUrl, DEFAULT_URL};
 use crate::broker::real::RealClock;
 use crate::record::ledger::BitSet;
@@ -21,6 +21,10 @@ pub struct Options {
     pub keep_topology: bool,
     /// Name the run (queue suffix, connection names) instead of a random id.
     pub run_id: Option<String>,
+    /// Broker faults may run their commands (`--allow-commands`).
+    pub allow_commands: bool,
+    /// The `rabbitmqctl` to run them with (`--rabbitmqctl`); found on the PATH otherwise.
+    pub rabbitmqctl: Option<std::path::PathBuf>,
 }
 
 /// What the run knows about where it runs.
@@ -52,8 +56,15 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     let text = scn.broker.url.as_deref().unwrap_or(DEFAULT_URL);
     let url = AmqpUrl::parse(text).map_err(|e| format!("broker.url: {e}"))?;
     let timeout = Duration::from_nanos(scn.broker.connect_timeout.ns());
-    let endpoint = Endpoint { url, tls: scn.broker.tls.clone(), timeout };
+    let mut endpoint = Endpoint { url, tls: scn.broker.tls.clone(), timeout, via: None };
     let server = endpoint.probe()?;
+    let ctl = faults::Ctl::find(opts.rabbitmqctl.as_deref());
+    if !scn.command_faults().is_empty() {
+        if !opts.allow_commands {
+            return Err("the scenario has broker faults that run commands, and --allow-commands was not given".into());
+        }
+        faults::check(&ctl)?;
+    }
     let run_id = opts.run_id.clone().unwrap_or_else(fresh_run_id);
     let names = Names::new(&scn.queue, &run_id, &fresh_run_id());
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -65,6 +76,17 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     let scale = scn.broker.time_scale;
     let name = |role: &str| format!("loadtest {run_id} {role} ({})", scn.name);
     let produce_only = scn.consumers.count == 0 && scn.autoscale.is_none();
+    let schedule = crate::proxy::Schedule::new(proxy_schedule(scn));
+    let proxy = match scn.uses_proxy() {
+        true => {
+            let upstream = (endpoint.url.host.clone(), endpoint.url.port);
+            let p = rt.block_on(crate::proxy::Proxy::start(upstream, Arc::clone(&schedule), scn.seed.unwrap_or(0)));
+            let p = p.map_err(|e| format!("cannot start the fault proxy on 127.0.0.1: {e}"))?;
+            endpoint.via = Some(p.addr());
+            Some(p)
+        }
+        false => None,
+    };
     let (pub_conn, con_conn, made, delays) = rt.block_on(async {
         let pub_conn = endpoint.open(&name("publish")).await?;
         let con_conn = endpoint.open(&name("consume")).await?;
@@ -113,8 +135,12 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         Ok((pub_conn, con_conn, made, delays))
     })?;
     let clock = RealClock::start(scale);
+    schedule.set_origin(clock.origin());
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared::default());
+    let target =
+        faults::Target { run_id: run_id.clone(), vhost: endpoint.url.vhost.clone(), queue: names.work.clone() };
+    let driver = faults::Driver::start(&scn.faults, ctl, target, clock, Arc::clone(&shared));
     if let Ok(mut q) = shared.delay_queues.lock() {
         q.extend(delays.iter().cloned());
     }
@@ -184,6 +210,9 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
         drained_at: None,
         last_publish: 0,
         info,
+        proxy: proxy.map(|p| (p, schedule)),
+        faults: driver,
+        fault_plan: scn.faults.clone(),
     })
 }
 
@@ -208,4 +237,49 @@ fn declare_error(e: &lapin::Error, names: &Names) -> String {
         };
     }
     format!("declaring the run's queues failed: {e}")
+}
+
+/// The scenario's network faults as the proxy's timeline, on the wall clock: windows, delays and rates divided by
+/// the time scale (a rate in KB/s of scenario time is `rate x scale` KB/s of wall time).
+fn proxy_schedule(scn: &Scenario) -> Vec<crate::proxy::Scheduled> {
+    use crate::proxy::{Direction, Scheduled, ToxicKind};
+    use crate::scenario::{Fault, Stream, Toxic};
+    let scale = scn.broker.time_scale;
+    let wall = |d: crate::time::Dur| Duration::from_secs_f64(d.ns() as f64 / 1e9 / scale);
+    let mut out = Vec::new();
+    for (i, f) in scn.faults.iter().enumerate() {
+        let Fault::Network { at, duration, toxic, stream, toxicity } = f else { continue };
+        let kind = match *toxic {
+            Toxic::Latency { latency, jitter } => ToxicKind::Latency { latency: wall(latency), jitter: wall(jitter) },
+            Toxic::Bandwidth { rate } => {
+                ToxicKind::Bandwidth { rate_bytes_per_s: ((rate as f64) * 1000.0 * scale).clamp(1.0, 1e15) as u64 }
+            }
+            Toxic::SlowClose { delay } => ToxicKind::SlowClose { delay: wall(delay) },
+            Toxic::Timeout { timeout } => ToxicKind::Timeout { timeout: wall(timeout) },
+            Toxic::ResetPeer { timeout } => ToxicKind::ResetPeer { timeout: wall(timeout) },
+            Toxic::Slicer { average_size, size_variation, delay } => ToxicKind::Slicer {
+                average_size: average_size as usize,
+                size_variation: size_variation as usize,
+                delay: wall(delay),
+            },
+            Toxic::LimitData { bytes } => ToxicKind::LimitData { bytes },
+            Toxic::PacketLoss { probability, rto } => ToxicKind::Drop { probability, rto: wall(rto) },
+        };
+        let directions: &[Direction] = match stream {
+            Stream::Upstream => &[Direction::Upstream],
+            Stream::Downstream => &[Direction::Downstream],
+            Stream::Both => &[Direction::Upstream, Direction::Downstream],
+        };
+        for &direction in directions {
+            out.push(Scheduled {
+                kind: kind.clone(),
+                start: wall(*at),
+                end: wall(crate::time::Dur(at.0.saturating_add(duration.0))),
+                direction,
+                toxicity: *toxicity,
+                name: format!("faults[{i}]"),
+            });
+        }
+    }
+    out
 }

@@ -44,7 +44,7 @@ fn endpoint(b: &DlqBrokerArgs) -> Result<Endpoint, Failure> {
     if tls.is_some() && !url.tls {
         return Err(Failure::input("--tls-ca/--tls-cert need an amqps:// URL"));
     }
-    Ok(Endpoint { url, tls, timeout: Duration::from_secs(5) })
+    Ok(Endpoint { url, tls, timeout: Duration::from_secs(5), via: None })
 }
 
 /// Connects (exit 3 if the broker cannot be reached).

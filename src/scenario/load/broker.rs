@@ -55,8 +55,17 @@ pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
     }
     let connect_timeout = r.dur_pos("connect_timeout").unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     let drain_timeout = r.dur_pos("drain_timeout").unwrap_or(DEFAULT_DRAIN_TIMEOUT);
+    let via_proxy = r.bool("via_proxy").unwrap_or(false);
+    if via_proxy && kind == Embedded {
+        r.error(
+            "via_proxy",
+            "broker.via_proxy routes a real broker's connections through the fault proxy; the \
+                 embedded broker has none. Remove it or set broker.kind = \"rabbitmq\""
+                .into(),
+        );
+    }
     r.finish();
-    BrokerCfg { kind, clock, time_scale, url, tls, connect_timeout, drain_timeout }
+    BrokerCfg { kind, clock, time_scale, url, tls, connect_timeout, drain_timeout, via_proxy }
 }
 
 /// `broker.url`, checked without ever echoing it (it may carry a password).
@@ -105,6 +114,7 @@ pub(super) fn real_broker_rules(
     q: &QueueCfg,
     c: &ConsumerCfg,
     duration: Option<Dur>,
+    faults: &[Fault],
 ) {
     let at = |path: &[&str]| tree.get_path(path);
     let section = |name: &str| tree.get(name);
@@ -131,6 +141,12 @@ pub(super) fn real_broker_rules(
                      whose queue never drains needs a bound: set duration (e.g. duration = \"30m\")";
             errs.at("duration", tree.get("duration"), section("consumers"), m.into());
         }
+    }
+    let proxied = b.via_proxy || faults.iter().any(|f| matches!(f, Fault::Network { .. }));
+    if proxied && b.url.as_deref().is_some_and(|u| u.trim_start().starts_with("amqps://")) {
+        let m = "the fault proxy (network faults, broker.via_proxy) forwards plain AMQP only: over TLS the broker's \
+                 certificate would not match the proxy's loopback address. Use an amqp:// url for chaos runs";
+        errs.at("broker.url", at(&["broker", "url"]), section("broker"), m.into());
     }
     if q.reuse && !real {
         let m = "queue.reuse uses an existing queue of a real broker; the embedded broker has none. Remove it or set \

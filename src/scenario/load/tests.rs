@@ -127,7 +127,7 @@ fn defaults() -> Scenario {
         name: "scenario".into(), description: String::new(), seed: None, messages: 10_000, duration: None,
         broker: BrokerCfg {
             kind: BrokerKind::Embedded, clock: ClockKind::Virtual, time_scale: 1.0, url: None, tls: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT, drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT, drain_timeout: DEFAULT_DRAIN_TIMEOUT, via_proxy: false,
         },
         queue: QueueCfg {
             name: "loadtest".into(), max_delivery_count: None, message_ttl: None, max_length: None,
@@ -457,7 +457,8 @@ fn missing_required_keys_and_other_shapes() {
              duration = \"30s\"",
             "line 1: faults[0] (kind = \"latency-spike\") is missing the required key `factor`; add e.g. factor = 10",
             "line 5: `faults[1].kind = \"meteor\"`: expected one of \"outage\", \"error-spike\", \"latency-spike\", \
-             \"consumer-crash\"",
+             \"consumer-crash\", \"network\", \"connection-kill\", \"memory-alarm\", \"broker-restart\", \
+             \"queue-delete\"",
             "line 8: `thresholds.p99 = 2000`: expected a string expression like \"< 2000\" (or a list of them), \
              got 2000",
         ]
