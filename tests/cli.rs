@@ -199,3 +199,14 @@ fn dlq_inspect_and_a_dry_run_replay_work_on_a_report_folder_without_a_broker() {
     rejects(&["dlq", "inspect", "--run", "scenarios"], &["dead_letters.csv"]);
     rejects(&["dlq", "replay", "--run", &run, "--dry-run", "--filter", "colour=red"], &["unknown key `colour`"]);
 }
+
+#[test]
+fn broker_faults_run_no_command_without_allow_commands() {
+    // Refused before anything connects: no broker is needed to check it, and none is reached.
+    for scenario in ["scenarios/broker-restart.toml", "scenarios/memory-alarm.toml"] {
+        rejects(
+            &["run", scenario, "--broker", "amqp://guest:guest@127.0.0.1:1/%2f"],
+            &["run broker admin commands", "--allow-commands", "rabbitmqctl", "whole broker"],
+        );
+    }
+}

@@ -195,6 +195,45 @@ pub struct FaultRun {
     pub cost: Option<FaultCost>,
 }
 
+impl FaultRun {
+    /// When it acted, in one phrase: "6.4-12.6 s (planned 5.0 s)".
+    pub fn when(&self) -> String {
+        match (self.start_s, self.end_s) {
+            (Some(s), Some(e)) if (e - s).abs() < 0.0005 => {
+                format!("at {s:.1} s (planned {:.1} s)", self.planned_start_s)
+            }
+            (Some(s), Some(e)) => format!("{s:.1}-{e:.1} s (planned {:.1} s)", self.planned_start_s),
+            (Some(s), None) => format!("from {s:.1} s (planned {:.1} s)", self.planned_start_s),
+            _ => format!("never took effect (planned {:.1} s)", self.planned_start_s),
+        }
+    }
+    /// What it cost, in one line.
+    pub fn cost_line(&self) -> String {
+        let Some(c) = &self.cost else { return String::new() };
+        let ms = |v: f64| if v >= 1000.0 { format!("{:.2} s", v / 1000.0) } else { format!("{v:.1} ms") };
+        let recovered = match c.recovered_after_s {
+            Some(r) => format!("recovered {r:.0} s after"),
+            None => "not recovered within the run".to_string(),
+        };
+        format!(
+            "completed {:.0}/s (slowest second {}, {} s with none; before {:.0}/s), p50 {} p99 {} (before {} / {}), \
+             failed attempts {}, connections lost {}, blocked {:.1} s, lost {}, {recovered}",
+            c.completed_per_s,
+            c.completed_per_s_min,
+            c.seconds_without_completions,
+            c.completed_per_s_before,
+            ms(c.latency_ms.p50),
+            ms(c.latency_ms.p99),
+            ms(c.latency_before_ms.p50),
+            ms(c.latency_before_ms.p99),
+            c.failed_attempts,
+            c.connections_lost,
+            c.blocked_s,
+            c.lost
+        )
+    }
+}
+
 /// One command a fault ran.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -223,6 +262,10 @@ pub struct FaultCost {
     pub published_per_s_before: f64,
     pub completed_per_s: f64,
     pub completed_per_s_before: f64,
+    /// The slowest second of the window, and how many of its seconds completed nothing (an average hides a stall
+    /// that the backlog makes up for afterwards).
+    pub completed_per_s_min: u64,
+    pub seconds_without_completions: u64,
     /// End-to-end latency of the messages completed in the window, and before the first fault.
     pub latency_ms: crate::report::summary::Percentiles,
     pub latency_before_ms: crate::report::summary::Percentiles,

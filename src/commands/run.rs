@@ -74,7 +74,10 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     let outcome = outcome.map_err(|e| Failure::runtime(e.to_string()))?;
     let wall_s = wall.elapsed().as_secs_f64();
     let hash = report::scenario_hash(&scn);
-    let summary = Summary::build(&scn, &hash, seed, &outcome);
+    let mut summary = Summary::build(&scn, &hash, seed, &outcome);
+    if let Some(real) = summary.real_broker.as_mut() {
+        report::fault_cost::fill(&dir, real).map_err(|e| Failure::runtime(format!("costing the faults: {e}")))?;
+    }
     let meta = serde_json::json!({
         "loadtest_version": env!("CARGO_PKG_VERSION"),
         "started_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),

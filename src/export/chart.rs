@@ -373,7 +373,16 @@ pub fn fault_windows(run: &RunData) -> Vec<(f64, f64, &'static str)> {
         .scenario
         .faults
         .iter()
-        .map(|f| (f.at().secs_f64(), f.end().map_or(end, |e| e.secs_f64()), f.kind_str()))
+        .enumerate()
+        .map(|(i, f)| {
+            // On a real broker, when it actually acted (a command takes seconds); an instant shows as half a second.
+            let ran = run.summary.real_broker.as_ref().and_then(|r| r.faults.iter().find(|x| x.index == i));
+            let (from, to) = match ran.and_then(|x| Some((x.start_s?, x.end_s.unwrap_or(end)))) {
+                Some(actual) => actual,
+                None => (f.at().secs_f64(), f.end().map_or(end, |e| e.secs_f64())),
+            };
+            (from, if f.is_engine() { to } else { to.max(from + 0.5) }, f.label())
+        })
         .collect();
     if let Some(r) = &run.summary.real_broker {
         let span = |i: &crate::broker::real::Interval| (i.start_s, i.duration_s.map_or(end, |d| i.start_s + d));

@@ -200,6 +200,48 @@ pub fn real_broker(r: &crate::broker::real::RealReport) -> String {
         let _ = writeln!(t, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
     }
     t.push_str("</table>\n");
+    if !r.faults.is_empty() {
+        t.push_str(&faults(&r.faults));
+    }
+    t
+}
+
+/// Each network or broker fault: when it acted, what ran, what it cost.
+fn faults(faults: &[crate::broker::real::FaultRun]) -> String {
+    let mut t = String::from(
+        "<h2>Faults and what they cost</h2>\n<table id=\"fault-costs\">\n<tr><th>fault</th><th>in effect</th>\
+         <th>commands</th><th>cost (the window against the seconds before the first fault)</th></tr>\n",
+    );
+    for f in faults {
+        let mut commands: Vec<String> = f
+            .commands
+            .iter()
+            .map(|c| format!("{} ({}, {} ms)", c.command, if c.ok { "ok" } else { "FAILED" }, c.wall_ms))
+            .collect();
+        if let Some(x) = &f.toxic {
+            commands.push(format!(
+                "proxy: {} connection(s) affected, {} chunks delayed, {} reset, {} closed, {} held",
+                x.connections_affected, x.chunks_delayed, x.connections_reset, x.connections_closed, x.bytes_held
+            ));
+        }
+        let mut cost = f.cost_line();
+        if let Some(e) = &f.error {
+            cost.push_str(&format!(" · error: {e}"));
+        }
+        if !f.restored {
+            cost.push_str(" · the broker was NOT put back as it was found");
+        }
+        let _ = writeln!(
+            t,
+            "<tr><td>faults[{}] {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f.index,
+            escape(&f.kind),
+            escape(&f.when()),
+            escape(&commands.join("; ")),
+            escape(&cost)
+        );
+    }
+    t.push_str("</table>\n");
     t
 }
 

@@ -138,6 +138,19 @@ fn real(out: &mut String, r: &crate::broker::real::RealReport) {
         let how_long = o.duration_s.map_or("until the end".to_string(), |d| format!("for {d:.2} s"));
         let _ = writeln!(out, "  outage       {} at {:.1} s {how_long}", o.what, o.start_s);
     }
+    for f in &r.faults {
+        let _ = writeln!(out, "  fault        faults[{}] {} {}", f.index, f.kind, f.when());
+        if f.cost.is_some() {
+            let _ = writeln!(out, "               {}", f.cost_line());
+        }
+        if let Some(e) = &f.error {
+            let _ = writeln!(out, "               FAILED: {e}");
+        }
+        if !f.restored {
+            let _ =
+                writeln!(out, "               WARNING: the broker was NOT put back as it was found; see summary.json");
+        }
+    }
     let l = &r.ledger;
     if l.unconfirmed_unseen + l.held_at_end + l.consumed_elsewhere > 0 || !l.lost_ids.is_empty() {
         let _ = writeln!(

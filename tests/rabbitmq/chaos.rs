@@ -27,7 +27,7 @@ fn finish(child: Child) -> (Option<i32>, String) {
 
 #[test]
 fn killed_connections_are_rebuilt_and_every_message_is_accounted_for() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
     let id = run_id("kill");
@@ -59,7 +59,7 @@ fn killed_connections_are_rebuilt_and_every_message_is_accounted_for() {
 
 #[test]
 fn a_queue_deleted_under_the_run_ends_it_with_exit_3_and_a_complete_report() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
     let id = run_id("qdel");
@@ -80,7 +80,7 @@ fn a_queue_deleted_under_the_run_ends_it_with_exit_3_and_a_complete_report() {
 
 #[test]
 fn ctrl_c_and_sigterm_stop_cleanly_with_the_report_marked_interrupted() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     for (signal, code, name) in [(libc::SIGINT, 130, "SIGINT"), (libc::SIGTERM, 143, "SIGTERM")] {
         let tmp = TempDir::new().unwrap();
         let out = tmp.path().join("out");

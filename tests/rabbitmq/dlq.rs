@@ -50,7 +50,7 @@ fn depth(queue: &str) -> u64 {
 
 #[test]
 fn inspect_shows_a_runs_dead_letters_by_reason_with_the_summarys_counts() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (work, s) = leave_dead_letters(&tmp, "dlqinspect", 200);
     let _guard = TopologyGuard(work.clone());
@@ -97,7 +97,7 @@ fn inspect_shows_a_runs_dead_letters_by_reason_with_the_summarys_counts() {
 
 #[test]
 fn replay_moves_every_message_once_and_a_dry_run_moves_nothing() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (work, _) = leave_dead_letters(&tmp, "dlqreplay", 100);
     let _guard = TopologyGuard(work.clone());
@@ -126,7 +126,7 @@ fn replay_moves_every_message_once_and_a_dry_run_moves_nothing() {
 
 #[test]
 fn a_replay_cut_off_mid_way_and_rerun_leaves_every_message_in_exactly_one_queue() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (work, _) = leave_dead_letters(&tmp, "dlqkill", 120);
     let _guard = TopologyGuard(work.clone());
@@ -164,7 +164,7 @@ fn a_replay_cut_off_mid_way_and_rerun_leaves_every_message_in_exactly_one_queue(
 
 #[test]
 fn watch_alerts_exactly_above_the_threshold() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (work, _) = leave_dead_letters(&tmp, "dlqwatch", 30);
     let _guard = TopologyGuard(work.clone());
@@ -212,7 +212,7 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
 
 #[test]
 fn serve_answers_with_prometheus_metrics_and_the_queues_messages() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (work, s) = leave_dead_letters(&tmp, "dlqserve", 40);
     let _guard = TopologyGuard(work.clone());
@@ -265,7 +265,7 @@ fn serve_answers_with_prometheus_metrics_and_the_queues_messages() {
 
 #[test]
 fn bad_input_is_named_exits_2_and_moves_nothing() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (work, _) = leave_dead_letters(&tmp, "dlqbad", 10);
     let _guard = TopologyGuard(work.clone());

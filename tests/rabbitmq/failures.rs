@@ -29,7 +29,7 @@ fn refused(url: &str, needle: &str, extra: &[&str]) -> Duration {
 
 #[test]
 fn unreachable_wrong_password_and_missing_vhost_exit_3_naming_the_broker() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     refused("amqp://guest:hunter2@127.0.0.1:1/%2f", "127.0.0.1:1 (vhost \"/\"): connection refused", &[]);
     refused("amqp://guest:hunter2@127.0.0.1:5672/%2f", "ACCESS_REFUSED", &[]);
     refused("amqp://guest:guest@127.0.0.1:5672/no-such-vhost-here", "vhost \"no-such-vhost-here\" does not exist", &[]);
@@ -38,7 +38,7 @@ fn unreachable_wrong_password_and_missing_vhost_exit_3_naming_the_broker() {
 
 #[test]
 fn a_host_that_never_answers_fails_after_the_connect_timeout_not_never() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     // A listener on loopback that accepts and then says nothing (a black hole).
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
@@ -51,7 +51,7 @@ fn a_host_that_never_answers_fails_after_the_connect_timeout_not_never() {
 
 #[test]
 fn reusing_a_queue_that_does_not_exist_is_named() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let name = format!("lt-missing-{}", std::process::id());
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
@@ -64,7 +64,7 @@ fn reusing_a_queue_that_does_not_exist_is_named() {
 
 #[test]
 fn a_run_in_its_own_vhost_leaves_the_default_vhost_untouched() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let vhost = Vhost::create(&format!("lt-vhost-{}", std::process::id()));
     let before: Vec<String> = queues("/");
     let tmp = TempDir::new().unwrap();
@@ -92,7 +92,7 @@ fn a_run_in_its_own_vhost_leaves_the_default_vhost_untouched() {
 
 #[test]
 fn the_password_never_reaches_the_report() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
     let id = run_id("secret");
@@ -128,7 +128,7 @@ fn the_password_never_reaches_the_report() {
 
 #[test]
 fn a_kept_topology_is_never_taken_over_by_a_second_run_with_the_same_run_id() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let id = run_id("rerun");
     let work = format!("order-processing-{id}");

@@ -4,9 +4,11 @@
 
 mod support;
 
+mod broker_faults;
 mod chaos;
 mod dlq;
 mod failures;
+mod network;
 mod produce_only;
 mod runs;
 mod storm;

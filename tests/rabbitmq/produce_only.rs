@@ -11,7 +11,7 @@ use tempfile::TempDir;
 
 #[test]
 fn produce_only_feeds_someone_elses_consumers_and_reports_the_drain() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let queue = format!("lt-users-service-{}", std::process::id());
     let _guard = QueueGuard(queue.clone());
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -98,7 +98,7 @@ fn queue_with_foreign_messages(rt: &tokio::runtime::Runtime, queue: &str, n: usi
 
 #[test]
 fn produce_only_without_consumers_ends_at_the_duration_not_at_the_drain_timeout() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let queue = format!("lt-nobody-home-{}", std::process::id());
     let _guard = QueueGuard(queue.clone());
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -131,7 +131,7 @@ fn produce_only_without_consumers_ends_at_the_duration_not_at_the_drain_timeout(
 
 #[test]
 fn someone_elses_messages_on_a_reused_queue_are_left_alone_and_named() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let queue = format!("lt-shared-{}", std::process::id());
     let _guards =
         [QueueGuard(queue.clone()), QueueGuard(format!("{queue}_error")), QueueGuard(format!("{queue}_skipped"))];

@@ -6,7 +6,7 @@ use tempfile::TempDir;
 
 #[test]
 fn steady_state_completes_every_message_with_the_embedded_brokers_counts() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (real, embedded) = (tmp.path().join("real"), tmp.path().join("embedded"));
     let id = run_id("steady");
@@ -33,7 +33,7 @@ fn steady_state_completes_every_message_with_the_embedded_brokers_counts() {
 
 #[test]
 fn poison_messages_hit_the_quorum_delivery_limit_and_the_naive_loop_is_bounded_by_the_duration() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     // Bounded: max_delivery_count = 5 on a quorum queue (x-delivery-limit = 4), as on the embedded broker.
     let sets = ["--set", "messages=2000", "--set", "queue.type=quorum"];
@@ -74,7 +74,7 @@ fn poison_messages_hit_the_quorum_delivery_limit_and_the_naive_loop_is_bounded_b
 
 #[test]
 fn delayed_redeliveries_come_back_on_time_through_ttl_queues() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     // Every call fails, nothing is retried in memory: each message is redelivered after 1, 5 and 30 minutes
     // (0.6 s, 3 s, 18 s at time scale 100), then moved to the error queue.
@@ -120,7 +120,7 @@ intervals = ["1m", "5m", "30m"]
 
 #[test]
 fn reject_publish_refuses_what_does_not_fit_and_loses_nothing() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     // 2,000 messages at once into a queue of 100, one slow consumer: most publishes are refused (nack).
     let text_for = |t: &str| {
@@ -165,7 +165,7 @@ service_time = "2ms"
 
 #[test]
 fn ttl_expiry_drop_head_and_confirms_off_are_each_accounted_for() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     // 60 messages at once onto one slow consumer: those that wait longer than 1 s expire (x-death `expired`), and
     // with a drop-head limit of 5 the oldest ready ones are dead-lettered (`maxlen`).

@@ -6,7 +6,7 @@ use tempfile::TempDir;
 
 #[test]
 fn the_storm_emerges_without_jitter_and_full_jitter_calms_it_two_runs_at_once() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (a, b) = (tmp.path().join("no-jitter"), tmp.path().join("jitter"));
     let (ida, idb) = (run_id("storm"), run_id("storm-jitter"));

@@ -7,12 +7,33 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 pub const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// Tests share the broker; a test that changes all of it (a memory alarm, a restart) holds it alone.
+static BROKER: RwLock<()> = RwLock::new(());
+
+/// Held for the whole test: shared by ordinary tests, exclusive for the ones that change the whole broker.
+pub enum BrokerGuard {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
 /// The broker, if it answers; without it the test is skipped with a reason, or fails when `CI` is set.
-pub fn rabbit() -> Option<()> {
+pub fn rabbit() -> Option<BrokerGuard> {
+    reachable()?;
+    Some(BrokerGuard::Shared(BROKER.read().unwrap_or_else(|e| e.into_inner())))
+}
+
+/// `rabbit()` for a test that changes the whole broker: no other RabbitMQ test of this binary runs meanwhile.
+pub fn rabbit_alone() -> Option<BrokerGuard> {
+    reachable()?;
+    Some(BrokerGuard::Exclusive(BROKER.write().unwrap_or_else(|e| e.into_inner())))
+}
+
+fn reachable() -> Option<()> {
     let addr: SocketAddr = "127.0.0.1:5672".parse().unwrap();
     match TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
         Ok(_) => Some(()),

@@ -60,7 +60,7 @@ fn proxy(ca: &CertifiedIssuer<'static, KeyPair>, client_ca: Option<&CertifiedIss
 
 #[test]
 fn amqps_with_the_right_ca_runs_and_with_a_wrong_one_fails_naming_tls() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let (good, bad) = (ca(), ca());
     let port = proxy(&good, None);
@@ -101,7 +101,7 @@ fn amqps_with_the_right_ca_runs_and_with_a_wrong_one_fails_naming_tls() {
 
 #[test]
 fn mutual_tls_with_a_client_certificate_and_without_one() {
-    let Some(()) = rabbit() else { return };
+    let Some(_broker) = rabbit() else { return };
     let tmp = TempDir::new().unwrap();
     let server_ca = ca();
     let client_ca = ca();
