@@ -122,5 +122,10 @@ fn caused(i: &Interval, from: u64, to: u64) -> bool {
 
 fn overlap(i: &Interval, from: u64, to: u64) -> f64 {
     let (s, e) = (i.start_s, i.start_s + i.duration_s.unwrap_or(0.0));
-    (e.min(to as f64) - s.max(from as f64)).max(0.0)
+    let o = e.min(to as f64) - s.max(from as f64);
+    if o > 0.0 {
+        o
+    } else {
+        0.0
+    }
 }
