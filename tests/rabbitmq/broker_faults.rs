@@ -149,3 +149,48 @@ fn an_interrupted_run_puts_the_watermark_back() {
     assert_no_queues_of(&id, "/");
     drop(restore);
 }
+
+#[test]
+fn a_connection_kill_fault_closes_only_this_runs_connections_and_the_run_reconnects() {
+    let Some(_broker) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    let scn = scenario(&tmp, "kill", &probe("kill-fault", "classic", "kind = \"connection-kill\"\nat = \"4s\"\n"));
+    let out = tmp.path().join("out");
+    let id = run_id("killf");
+    let o = run(&scn, &out, &["--run-id", &id, "--allow-commands"]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let s = summary(&out);
+    assert_accounted(&s);
+    assert_eq!(u(&s["messages"]["lost"]), 0, "{all}");
+    assert_eq!(u(&s["messages"]["completed"]), 3000, "{all}");
+    let fault = &s["real_broker"]["faults"][0];
+    let closes = fault["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["command"].as_str().unwrap().contains("close_connection"));
+    assert_eq!(closes.count(), 2, "the run's publishing and consuming connections, no one else's: {fault}");
+    assert!(fault["error"].is_null(), "{fault}");
+    assert_eq!(u(&fault["cost"]["connections_lost"]), 2, "{fault}");
+    assert_no_queues_of(&id, "/");
+}
+
+#[test]
+fn a_queue_delete_fault_ends_the_run_with_exit_3_and_a_complete_report() {
+    let Some(_broker) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    let scn = scenario(&tmp, "qdel", &probe("qdel-fault", "classic", "kind = \"queue-delete\"\nat = \"3s\"\n"));
+    let out = tmp.path().join("out");
+    let id = run_id("qdelf");
+    let o = run(&scn, &out, &["--run-id", &id, "--allow-commands"]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{all}");
+    let s = summary(&out);
+    let fault = &s["real_broker"]["faults"][0];
+    assert_eq!(fault["kind"], "queue-delete");
+    assert_eq!(fault["commands"][0]["ok"], true, "{fault}");
+    assert!(s["real_broker"]["ended_by"].as_str().unwrap().starts_with("failed: "), "{all}");
+    assert!(out.join("index.html").is_file(), "a complete report");
+    assert_no_queues_of(&id, "/");
+}
