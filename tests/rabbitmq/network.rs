@@ -20,7 +20,8 @@ fn f(v: &serde_json::Value) -> f64 {
 
 #[test]
 fn a_50ms_latency_toxic_raises_p50_by_about_50ms_scaled_and_only_in_its_window() {
-    let Some(_broker) = rabbit() else { return };
+    // Alone: a latency measured while the other tests load both cores and the broker says little.
+    let Some(_broker) = rabbit_alone() else { return };
     let tmp = TempDir::new().unwrap();
     let fault = "kind = \"network\"\ntoxic = \"latency\"\nat = \"5s\"\nduration = \"5s\"\nlatency = \"50ms\"\n";
     let scn = scenario(&tmp, "latency", &probe("latency-toxic", fault));
@@ -38,23 +39,30 @@ fn a_50ms_latency_toxic_raises_p50_by_about_50ms_scaled_and_only_in_its_window()
     let fault = &r["faults"][0];
     assert_eq!(fault["kind"], "latency toxic");
     assert!(u(&fault["toxic"]["chunks_delayed"]) > 100, "{fault}");
-    let (during, before) = (f(&fault["cost"]["latency_ms"]["p50"]), f(&fault["cost"]["latency_before_ms"]["p50"]));
-    let raised = during - before;
-    // One hop (deliveries, broker to harness: the downstream stream) is delayed: +50 ms; a little more for the
-    // chunk that carries a delivery and waits behind another; never the 100 ms of two hops.
-    assert!((40.0..90.0).contains(&raised), "p50 {before} ms before, {during} ms in the window: +{raised} ms\n{all}");
-    // Gone after the window: every second from 12 s on is back near the level before.
+    // Per-second medians away from the edges: before (2-4 s, after the start-up), inside (6-9 s), after (12-14 s).
     let mut reader = csv::Reader::from_path(out.join("timeseries.csv")).unwrap();
-    let mut after = 0;
+    let mut p50 = std::collections::BTreeMap::new();
     for row in reader.deserialize::<std::collections::HashMap<String, String>>() {
         let row = row.unwrap();
-        let (t, p50) = (row["time_s"].parse::<u64>().unwrap(), row["latency_p50_ms"].parse::<f64>().ok());
-        if let (true, Some(p50)) = (t >= 12, p50) {
-            after += 1;
-            assert!(p50 < before + 20.0, "second {t}: p50 {p50} ms, {before} ms before the toxic");
+        if let Ok(v) = row["latency_p50_ms"].parse::<f64>() {
+            p50.insert(row["time_s"].parse::<u64>().unwrap(), v);
         }
     }
-    assert!(after >= 2, "seconds after the window were measured");
+    let median = |from: u64, to: u64| {
+        let mut v: Vec<f64> = p50.range(from..=to).map(|(_, v)| *v).collect();
+        assert!(!v.is_empty(), "seconds {from}-{to} measured: {p50:?}");
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (before, inside, after) = (median(2, 4), median(6, 9), median(12, 14));
+    // One hop (deliveries, broker to harness: the downstream stream) is delayed: +50 ms, a little more for a
+    // chunk that waits behind another; never the 100 ms of two hops.
+    for (what, base) in [("before", before), ("after", after)] {
+        let raised = inside - base;
+        assert!((40.0..90.0).contains(&raised), "p50 {base} ms {what}, {inside} ms in the window: +{raised} ms\n{all}");
+    }
+    let cost = &fault["cost"];
+    assert!(f(&cost["latency_ms"]["p50"]) > f(&cost["latency_before_ms"]["p50"]), "the cost shows it: {cost}");
     assert!(all.contains("fault        faults[0] latency toxic 5.0-10.0 s"), "{all}");
     assert_no_queues_of(&id, "/");
 }
