@@ -90,13 +90,13 @@ pub fn connect(scn: &Scenario, b: &BrokerArgs) -> Result<Box<dyn Broker>, Failur
 /// A scenario whose faults run broker commands needs `--allow-commands` (a scenario file alone never runs one): the
 /// refusal names the faults, their commands and the flag (exit 2, nothing run); with the flag, the plan is printed.
 pub fn allow_commands(scn: &Scenario, b: &BrokerArgs, quiet: bool) -> Result<(), Failure> {
-    let faults = scn.command_faults();
-    if faults.is_empty() {
-        return Ok(());
-    }
     let mut plan = String::new();
-    for f in &faults {
-        plan.push_str(&format!("\n  {}: {}", f.kind, f.commands.join("; ")));
+    for f in scn.command_faults() {
+        let commands = crate::broker::rabbitmq::faults::plan(f).join("; ");
+        plan.push_str(&format!("\n  {}: {commands}", f.kind_str()));
+    }
+    if plan.is_empty() {
+        return Ok(());
     }
     if !b.allow_commands {
         return Err(Failure::input(format!(

@@ -17,11 +17,7 @@ pub fn fill(dir: &Path, real: &mut RealReport) -> Result<(), String> {
         return Ok(());
     }
     let csv = dir.join(super::TIMESERIES);
-    let mut rows: Vec<Row> = Vec::new();
-    let mut reader = csv::Reader::from_path(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
-    for row in reader.deserialize() {
-        rows.push(row.map_err(|e| format!("{}: {e}", csv.display()))?);
-    }
+    let rows = crate::record::series::read_csv(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
     let first = real.faults.iter().filter_map(|f| f.start_s).fold(f64::INFINITY, f64::min);
     let windows: Vec<Option<(u64, u64)>> = real.faults.iter().map(|f| window(f, real)).collect();
     // Latency per window (and before the first fault) from the per-second histograms.

@@ -105,13 +105,6 @@ pub enum Stream {
     Both,
 }
 
-/// The broker commands a fault needs, for `--allow-commands` and the plan printed before the run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommandFault {
-    pub kind: &'static str,
-    pub commands: Vec<String>,
-}
-
 impl Fault {
     pub fn at(&self) -> Dur {
         match self {
@@ -175,31 +168,15 @@ impl Fault {
             Fault::Outage { .. } | Fault::ErrorSpike { .. } | Fault::LatencySpike { .. } | Fault::ConsumerCrash { .. }
         )
     }
-    /// Runs broker admin commands (needs `--allow-commands`): which ones, for the plan printed before the run.
-    pub fn commands(&self, queue: &str) -> Option<CommandFault> {
-        let c = |kind, v: &[&str]| Some(CommandFault { kind, commands: v.iter().map(|s| s.to_string()).collect() });
-        match self {
-            Fault::ConnectionKill { .. } => c(
-                "connection-kill",
-                &[
-                    "rabbitmqctl list_connections pid client_properties",
-                    "rabbitmqctl close_connection <each of this run's connections>",
-                ],
-            ),
-            Fault::MemoryAlarm { .. } => c(
-                "memory-alarm",
-                &[
-                    "rabbitmqctl eval 'vm_memory_monitor:get_vm_memory_high_watermark().'",
-                    "rabbitmqctl set_vm_memory_high_watermark 0.0000001",
-                    "rabbitmqctl set_vm_memory_high_watermark <the value read first>",
-                ],
-            ),
-            Fault::BrokerRestart { .. } => c("broker-restart", &["rabbitmqctl stop_app", "rabbitmqctl start_app"]),
-            Fault::QueueDelete { .. } => {
-                let cmd = format!("rabbitmqctl delete_queue {queue}");
-                Some(CommandFault { kind: "queue-delete", commands: vec![cmd] })
-            }
-            _ => None,
-        }
+    /// Runs broker admin commands (needs `--allow-commands`; the commands are listed next to each fault's
+    /// implementation, `broker::rabbitmq::faults`).
+    pub fn runs_commands(&self) -> bool {
+        matches!(
+            self,
+            Fault::ConnectionKill { .. }
+                | Fault::MemoryAlarm { .. }
+                | Fault::BrokerRestart { .. }
+                | Fault::QueueDelete { .. }
+        )
     }
 }

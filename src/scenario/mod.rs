@@ -12,7 +12,7 @@ use crate::dist::Dist;
 use crate::time::Dur;
 use serde::Serialize;
 
-pub use fault::{CommandFault, Fault, OutageMode, Stream, Toxic};
+pub use fault::{Fault, OutageMode, Stream, Toxic};
 pub use load::{load_file, load_str, ScenarioErrors};
 pub use reader::suggest;
 
@@ -504,8 +504,7 @@ impl Scenario {
         self.broker.via_proxy || self.faults.iter().any(|f| matches!(f, Fault::Network { .. }))
     }
     /// Faults that run broker admin commands (they need `--allow-commands`).
-    pub fn command_faults(&self) -> Vec<CommandFault> {
-        let queue = format!("{}-<run id>", self.queue.name);
-        self.faults.iter().filter_map(|f| f.commands(&queue)).collect()
+    pub fn command_faults(&self) -> impl Iterator<Item = &Fault> {
+        self.faults.iter().filter(|f| f.runs_commands())
     }
 }

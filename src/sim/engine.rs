@@ -194,7 +194,8 @@ impl<'a> Engine<'a> {
         for i in 0..self.consumers.len() {
             self.consumer_up(i as u32);
         }
-        for (i, f) in self.cfg.faults.iter().enumerate() {
+        // Network and broker faults act on the real broker's side (its proxy, its fault thread), not here.
+        for (i, f) in self.cfg.faults.iter().enumerate().filter(|(_, f)| f.is_engine()) {
             self.q.push(f.at().ns(), Ev::FaultStart { index: i as u32 });
             if let (Some(end), false) = (f.end(), matches!(f, Fault::ConsumerCrash { .. })) {
                 self.q.push(end.ns(), Ev::FaultEnd { index: i as u32 });
@@ -357,7 +358,7 @@ impl<'a> Engine<'a> {
                     }
                 }
                 Fault::LatencySpike { factor: k, .. } => factor *= k,
-                // Crashes act once; network and broker faults act outside the engine (the real broker's side).
+                // Crashes act once; the other kinds never reach the engine (see `start`).
                 _ => {}
             }
         }

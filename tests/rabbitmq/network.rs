@@ -28,11 +28,7 @@ fn a_50ms_latency_toxic_raises_p50_by_about_50ms_scaled_and_only_in_its_window()
     let out = tmp.path().join("out");
     let id = run_id("lat");
     // At time scale 2 the proxy holds each chunk 25 ms of wall time: 50 ms of scenario time.
-    let o = run(&scn, &out, &["--run-id", &id, "--time-scale", "2"]);
-    let all = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{all}");
-    let s = summary(&out);
-    assert_accounted(&s);
+    let (s, all) = run_ok(&scn, &out, &["--run-id", &id, "--time-scale", "2"]);
     assert_eq!(u(&s["messages"]["completed"]), 3000, "{all}");
     let r = &s["real_broker"];
     assert!(u(&r["proxy"]["connections"]) >= 2, "publishing and consuming went through the proxy: {}", r["proxy"]);
@@ -40,14 +36,9 @@ fn a_50ms_latency_toxic_raises_p50_by_about_50ms_scaled_and_only_in_its_window()
     assert_eq!(fault["kind"], "latency toxic");
     assert!(u(&fault["toxic"]["chunks_delayed"]) > 100, "{fault}");
     // Per-second medians away from the edges: before (2-4 s, after the start-up), inside (6-9 s), after (12-14 s).
-    let mut reader = csv::Reader::from_path(out.join("timeseries.csv")).unwrap();
-    let mut p50 = std::collections::BTreeMap::new();
-    for row in reader.deserialize::<std::collections::HashMap<String, String>>() {
-        let row = row.unwrap();
-        if let Ok(v) = row["latency_p50_ms"].parse::<f64>() {
-            p50.insert(row["time_s"].parse::<u64>().unwrap(), v);
-        }
-    }
+    let rows = loadtest::record::series::read_csv(&out.join("timeseries.csv")).unwrap();
+    let p50: std::collections::BTreeMap<u64, f64> =
+        rows.iter().filter_map(|r| Some((r.time_s, r.latency_p50_ms?))).collect();
     let median = |from: u64, to: u64| {
         let mut v: Vec<f64> = p50.range(from..=to).map(|(_, v)| *v).collect();
         assert!(!v.is_empty(), "seconds {from}-{to} measured: {p50:?}");
@@ -75,11 +66,7 @@ fn reset_peer_mid_run_reconnects_and_every_message_is_accounted_for() {
     let scn = scenario(&tmp, "reset", &probe("reset-toxic", fault));
     let out = tmp.path().join("out");
     let id = run_id("reset");
-    let o = run(&scn, &out, &["--run-id", &id]);
-    let all = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{all}");
-    let s = summary(&out);
-    assert_accounted(&s);
+    let (s, all) = run_ok(&scn, &out, &["--run-id", &id]);
     assert_eq!(u(&s["messages"]["lost"]), 0, "{all}");
     assert_eq!(u(&s["messages"]["completed"]), 3000, "at-least-once: every message completed\n{all}");
     let r = &s["real_broker"];

@@ -75,6 +75,16 @@ pub fn run(scenario: &Path, out: &Path, args: &[&str]) -> Output {
     loadtest().arg("run").arg(scenario).arg("--out").arg(out).args(args).output().unwrap()
 }
 
+/// `run` that must exit 0 with every message accounted for: its summary and its output.
+pub fn run_ok(scenario: &Path, out: &Path, args: &[&str]) -> (Value, String) {
+    let o = run(scenario, out, args);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let s = summary(out);
+    assert_accounted(&s);
+    (s, all)
+}
+
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }

@@ -7,7 +7,7 @@ mod bridge;
 pub mod connect;
 mod consume;
 pub mod dlq;
-mod faults;
+pub mod faults;
 mod finish;
 mod message;
 mod publisher;

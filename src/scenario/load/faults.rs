@@ -229,7 +229,7 @@ mod tests {
             }
         });
         assert!(s.uses_proxy());
-        let kinds: Vec<_> = s.command_faults().iter().map(|c| c.kind).collect();
+        let kinds: Vec<_> = s.command_faults().map(Fault::kind_str).collect();
         assert_eq!(kinds, ["connection-kill", "memory-alarm", "broker-restart", "queue-delete"]);
         let toml = s.to_toml();
         assert!(toml.contains("toxic = \"slow-close\""), "{toml}");

@@ -3,6 +3,12 @@
 
 use super::{BrokerFault, Cx};
 
+/// What it runs, for the plan printed before the run.
+pub const PLAN: &[&str] = &[
+    "rabbitmqctl list_connections pid client_properties",
+    "rabbitmqctl close_connection <each connection of this run>",
+];
+
 pub struct ConnectionKill;
 
 impl BrokerFault for ConnectionKill {

@@ -4,6 +4,13 @@
 
 use super::{BrokerFault, Cx};
 
+/// What it runs, for the plan printed before the run.
+pub const PLAN: &[&str] = &[
+    "rabbitmqctl eval 'vm_memory_monitor:get_vm_memory_high_watermark().'",
+    "rabbitmqctl set_vm_memory_high_watermark 0.0000001",
+    "rabbitmqctl set_vm_memory_high_watermark <the value read first>",
+];
+
 /// Low enough that any running broker is above it.
 const TINY: &str = "0.0000001";
 

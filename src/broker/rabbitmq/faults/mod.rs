@@ -66,7 +66,18 @@ struct Planned {
     fault: Box<dyn BrokerFault>,
 }
 
-fn plan(index: usize, f: &Fault) -> Option<Planned> {
+/// The commands a fault runs (empty for a fault that runs none), as the plan printed before the run.
+pub fn plan(f: &Fault) -> &'static [&'static str] {
+    match f {
+        Fault::ConnectionKill { .. } => kill::PLAN,
+        Fault::MemoryAlarm { .. } => memory_alarm::PLAN,
+        Fault::BrokerRestart { .. } => restart::PLAN,
+        Fault::QueueDelete { .. } => queue_delete::PLAN,
+        _ => &[],
+    }
+}
+
+fn planned(index: usize, f: &Fault) -> Option<Planned> {
     let (fault, lasts): (Box<dyn BrokerFault>, _) = match f {
         Fault::ConnectionKill { .. } => (Box::new(kill::ConnectionKill), None),
         Fault::MemoryAlarm { duration, .. } => (Box::<memory_alarm::MemoryAlarm>::default(), Some(duration.ns())),
@@ -80,7 +91,7 @@ fn plan(index: usize, f: &Fault) -> Option<Planned> {
 impl Driver {
     /// Starts the thread if the scenario has broker faults.
     pub fn start(faults: &[Fault], ctl: Ctl, target: Target, clock: RealClock, shared: Arc<Shared>) -> Option<Driver> {
-        let planned: Vec<Planned> = faults.iter().enumerate().filter_map(|(i, f)| plan(i, f)).collect();
+        let planned: Vec<Planned> = faults.iter().enumerate().filter_map(|(i, f)| planned(i, f)).collect();
         if planned.is_empty() {
             return None;
         }

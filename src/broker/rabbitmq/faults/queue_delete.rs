@@ -3,6 +3,9 @@
 
 use super::{BrokerFault, Cx};
 
+/// What it runs, for the plan printed before the run.
+pub const PLAN: &[&str] = &["rabbitmqctl delete_queue -p <vhost> <the run's work queue>"];
+
 pub struct QueueDelete;
 
 impl BrokerFault for QueueDelete {

@@ -3,6 +3,9 @@
 
 use super::{BrokerFault, Cx};
 
+/// What it runs, for the plan printed before the run.
+pub const PLAN: &[&str] = &["rabbitmqctl stop_app", "rabbitmqctl start_app"];
+
 #[derive(Default)]
 pub struct BrokerRestart {
     stopped: bool,
