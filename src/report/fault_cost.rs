@@ -90,7 +90,8 @@ pub fn fill(dir: &Path, real: &mut RealReport) -> Result<(), String> {
             latency_ms: percentiles(&hists[i]),
             latency_before_ms: percentiles(&before),
             connections_lost: real.outages.iter().filter(|o| caused(o, from, to)).count() as u64,
-            blocked_s: round(real.publishing.blocked.iter().map(|b| overlap(b, from, to)).sum(), 3),
+            // fold from +0.0: an empty f64 `sum()` is -0.0, which would print as "-0.0 s".
+            blocked_s: round(real.publishing.blocked.iter().map(|b| overlap(b, from, to)).fold(0.0, |a, b| a + b), 3),
             lost,
             recovered_after_s: recovered_after_s.flatten(),
         });
@@ -118,10 +119,5 @@ fn caused(i: &Interval, from: u64, to: u64) -> bool {
 
 fn overlap(i: &Interval, from: u64, to: u64) -> f64 {
     let (s, e) = (i.start_s, i.start_s + i.duration_s.unwrap_or(0.0));
-    let o = e.min(to as f64) - s.max(from as f64);
-    if o > 0.0 {
-        o
-    } else {
-        0.0
-    }
+    (e.min(to as f64) - s.max(from as f64)).max(0.0)
 }
