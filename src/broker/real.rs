@@ -196,9 +196,9 @@ pub struct FaultRun {
 }
 
 impl FaultRun {
-    /// When it acted, in one phrase: "6.4-12.6 s (planned 5.0 s)".
+    /// When it acted, in one phrase, from its first command: "5.0-12.6 s (planned 5.0 s)".
     pub fn when(&self) -> String {
-        match (self.start_s, self.end_s) {
+        match (self.issued_s.or(self.start_s), self.end_s) {
             (Some(s), Some(e)) if (e - s).abs() < 0.0005 => {
                 format!("at {s:.1} s (planned {:.1} s)", self.planned_start_s)
             }

@@ -375,9 +375,10 @@ pub fn fault_windows(run: &RunData) -> Vec<(f64, f64, &'static str)> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            // On a real broker, when it actually acted (a command takes seconds); an instant shows as half a second.
+            // On a real broker, from its first command to its undoing (a command takes seconds); an instant shows as
+            // half a second.
             let ran = run.summary.real_broker.as_ref().and_then(|r| r.faults.iter().find(|x| x.index == i));
-            let (from, to) = match ran.and_then(|x| Some((x.start_s?, x.end_s.unwrap_or(end)))) {
+            let (from, to) = match ran.and_then(|x| Some((x.issued_s.or(x.start_s)?, x.end_s.unwrap_or(end)))) {
                 Some(actual) => actual,
                 None => (f.at().secs_f64(), f.end().map_or(end, |e| e.secs_f64())),
             };

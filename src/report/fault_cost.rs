@@ -18,7 +18,7 @@ pub fn fill(dir: &Path, real: &mut RealReport) -> Result<(), String> {
     }
     let csv = dir.join(super::TIMESERIES);
     let rows = crate::record::series::read_csv(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
-    let first = real.faults.iter().filter_map(|f| f.start_s).fold(f64::INFINITY, f64::min);
+    let first = real.faults.iter().filter_map(|f| f.issued_s.or(f.start_s)).fold(f64::INFINITY, f64::min);
     let windows: Vec<Option<(u64, u64)>> = real.faults.iter().map(|f| window(f, real)).collect();
     // Latency per window (and before the first fault) from the per-second histograms.
     let mut hists: Vec<Histogram<u64>> = windows.iter().map(|_| crate::record::new_histogram()).collect();
@@ -99,10 +99,12 @@ pub fn fill(dir: &Path, real: &mut RealReport) -> Result<(), String> {
     Ok(())
 }
 
-/// The whole seconds of the time series a fault covers: from when it took effect until it was undone, stretched
-/// over the outages and blocked spans that began meanwhile (or just after); at least one second.
+/// The whole seconds of the time series a fault covers: from when its first command was issued (a kill closes
+/// the first connection seconds before its last `close_connection` returns) or its toxic's window opened, until it
+/// was undone, stretched over the outages and blocked spans that began meanwhile (or just after); at least 1 s.
 fn window(f: &FaultRun, real: &RealReport) -> Option<(u64, u64)> {
-    let start = f.start_s?;
+    let took_effect = f.start_s?;
+    let start = f.issued_s.unwrap_or(took_effect);
     let mut end = f.end_s.unwrap_or(start).max(start);
     for i in real.outages.iter().chain(&real.publishing.blocked) {
         if i.start_s >= start - 0.5 && i.start_s <= end + CAUSED_WITHIN_S {
