@@ -42,16 +42,20 @@ pub enum DeadLetterReason {
     Rejected,
     /// Broker: dropped from the head of a full queue (`x-max-length`, overflow drop-head).
     MaxLength,
+    /// Broker: the message's time to live ran out and the queue dead-letters expired messages (Service Bus
+    /// `dead_lettering_on_message_expiration`, reason `TTLExpiredException`).
+    TtlExpired,
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 6] = [
+    pub const ALL: [DeadLetterReason; 7] = [
         DeadLetterReason::RetriesExhausted,
         DeadLetterReason::NotRetried,
         DeadLetterReason::Deserialization,
         DeadLetterReason::DeliveryLimit,
         DeadLetterReason::Rejected,
         DeadLetterReason::MaxLength,
+        DeadLetterReason::TtlExpired,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,6 +65,16 @@ impl DeadLetterReason {
             DeadLetterReason::DeliveryLimit => "delivery_limit",
             DeadLetterReason::Rejected => "rejected",
             DeadLetterReason::MaxLength => "maxlen",
+            DeadLetterReason::TtlExpired => "ttl_expired",
+        }
+    }
+    /// The `DeadLetterReason` Service Bus itself writes, for the reasons its broker decides; `None` for the ones a
+    /// consumer decides (MassTransit moves those to `<queue>_error` / `<queue>_skipped`).
+    pub fn servicebus_name(self) -> Option<&'static str> {
+        match self {
+            DeadLetterReason::DeliveryLimit => Some("MaxDeliveryCountExceeded"),
+            DeadLetterReason::TtlExpired => Some("TTLExpiredException"),
+            _ => None,
         }
     }
     /// `<queue>_skipped` for undeserializable messages, `<queue>_error` for everything else.
@@ -153,6 +167,20 @@ pub trait Broker {
     fn close_consumer(&mut self, now: Nanos, consumer: u32, out: &mut Vec<BrokerEvent>);
     /// Stop new deliveries to a consumer but let it keep (and ack) what it holds.
     fn pause_consumer(&mut self, now: Nanos, consumer: u32);
+    /// Peek-lock (Service Bus): whether the consumer still holds the delivery's lock. A handler that ends after its
+    /// lock ran out cannot settle the message (complete, abandon and dead-letter fail with MessageLockLost), and the
+    /// broker has already made it available again. RabbitMQ holds a delivery until the channel closes: always true.
+    fn holds_lock(&self, _consumer: u32, _tag: u64) -> bool {
+        true
+    }
+    /// The consumer's handler starts on a delivery: where the Service Bus processor starts renewing its lock
+    /// (`max_auto_lock_renewal`). A delivery waiting in the prefetch buffer is not renewed.
+    fn handler_started(&mut self, _now: Nanos, _consumer: u32, _tag: u64) {}
+    /// Settles a delivery whose lock was lost: the client drops its copy (and its prefetch slot); the broker already
+    /// took the message back, so nothing else happens.
+    fn release(&mut self, now: Nanos, consumer: u32, tag: u64, out: &mut Vec<BrokerEvent>) {
+        self.ack(now, consumer, tag, out);
+    }
     /// The broker's next internal deadline (a delayed message becoming ready, a TTL running out).
     fn next_wake(&self) -> Option<Nanos>;
     /// Act on deadlines up to `now`.

@@ -68,6 +68,7 @@ fn fault_message(r: DeadLetterReason) -> &'static str {
         DeadLetterReason::DeliveryLimit => "delivery limit reached",
         DeadLetterReason::Rejected => "rejected",
         DeadLetterReason::MaxLength => "queue full",
+        DeadLetterReason::TtlExpired => "time to live expired",
     }
 }
 
