@@ -4,9 +4,12 @@
 //! Semantics follow RabbitMQ quorum queues and Service Bus where they agree: returned messages go back to the head
 //! of the queue with their delivery count kept; a message returned after `max_delivery_count` deliveries is
 //! dead-lettered (`delivery_limit`); TTL expires messages at the head; `x-max-length` counts ready messages only.
+//! With Service Bus semantics (`PeekLock`) a delivery's lock also runs out: see `lock.rs`.
+
+mod lock;
 
 use super::{Broker, BrokerEvent, DeadLetterReason, Delivery, Depths, Envelope};
-use crate::scenario::{Overflow, QueueCfg};
+use crate::scenario::{Overflow, PeekLock, QueueCfg};
 use crate::time::Nanos;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -49,15 +52,40 @@ pub struct EmbeddedBroker {
     delayed: BinaryHeap<Reverse<DelayedKey>>,
     delayed_envs: BTreeMap<u64, Envelope>,
     next_seq: u64,
-    unacked: BTreeMap<u64, (u32, Queued)>,
+    unacked: BTreeMap<u64, Held>,
     channels: Vec<Channel>,
     next_tag: u64,
     rr: usize,
     dead: u64,
+    /// Service Bus semantics: locks that run out; `None` under RabbitMQ's.
+    locks: Option<lock::Locks>,
+}
+
+/// A delivery as the broker keeps it until the consumer settles it.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    consumer: u32,
+    q: Queued,
+    /// When its lock runs out (`Nanos::MAX` under RabbitMQ semantics).
+    locked_until: Nanos,
+    /// The lock ran out and the broker took the message back; the consumer still holds its stale copy (and the
+    /// prefetch slot) until it tries to settle it.
+    lost: bool,
+}
+
+/// What settling a delivery found.
+enum Taken {
+    /// The consumer held the lock: here is the message.
+    Live(Queued),
+    /// The lock had run out: only the consumer's stale copy was dropped.
+    Lost,
+    /// No such delivery for this consumer.
+    Unknown,
 }
 
 impl EmbeddedBroker {
-    pub fn new(q: &QueueCfg) -> EmbeddedBroker {
+    /// `peek_lock`: Service Bus semantics (`Scenario::peek_lock`); `None` for RabbitMQ's.
+    pub fn new(q: &QueueCfg, peek_lock: Option<PeekLock>) -> EmbeddedBroker {
         EmbeddedBroker {
             max_delivery_count: q.max_delivery_count,
             ttl: q.message_ttl.map(|d| d.ns()),
@@ -72,6 +100,7 @@ impl EmbeddedBroker {
             next_tag: 1,
             rr: 0,
             dead: 0,
+            locks: peek_lock.map(lock::Locks::new),
         }
     }
 
@@ -118,15 +147,21 @@ impl EmbeddedBroker {
         }
     }
 
-    fn take_unacked(&mut self, consumer: u32, tag: u64) -> Option<Queued> {
+    fn take_unacked(&mut self, consumer: u32, tag: u64) -> Taken {
         match self.unacked.get(&tag) {
-            Some((c, _)) if *c == consumer => {}
-            _ => return None,
+            Some(h) if h.consumer == consumer => {}
+            _ => return Taken::Unknown,
         }
-        let (_, q) = self.unacked.remove(&tag)?;
+        let Some(h) = self.unacked.remove(&tag) else { return Taken::Unknown };
         let ch = self.channel(consumer);
         ch.unacked = ch.unacked.saturating_sub(1);
-        Some(q)
+        if h.lost {
+            if let Some(l) = &mut self.locks {
+                l.stale_dropped();
+            }
+            return Taken::Lost;
+        }
+        Taken::Live(h.q)
     }
 
     fn expire_head(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>) {
@@ -136,7 +171,11 @@ impl EmbeddedBroker {
             }
             let env = head.env;
             self.ready.pop_front();
-            out.push(BrokerEvent::Expired { env });
+            if self.locks.as_ref().is_some_and(|l| l.dead_letter_expired()) {
+                self.dead_letter_env(env, DeadLetterReason::TtlExpired, out);
+            } else {
+                out.push(BrokerEvent::Expired { env });
+            }
         }
     }
 
@@ -154,7 +193,11 @@ impl EmbeddedBroker {
             let tag = self.next_tag;
             self.next_tag += 1;
             self.channels[pick].unacked += 1;
-            self.unacked.insert(tag, (pick as u32, q));
+            let locked_until = match &mut self.locks {
+                Some(l) => l.lock(now, tag),
+                None => Nanos::MAX,
+            };
+            self.unacked.insert(tag, Held { consumer: pick as u32, q, locked_until, lost: false });
             out.push(BrokerEvent::Delivered(Delivery {
                 consumer: pick as u32,
                 tag,
@@ -186,20 +229,24 @@ impl Broker for EmbeddedBroker {
     }
 
     fn ack(&mut self, now: Nanos, consumer: u32, tag: u64, out: &mut Vec<BrokerEvent>) {
-        if self.take_unacked(consumer, tag).is_some() {
+        if !matches!(self.take_unacked(consumer, tag), Taken::Unknown) {
             self.dispatch(now, out);
         }
     }
 
     fn nack(&mut self, now: Nanos, consumer: u32, tag: u64, requeue: bool, out: &mut Vec<BrokerEvent>) {
-        if let Some(q) = self.take_unacked(consumer, tag) {
-            if requeue {
-                self.return_to_queue(q, out);
-            } else {
-                self.dead_letter_env(q.env, DeadLetterReason::Rejected, out);
+        match self.take_unacked(consumer, tag) {
+            Taken::Live(q) => {
+                if requeue {
+                    self.return_to_queue(q, out);
+                } else {
+                    self.dead_letter_env(q.env, DeadLetterReason::Rejected, out);
+                }
             }
-            self.dispatch(now, out);
+            Taken::Lost => {}
+            Taken::Unknown => return,
         }
+        self.dispatch(now, out);
     }
 
     fn dead_letter(
@@ -210,10 +257,12 @@ impl Broker for EmbeddedBroker {
         reason: DeadLetterReason,
         out: &mut Vec<BrokerEvent>,
     ) {
-        if let Some(q) = self.take_unacked(consumer, tag) {
-            self.dead_letter_env(q.env, reason, out);
-            self.dispatch(now, out);
+        match self.take_unacked(consumer, tag) {
+            Taken::Live(q) => self.dead_letter_env(q.env, reason, out),
+            Taken::Lost => {}
+            Taken::Unknown => return,
         }
+        self.dispatch(now, out);
     }
 
     fn open_consumer(&mut self, now: Nanos, consumer: u32, prefetch: u32, out: &mut Vec<BrokerEvent>) {
@@ -228,11 +277,17 @@ impl Broker for EmbeddedBroker {
         let ch = self.channel(consumer);
         ch.open = false;
         ch.unacked = 0;
-        let tags: Vec<u64> = self.unacked.iter().filter(|(_, (c, _))| *c == consumer).map(|(t, _)| *t).collect();
-        // Back to the head in their original order: push the newest first.
+        let tags: Vec<u64> = self.unacked.iter().filter(|(_, h)| h.consumer == consumer).map(|(t, _)| *t).collect();
+        // Back to the head in their original order: push the newest first. Lost locks are already back.
         for tag in tags.into_iter().rev() {
-            if let Some((_, q)) = self.unacked.remove(&tag) {
-                self.return_to_queue(q, out);
+            match self.unacked.remove(&tag) {
+                Some(h) if h.lost => {
+                    if let Some(l) = &mut self.locks {
+                        l.stale_dropped();
+                    }
+                }
+                Some(h) => self.return_to_queue(h.q, out),
+                None => {}
             }
         }
         self.dispatch(now, out);
@@ -245,13 +300,12 @@ impl Broker for EmbeddedBroker {
     fn next_wake(&self) -> Option<Nanos> {
         let delayed = self.delayed.peek().map(|Reverse(k)| k.due);
         let expiry = self.ready.front().map(|q| q.expires).filter(|&e| e != Nanos::MAX);
-        match (delayed, expiry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let lock = self.locks.as_ref().and_then(|l| l.next());
+        [delayed, expiry, lock].into_iter().flatten().min()
     }
 
     fn wake(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>) {
+        self.expire_locks(now, out);
         self.expire_head(now, out);
         while let Some(Reverse(k)) = self.delayed.peek().copied() {
             if k.due > now {
@@ -265,10 +319,22 @@ impl Broker for EmbeddedBroker {
         self.dispatch(now, out);
     }
 
+    fn holds_lock(&self, consumer: u32, tag: u64) -> bool {
+        if self.locks.is_none() {
+            return true;
+        }
+        self.unacked.get(&tag).is_some_and(|h| h.consumer == consumer && !h.lost)
+    }
+
+    fn handler_started(&mut self, now: Nanos, consumer: u32, tag: u64) {
+        self.renew(now, consumer, tag);
+    }
+
     fn depths(&self) -> Depths {
+        let stale = self.locks.as_ref().map_or(0, |l| l.stale_held());
         Depths {
             ready: self.ready.len() as u64,
-            unacked: self.unacked.len() as u64,
+            unacked: self.unacked.len() as u64 - stale,
             delayed: self.delayed.len() as u64,
             dead: self.dead,
             external_consumers: None,

@@ -107,6 +107,13 @@ pub enum BrokerEvent {
     PublishRefused {
         env: Envelope,
     },
+    /// Peek-lock (Service Bus): a delivery's lock ran out while `consumer` still held it; the broker took the
+    /// message back (to be delivered again, or dead-lettered at `max_delivery_count`).
+    LockExpired {
+        consumer: u32,
+        env: Envelope,
+        delivery_count: u32,
+    },
 }
 
 /// Messages the broker holds, by state.

@@ -31,6 +31,11 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     sets.extend(super::target::overrides(&args.broker)?);
     let mut scn = crate::scenario::load_file(&args.scenario, &sets).map_err(|e| Failure::input(e.to_string()))?;
     let url_from = super::target::resolve_url(&mut scn)?;
+    if !args.quiet {
+        for key in scn.inert_keys() {
+            eprintln!("note: {key} applies to broker.semantics = \"servicebus\" only; RabbitMQ semantics ignore it");
+        }
+    }
     super::target::allow_commands(&scn, &args.broker, args.quiet)?;
     let seed = args.seed.or(scn.seed).unwrap_or_else(fresh_seed);
     scn.seed = Some(seed);
@@ -58,6 +63,9 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     })?;
     if !args.quiet {
         let on = match scn.broker.kind {
+            crate::scenario::BrokerKind::Embedded if scn.peek_lock().is_some() => {
+                "Embedded broker, Service Bus semantics".to_string()
+            }
             crate::scenario::BrokerKind::Embedded => format!("{:?} broker", scn.broker.kind),
             _ => {
                 let url = scn.broker.url.as_deref().and_then(|u| crate::amqp_url::AmqpUrl::parse(u).ok());

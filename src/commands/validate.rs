@@ -7,7 +7,12 @@ pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     let mut bad = 0;
     for file in &args.files {
         match crate::scenario::load_file(file, &args.scenario_args.sets) {
-            Ok(s) => println!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages),
+            Ok(s) => {
+                println!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages);
+                for key in s.inert_keys() {
+                    println!("  note: {key} applies to broker.semantics = \"servicebus\" only; ignored here");
+                }
+            }
             Err(e) => {
                 eprintln!("{e}");
                 bad += 1;

@@ -116,8 +116,19 @@ pub fn compare(runs: &[RunData]) -> Comparison {
                 })
                 .collect();
             let better = metrics::better(&key);
-            let vs_first =
-                values.iter().enumerate().map(|(i, v)| (i > 0).then(|| delta(better, &values[0], v))).collect();
+            // A field only one run has (a real broker's, Service Bus semantics') is shown, not judged.
+            let has = |f: &Vec<(String, Value)>| absent_is_zero(&key) || f.iter().any(|(k, _)| *k == key);
+            let judged = |i: usize| has(&flats[0]) && has(&flats[i]);
+            let vs_first = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    (i > 0).then(|| match judged(i) {
+                        true => delta(better, &values[0], v),
+                        false => Delta { ratio: None, difference: None, verdict: metrics::Verdict::Unrated },
+                    })
+                })
+                .collect();
             let storm = metrics::CATALOGUE[..metrics::STORM_METRICS].iter().any(|m| m.key == key);
             MetricRow { label: metrics::label(&key), key, better, values, vs_first, storm }
         })

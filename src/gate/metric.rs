@@ -150,6 +150,15 @@ fn build() -> Vec<Metric> {
     add("failure_episodes_after_faults", "episodes", NullMeans::Never, None);
     add("last_failure_s", "s", NullMeans::NegInfinity, None);
     add("recovery_s", "s", NullMeans::Infinity, None);
+    for field in [
+        "locks_expired",
+        "locks_expired_in_buffer",
+        "settles_failed_lock_lost",
+        "completed_after_lock_lost",
+        "dead_lettered_after_side_effect",
+    ] {
+        add(&format!("servicebus.{field}"), "messages", NullMeans::Missing, None);
+    }
     v
 }
 
@@ -228,15 +237,24 @@ mod tests {
 
     #[test]
     fn every_numeric_leaf_of_a_summary_is_in_the_catalog_and_back() {
-        let scn = crate::scenario::load_file(std::path::Path::new("scenarios/retry-storm.toml"), &[]).unwrap();
-        let flat = crate::report::flat::flatten(&crate::report::simulate(&scn, 42).unwrap());
+        let flat_of = |file: &str| {
+            let scn = crate::scenario::load_file(std::path::Path::new(file), &[]).unwrap();
+            crate::report::flat::flatten(&crate::report::simulate(&scn, 42).unwrap())
+        };
+        let storm = flat_of("scenarios/retry-storm.toml");
+        let peek_lock = flat_of("scenarios/servicebus-lock-expiry.toml");
         for m in catalog() {
-            assert!(read(&flat, &m.name).is_some(), "{} is not in summary.json", m.name);
+            let flat = if m.name.starts_with("servicebus.") { &peek_lock } else { &storm };
+            assert!(read(flat, &m.name).is_some(), "{} is not in summary.json", m.name);
         }
         // Every number of the summary is a metric, except identifiers and configuration echoes.
         let skip = ["schema_version", "seed", "time_scale", "episode_gap_s", "faults_end_s"];
-        for (key, v) in &flat {
-            if !(v.is_number() || v.is_null()) || skip.contains(&key.as_str()) || key.contains(".by_queue.") {
+        let echo =
+            ["servicebus.lock_duration_s", "servicebus.max_auto_lock_renewal_s", "servicebus.max_delivery_count"];
+        for (key, v) in storm.iter().chain(&peek_lock) {
+            let (skip, echo) = (skip.contains(&key.as_str()), echo.contains(&key.as_str()));
+            let by_name = key.contains(".by_queue.") || key.contains(".dead_lettered_by_servicebus_reason.");
+            if !(v.is_number() || v.is_null()) || skip || echo || by_name {
                 continue;
             }
             let total_of = key.strip_suffix(".total").and_then(find); // `messages.dead_lettered` means its total

@@ -60,6 +60,10 @@ impl Source {
 
     /// A plain metric from summary.json (the medians, for a repeat folder).
     pub fn plain(&self, m: &Metric) -> Result<Option<f64>, String> {
+        // The Service Bus section exists only under Service Bus semantics: elsewhere its metrics do not apply.
+        if m.name.starts_with("servicebus.") && self.summary.servicebus.is_none() {
+            return Ok(None);
+        }
         metric::read(&self.flat, &m.name).ok_or_else(|| {
             format!(
                 "{} has no `{}`; was it written by another version of loadtest?",

@@ -52,6 +52,11 @@ impl Ledger {
         self.finished.get(id)
     }
 
+    /// Whether the message's side effect has happened (at least once).
+    pub fn has_effect(&self, id: u64) -> bool {
+        self.effected.get(id)
+    }
+
     pub fn side_effect(&mut self, id: u64) {
         if self.effected.set(id) {
             self.duplicate_effects += 1;

@@ -77,6 +77,22 @@ pub struct Recorded {
     pub pre_fault_backlog: Option<u64>,
     pub rows: u64,
     pub breaker_opened: u64,
+    pub peek_lock: PeekLockCounts,
+}
+
+/// What peek-lock (Service Bus semantics) did; all zero under RabbitMQ semantics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PeekLockCounts {
+    /// Locks that ran out while a consumer held the message (the broker took it back).
+    pub expired: u64,
+    /// Handlers that started on a message whose lock had already run out in the prefetch buffer.
+    pub expired_in_buffer: u64,
+    /// Completes, abandons and dead-letters that failed because the lock was lost (MessageLockLost).
+    pub settle_failed: u64,
+    /// Of those, completes after a successful handler: the side effect happened, the broker delivers it again.
+    pub completed_unsettled: u64,
+    /// Messages dead-lettered although their side effect had already happened.
+    pub dead_lettered_after_effect: u64,
 }
 
 pub struct Recorder {
@@ -134,6 +150,7 @@ impl Recorder {
                 pre_fault_backlog: None,
                 rows: 0,
                 breaker_opened: 0,
+                peek_lock: PeekLockCounts::default(),
             },
         }
     }
@@ -254,6 +271,11 @@ impl Recorder {
         self.r.ledger.side_effect(msg);
     }
 
+    /// Peek-lock counters (Service Bus semantics).
+    pub fn peek_lock(&mut self) -> &mut PeekLockCounts {
+        &mut self.r.peek_lock
+    }
+
     pub fn breaker_opened(&mut self) {
         self.r.breaker_opened += 1;
     }
@@ -282,6 +304,9 @@ impl Recorder {
             self.r.dead_skipped += 1;
         }
         self.row.dead_lettered += 1;
+        if self.r.ledger.has_effect(env.id) {
+            self.r.peek_lock.dead_lettered_after_effect += 1;
+        }
         self.r.dead_letter_time.saturating_record((now.saturating_sub(env.intended) / 1000).max(1));
         self.series.dead_letter(now, env, reason);
     }

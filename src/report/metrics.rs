@@ -84,6 +84,17 @@ pub const CATALOGUE: &[Metric] = &[
     m("queue.pre_fault_backlog", "backlog before the faults", Neither),
     m("consumers.min", "consumers (min)", Neither),
     m("consumers.peak", "consumers (peak)", Neither),
+    m("servicebus.locks_expired", "Service Bus: locks expired", Lower),
+    m("servicebus.locks_expired_in_buffer", "Service Bus: locks expired in the prefetch buffer", Lower),
+    m("servicebus.settles_failed_lock_lost", "Service Bus: settles failed (lock lost)", Lower),
+    m("servicebus.completed_after_lock_lost", "Service Bus: handled, lock already lost", Lower),
+    m("servicebus.dead_lettered_after_side_effect", "Service Bus: dead-lettered after the side effect", Lower),
+    m("servicebus.dead_lettered_by_servicebus_reason.*", "Service Bus: dead-lettered", Lower),
+    m("servicebus.lock_duration_s", "Service Bus: lock duration (s)", Neither),
+    m("servicebus.max_auto_lock_renewal_s", "Service Bus: lock renewal up to (s)", Neither),
+    m("servicebus.max_delivery_count", "Service Bus: max delivery count", Neither),
+    m("servicebus.dead_lettering_on_message_expiration", "Service Bus: dead-letter expired messages", Neither),
+    m("servicebus.dead_letter_queue", "Service Bus: dead-letter queue", Neither),
 ];
 
 /// Keys that identify a run rather than measure it (shown in headers and warnings, not in metric tables).

@@ -58,6 +58,9 @@ pub struct Summary {
     /// From the end of the last fault until the backlog is back to its pre-fault level for good; null if never.
     pub recovery_s: Option<f64>,
     pub episodes: EpisodeLists,
+    /// Only under Service Bus semantics: the peek-lock settings and what the locks did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servicebus: Option<PeekLockStats>,
     /// Only for runs on a real broker: the broker, the publishing and consuming figures, outages, and the
     /// reconciliation of every message. Absent on the embedded broker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +68,28 @@ pub struct Summary {
     /// Only in the `summary.json` of a repeat folder (`loadtest run --repeat N`), whose every metric is a median.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<super::repeats::Repeats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeekLockStats {
+    pub lock_duration_s: f64,
+    pub max_auto_lock_renewal_s: f64,
+    pub max_delivery_count: u32,
+    pub dead_lettering_on_message_expiration: bool,
+    /// Locks that ran out while a consumer held the message: the broker made it available again.
+    pub locks_expired: u64,
+    /// Handlers that started on a message whose lock had already run out in the prefetch buffer.
+    pub locks_expired_in_buffer: u64,
+    /// Completes, abandons, redeliveries and dead-letters that failed with MessageLockLost.
+    pub settles_failed_lock_lost: u64,
+    /// Of those, completes of a successful handler: the side effect happened and the message came back anyway.
+    pub completed_after_lock_lost: u64,
+    /// Messages dead-lettered although a handler had already done their side effect.
+    pub dead_lettered_after_side_effect: u64,
+    /// Where Service Bus itself dead-letters (`<queue>/$DeadLetterQueue`).
+    pub dead_letter_queue: String,
+    /// Broker-decided dead letters by Service Bus's DeadLetterReason.
+    pub dead_lettered_by_servicebus_reason: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,6 +186,28 @@ pub struct EpisodeLists {
     pub overload: Vec<Episode>,
 }
 
+fn peek_lock_stats(scn: &Scenario, p: crate::scenario::PeekLock, r: &Recorded) -> PeekLockStats {
+    let c = &r.peek_lock;
+    let by_reason = crate::broker::DeadLetterReason::ALL
+        .iter()
+        .filter_map(|k| Some((k.servicebus_name()?, r.dead_lettered.get(k.as_str()).copied()?)))
+        .map(|(name, n)| (name.to_string(), n))
+        .collect();
+    PeekLockStats {
+        lock_duration_s: round(p.lock as f64 / NS_PER_SEC as f64, 3),
+        max_auto_lock_renewal_s: round(p.renew_for as f64 / NS_PER_SEC as f64, 3),
+        max_delivery_count: scn.queue.max_delivery_count.unwrap_or(0),
+        dead_lettering_on_message_expiration: p.dead_letter_expired,
+        locks_expired: c.expired,
+        locks_expired_in_buffer: c.expired_in_buffer,
+        settles_failed_lock_lost: c.settle_failed,
+        completed_after_lock_lost: c.completed_unsettled,
+        dead_lettered_after_side_effect: c.dead_lettered_after_effect,
+        dead_letter_queue: format!("{}/$DeadLetterQueue", scn.queue.name),
+        dead_lettered_by_servicebus_reason: by_reason,
+    }
+}
+
 /// `v` rounded to `places` decimals, as every figure in summary.json is.
 pub fn round(v: f64, places: i32) -> f64 {
     let k = 10f64.powi(places);
@@ -202,9 +249,15 @@ impl Summary {
             }
         };
         let accounted = published == finished + lost + in_flight + elsewhere;
+        let peek_lock = scn.peek_lock().map(|p| peek_lock_stats(scn, p, r));
+        // Service Bus dead-letters into the queue's own subqueue; MassTransit's faults still go to `_error`.
+        let broker_dead = peek_lock.as_ref().map_or(0, |p| p.dead_lettered_by_servicebus_reason.values().sum());
         let mut by_queue = BTreeMap::new();
-        if dead_total > r.dead_skipped {
-            by_queue.insert(scn.queue.error_queue(), dead_total - r.dead_skipped);
+        if let Some(p) = peek_lock.as_ref().filter(|_| broker_dead > 0) {
+            by_queue.insert(p.dead_letter_queue.clone(), broker_dead);
+        }
+        if dead_total > r.dead_skipped + broker_dead {
+            by_queue.insert(scn.queue.error_queue(), dead_total - r.dead_skipped - broker_dead);
         }
         if r.dead_skipped > 0 {
             by_queue.insert(scn.queue.skipped_queue(), r.dead_skipped);
@@ -287,6 +340,7 @@ impl Summary {
             faults_end_s: faults_end,
             recovery_s: r.recovery_s,
             episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
+            servicebus: peek_lock,
             real_broker: o.real.clone().map(|mut real| {
                 real.ledger.finished_again = r.ledger.refinished;
                 real

@@ -97,6 +97,20 @@ pub fn render(s: &Summary) -> String {
             s.recovery_s.map_or("never (backlog still above its pre-fault level)".to_string(), |r| format!("{r:.1} s"))
         );
     }
+    if let Some(p) = &s.servicebus {
+        let dlq: u64 = p.dead_lettered_by_servicebus_reason.values().sum();
+        let _ = writeln!(
+            out,
+            "  peek-lock    lock {}  {} lock(s) ran out ({} in the prefetch buffer)  {} settle(s) failed, lock lost \
+             ({} after the work was done)  {dlq} to {}",
+            human_ms(p.lock_duration_s * 1000.0),
+            p.locks_expired,
+            p.locks_expired_in_buffer,
+            p.settles_failed_lock_lost,
+            p.completed_after_lock_lost,
+            p.dead_letter_queue
+        );
+    }
     if !m.accounted || m.lost > 0 {
         let _ = writeln!(out, "  WARNING      {} message(s) lost: published != outcomes + in flight", m.lost);
     }

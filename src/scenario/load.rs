@@ -103,7 +103,8 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     let messages = r.u64("messages", 1).unwrap_or(10_000);
     let duration = r.dur_pos("duration");
     let broker = broker::broker(section(&mut r, "broker"));
-    let queue = broker::queue(section(&mut r, "queue"));
+    let mut queue = broker::queue(section(&mut r, "queue"));
+    broker::servicebus_defaults(&broker, &mut queue);
     let producers = producers(section(&mut r, "producers"));
     let consumers = consumers(section(&mut r, "consumers"));
     let downstream = r.table("downstream").map(downstream);

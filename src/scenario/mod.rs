@@ -9,7 +9,7 @@ pub mod node;
 mod reader;
 
 use crate::dist::Dist;
-use crate::time::Dur;
+use crate::time::{Dur, Nanos};
 use serde::Serialize;
 
 pub use fault::{Fault, OutageMode, Stream, Toxic};
@@ -55,6 +55,24 @@ pub enum BrokerKind {
     Servicebus,
 }
 
+/// Whose queue semantics the embedded broker models (a real broker has its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Semantics {
+    /// A delivery stays with its consumer until ack, nack or the channel closes.
+    #[default]
+    Rabbitmq,
+    /// Peek-lock: a delivery's lock runs out after `queue.lock_duration`, and the broker hands the message to
+    /// someone else while the first handler may still be working on it.
+    Servicebus,
+}
+
+impl Semantics {
+    fn is_rabbitmq(&self) -> bool {
+        *self == Semantics::Rabbitmq
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClockKind {
@@ -65,6 +83,9 @@ pub enum ClockKind {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BrokerCfg {
     pub kind: BrokerKind,
+    /// The queue semantics: RabbitMQ's, or Service Bus peek-lock (the default of `kind = "servicebus"`).
+    #[serde(skip_serializing_if = "Semantics::is_rabbitmq")]
+    pub semantics: Semantics,
     pub clock: ClockKind,
     /// Scenario seconds per wall-clock second when the clock is real (10.0 runs a 5-minute outage in 30 s).
     pub time_scale: f64,
@@ -155,9 +176,49 @@ pub struct QueueCfg {
     /// Real brokers: use the queue called `name` as it is (no run id suffix; not declared, not deleted).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reuse: bool,
+    /// Service Bus semantics: how long a delivery's lock lasts (Service Bus LockDuration: default 60 s, max 5 min).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_duration: Option<Dur>,
+    /// Service Bus semantics: the processor renews the lock of a message in its handler until this long after the
+    /// handler started (the SDK's MaxAutoLockRenewalDuration, default 5 min; "0s" turns renewal off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_auto_lock_renewal: Option<Dur>,
+    /// Service Bus semantics: expired messages go to the dead-letter queue (reason TTLExpiredException) instead of
+    /// vanishing (off by default, as on Service Bus).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dead_lettering_on_message_expiration: bool,
+}
+
+/// Service Bus's defaults and limits for the peek-lock keys.
+pub const DEFAULT_LOCK_DURATION: Dur = Dur(60_000_000_000);
+pub const MAX_LOCK_DURATION: Dur = Dur(300_000_000_000);
+pub const DEFAULT_MAX_AUTO_LOCK_RENEWAL: Dur = Dur(300_000_000_000);
+pub const DEFAULT_SERVICEBUS_MAX_DELIVERY_COUNT: u32 = 10;
+
+/// The peek-lock settings in force (Service Bus semantics only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeekLock {
+    pub lock: Nanos,
+    /// 0: no automatic renewal.
+    pub renew_for: Nanos,
+    pub dead_letter_expired: bool,
 }
 
 impl QueueCfg {
+    /// The Service Bus keys that are set, for the note that they do nothing under RabbitMQ semantics.
+    pub fn peek_lock_keys(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.lock_duration.is_some() {
+            v.push("queue.lock_duration");
+        }
+        if self.max_auto_lock_renewal.is_some() {
+            v.push("queue.max_auto_lock_renewal");
+        }
+        if self.dead_lettering_on_message_expiration {
+            v.push("queue.dead_lettering_on_message_expiration");
+        }
+        v
+    }
     pub fn error_queue(&self) -> String {
         format!("{}_error", self.name)
     }
@@ -483,6 +544,28 @@ impl Serialize for Thresholds {
 }
 
 impl Scenario {
+    /// The peek-lock settings when the broker has Service Bus semantics; `None` under RabbitMQ's.
+    pub fn peek_lock(&self) -> Option<PeekLock> {
+        if self.broker.semantics != Semantics::Servicebus {
+            return None;
+        }
+        let q = &self.queue;
+        Some(PeekLock {
+            lock: q.lock_duration.unwrap_or(DEFAULT_LOCK_DURATION).ns(),
+            renew_for: q.max_auto_lock_renewal.unwrap_or(DEFAULT_MAX_AUTO_LOCK_RENEWAL).ns(),
+            dead_letter_expired: q.dead_lettering_on_message_expiration,
+        })
+    }
+
+    /// Keys that do nothing in this scenario (Service Bus keys under RabbitMQ semantics), for a note at start-up:
+    /// they are accepted so that one file can be run both ways (`--set broker.semantics=rabbitmq`).
+    pub fn inert_keys(&self) -> Vec<&'static str> {
+        if self.broker.semantics == Semantics::Servicebus {
+            return Vec::new();
+        }
+        self.queue.peek_lock_keys()
+    }
+
     /// The resolved scenario as TOML: every default filled in, overrides applied. Its hash identifies the configuration.
     pub fn to_toml(&self) -> String {
         let mut copy = self.clone();

@@ -138,6 +138,12 @@ impl Engine<'_> {
             con.free.pop();
             con.busy += 1;
             con.slots[slot as usize].job = Some(Job { d, attempt: 1, prev_delay: 0, started: 0, call: None });
+            // Peek-lock: the handler runs even if the lock ran out in the prefetch buffer (the client cannot
+            // know); the processor starts renewing a lock it still holds.
+            if !self.broker.holds_lock(c, d.tag) {
+                self.rec.peek_lock().expired_in_buffer += 1;
+            }
+            self.broker.handler_started(self.now, c, d.tag);
             self.start_attempt(c, slot);
         }
     }
@@ -239,6 +245,14 @@ impl Engine<'_> {
         self.rec.attempt_done(now - job.started, result);
         let d = job.d;
         let kind = match result {
+            Ok(()) if !self.broker.holds_lock(c, d.tag) => {
+                // The complete fails (MessageLockLost): the side effect stays, the broker delivers it again.
+                let p = self.rec.peek_lock();
+                p.settle_failed += 1;
+                p.completed_unsettled += 1;
+                self.broker.release(now, c, d.tag, &mut self.out);
+                return self.free_slot(c, slot);
+            }
             Ok(()) => {
                 self.rec.completed(now, &d.env);
                 self.broker.ack(now, c, d.tag, &mut self.out);
@@ -248,6 +262,9 @@ impl Engine<'_> {
         };
         let on_failure = self.cfg.consumers.on_failure;
         if kind == FailureKind::Poison && on_failure == OnFailure::ErrorQueue {
+            if self.settle_fails(c, slot, d.tag) {
+                return;
+            }
             self.broker.dead_letter(now, c, d.tag, DeadLetterReason::Deserialization, &mut self.out);
             return self.free_slot(c, slot);
         }
@@ -257,6 +274,9 @@ impl Engine<'_> {
             job.prev_delay = delay;
             job.attempt += 1;
             self.q.push(now.saturating_add(delay), Ev::RetryDue { consumer: c, slot, token });
+            return;
+        }
+        if self.settle_fails(c, slot, d.tag) {
             return;
         }
         if retryable && d.env.redeliveries < self.redelivery.limit() {
@@ -276,6 +296,18 @@ impl Engine<'_> {
             OnFailure::Reject => self.broker.nack(now, c, d.tag, false, &mut self.out),
         }
         self.free_slot(c, slot);
+    }
+
+    /// Peek-lock: a handler that gives up after its lock ran out cannot redeliver, dead-letter or abandon the
+    /// message (MessageLockLost); it drops its stale copy. Returns whether that happened.
+    fn settle_fails(&mut self, c: u32, slot: u32, tag: u64) -> bool {
+        if self.broker.holds_lock(c, tag) {
+            return false;
+        }
+        self.rec.peek_lock().settle_failed += 1;
+        self.broker.release(self.now, c, tag, &mut self.out);
+        self.free_slot(c, slot);
+        true
     }
 
     pub(super) fn on_retry_due(&mut self, c: u32, slot: u32, token: u32) {

@@ -273,6 +273,7 @@ impl<'a> Engine<'a> {
             BrokerEvent::DeadLettered { env, reason } => self.rec.dead_lettered(self.now, &env, reason),
             BrokerEvent::Expired { env } => self.rec.expired(self.now, &env),
             BrokerEvent::PublishRefused { .. } => self.rec.refused(),
+            BrokerEvent::LockExpired { .. } => self.rec.peek_lock().expired += 1,
         }
     }
 

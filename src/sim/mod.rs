@@ -75,7 +75,7 @@ pub fn run_with_progress(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RunError> {
     let broker: Box<dyn Broker> = match cfg.broker.kind {
-        BrokerKind::Embedded => Box::new(EmbeddedBroker::new(&cfg.queue)),
+        BrokerKind::Embedded => Box::new(EmbeddedBroker::new(&cfg.queue, cfg.peek_lock())),
         other => return Err(RunError::UnsupportedBroker(other)),
     };
     run_on(cfg, seed, series, broker, progress)

@@ -13,6 +13,9 @@ fn cfg() -> QueueCfg {
         overflow: Overflow::DropHead,
         queue_type: Default::default(),
         reuse: false,
+        lock_duration: None,
+        max_auto_lock_renewal: None,
+        dead_lettering_on_message_expiration: false,
     }
 }
 
@@ -41,7 +44,7 @@ fn tag_of(out: &[BrokerEvent], id: u64) -> u64 {
 
 #[test]
 fn prefetch_bounds_unacked_and_round_robin_spreads() {
-    let mut b = EmbeddedBroker::new(&cfg());
+    let mut b = EmbeddedBroker::new(&cfg(), None);
     let mut out = Vec::new();
     b.open_consumer(0, 0, 2, &mut out);
     b.open_consumer(0, 1, 2, &mut out);
@@ -64,7 +67,7 @@ fn prefetch_bounds_unacked_and_round_robin_spreads() {
 
 #[test]
 fn requeue_goes_to_the_head_and_counts_deliveries_until_the_limit() {
-    let mut b = EmbeddedBroker::new(&QueueCfg { max_delivery_count: Some(3), ..cfg() });
+    let mut b = EmbeddedBroker::new(&QueueCfg { max_delivery_count: Some(3), ..cfg() }, None);
     let mut out = Vec::new();
     b.open_consumer(0, 0, 1, &mut out);
     b.publish(0, env(7), &mut out);
@@ -83,7 +86,7 @@ fn requeue_goes_to_the_head_and_counts_deliveries_until_the_limit() {
 
 #[test]
 fn nack_without_requeue_dead_letters_as_rejected() {
-    let mut b = EmbeddedBroker::new(&cfg());
+    let mut b = EmbeddedBroker::new(&cfg(), None);
     let mut out = Vec::new();
     b.open_consumer(0, 0, 1, &mut out);
     b.publish(0, env(1), &mut out);
@@ -96,7 +99,7 @@ fn nack_without_requeue_dead_letters_as_rejected() {
 
 #[test]
 fn delayed_messages_wait_until_due_in_due_order() {
-    let mut b = EmbeddedBroker::new(&cfg());
+    let mut b = EmbeddedBroker::new(&cfg(), None);
     let mut out = Vec::new();
     b.publish_delayed(0, env(1), 300, &mut out);
     b.publish_delayed(0, env(2), 100, &mut out);
@@ -115,7 +118,7 @@ fn delayed_messages_wait_until_due_in_due_order() {
 
 #[test]
 fn ttl_expires_waiting_messages_at_the_head() {
-    let mut b = EmbeddedBroker::new(&QueueCfg { message_ttl: Some(Dur(50)), ..cfg() });
+    let mut b = EmbeddedBroker::new(&QueueCfg { message_ttl: Some(Dur(50)), ..cfg() }, None);
     let mut out = Vec::new();
     b.publish(0, env(1), &mut out);
     b.publish(20, env(2), &mut out);
@@ -129,7 +132,7 @@ fn ttl_expires_waiting_messages_at_the_head() {
 
 #[test]
 fn max_length_drops_the_head_or_refuses_the_publish() {
-    let mut b = EmbeddedBroker::new(&QueueCfg { max_length: Some(2), ..cfg() });
+    let mut b = EmbeddedBroker::new(&QueueCfg { max_length: Some(2), ..cfg() }, None);
     let mut out = Vec::new();
     for id in 0..3 {
         b.publish(0, env(id), &mut out);
@@ -137,7 +140,8 @@ fn max_length_drops_the_head_or_refuses_the_publish() {
     assert_eq!(out, vec![BrokerEvent::DeadLettered { env: env(0), reason: DeadLetterReason::MaxLength }]);
     assert_eq!(b.depths().ready, 2);
 
-    let mut b = EmbeddedBroker::new(&QueueCfg { max_length: Some(2), overflow: Overflow::RejectPublish, ..cfg() });
+    let mut b =
+        EmbeddedBroker::new(&QueueCfg { max_length: Some(2), overflow: Overflow::RejectPublish, ..cfg() }, None);
     out.clear();
     for id in 0..3 {
         b.publish(0, env(id), &mut out);
@@ -148,7 +152,7 @@ fn max_length_drops_the_head_or_refuses_the_publish() {
 
 #[test]
 fn closing_a_consumer_returns_its_unacked_messages_in_order() {
-    let mut b = EmbeddedBroker::new(&cfg());
+    let mut b = EmbeddedBroker::new(&cfg(), None);
     let mut out = Vec::new();
     b.open_consumer(0, 0, 3, &mut out);
     for id in 0..5 {
@@ -163,7 +167,7 @@ fn closing_a_consumer_returns_its_unacked_messages_in_order() {
 
 #[test]
 fn a_paused_consumer_gets_nothing_new_but_can_ack() {
-    let mut b = EmbeddedBroker::new(&cfg());
+    let mut b = EmbeddedBroker::new(&cfg(), None);
     let mut out = Vec::new();
     b.open_consumer(0, 0, 1, &mut out);
     b.publish(0, env(1), &mut out);
@@ -175,3 +179,7 @@ fn a_paused_consumer_gets_nothing_new_but_can_ack() {
     assert!(out.is_empty());
     assert_eq!(b.depths(), Depths { ready: 1, unacked: 0, delayed: 0, dead: 0, external_consumers: None });
 }
+
+#[cfg(test)]
+#[path = "tests_lock.rs"]
+mod peek_lock;

@@ -23,9 +23,22 @@ pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
     let kind = kind.unwrap_or(Embedded);
     let default_clock = if kind == Embedded { ClockKind::Virtual } else { ClockKind::Real };
     let clock = r.choice("clock", &[ClockKind::Virtual, ClockKind::Real]).unwrap_or(default_clock);
+    // `kind = "servicebus"` in virtual time is the embedded broker with Service Bus semantics.
+    let modelled = clock == ClockKind::Virtual && kind == Servicebus;
+    let default_semantics = if kind == Servicebus { Semantics::Servicebus } else { Semantics::Rabbitmq };
+    let kind = if modelled { Embedded } else { kind };
     if clock == ClockKind::Virtual && kind != Embedded {
         let m = "broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on wall-clock time";
         r.error("clock", format!("{m}; use clock = \"real\""));
+    }
+    let semantics = r.choice("semantics", &[Semantics::Rabbitmq, Semantics::Servicebus]).unwrap_or(default_semantics);
+    if semantics != default_semantics && kind != Embedded {
+        let m = format!(
+            "broker.semantics chooses what the embedded broker models; a real {} broker has its own. Remove it, or \
+             set broker.kind = \"embedded\"",
+            if kind == Servicebus { "Service Bus" } else { "RabbitMQ" }
+        );
+        r.error("semantics", m);
     }
     let time_scale = r.f64_where("time_scale", |v| v > 0.0 && v <= 1e6, "must be greater than 0 and at most 1000000");
     let time_scale = time_scale.unwrap_or(1.0);
@@ -65,7 +78,7 @@ pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
         );
     }
     r.finish();
-    BrokerCfg { kind, clock, time_scale, url, tls, connect_timeout, drain_timeout, via_proxy }
+    BrokerCfg { kind, semantics, clock, time_scale, url, tls, connect_timeout, drain_timeout, via_proxy }
 }
 
 /// `broker.url`, checked without ever echoing it (it may carry a password).
@@ -102,8 +115,35 @@ pub(super) fn queue(mut r: TableReader) -> QueueCfg {
     let overflow = overflow.unwrap_or(Overflow::DropHead);
     let queue_type = r.choice("type", &[QueueType::Classic, QueueType::Quorum]).unwrap_or_default();
     let reuse = r.bool("reuse").unwrap_or(false);
+    let lock_duration = r.dur_pos("lock_duration");
+    let lock_rule = "must be at most 5 minutes (Service Bus's maximum LockDuration)";
+    let lock_duration = lock_duration.filter(|d| r.check("lock_duration", *d <= MAX_LOCK_DURATION, lock_rule));
+    let max_auto_lock_renewal = r.dur("max_auto_lock_renewal");
+    let dead_lettering_on_message_expiration = r.bool("dead_lettering_on_message_expiration").unwrap_or(false);
     r.finish();
-    QueueCfg { name, max_delivery_count, message_ttl, max_length, overflow, queue_type, reuse }
+    QueueCfg {
+        name,
+        max_delivery_count,
+        message_ttl,
+        max_length,
+        overflow,
+        queue_type,
+        reuse,
+        lock_duration,
+        max_auto_lock_renewal,
+        dead_lettering_on_message_expiration,
+    }
+}
+
+/// Service Bus semantics fill in Service Bus's defaults (LockDuration 60 s, MaxDeliveryCount 10, renewal 5 min), so
+/// that the resolved scenario says what ran.
+pub(super) fn servicebus_defaults(b: &BrokerCfg, q: &mut QueueCfg) {
+    if b.semantics != Semantics::Servicebus {
+        return;
+    }
+    q.lock_duration.get_or_insert(DEFAULT_LOCK_DURATION);
+    q.max_auto_lock_renewal.get_or_insert(DEFAULT_MAX_AUTO_LOCK_RENEWAL);
+    q.max_delivery_count.get_or_insert(DEFAULT_SERVICEBUS_MAX_DELIVERY_COUNT);
 }
 
 /// Rules that only a real broker imposes, and the produce-only mode.

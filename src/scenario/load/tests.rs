@@ -126,12 +126,13 @@ fn defaults() -> Scenario {
     Scenario {
         name: "scenario".into(), description: String::new(), seed: None, messages: 10_000, duration: None,
         broker: BrokerCfg {
-            kind: BrokerKind::Embedded, clock: ClockKind::Virtual, time_scale: 1.0, url: None, tls: None,
+            kind: BrokerKind::Embedded, semantics: Semantics::Rabbitmq, clock: ClockKind::Virtual, time_scale: 1.0, url: None, tls: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT, drain_timeout: DEFAULT_DRAIN_TIMEOUT, via_proxy: false,
         },
         queue: QueueCfg {
             name: "loadtest".into(), max_delivery_count: None, message_ttl: None, max_length: None,
-            overflow: Overflow::DropHead, queue_type: QueueType::Classic, reuse: false,
+            overflow: Overflow::DropHead, queue_type: QueueType::Classic, reuse: false, lock_duration: None,
+            max_auto_lock_renewal: None, dead_lettering_on_message_expiration: false,
         },
         producers: ProducerCfg {
             count: 1, rate: RateShape::Constant { per_second: 100.0 }, size: SizeDist::Fixed { bytes: 512 },
@@ -266,7 +267,7 @@ fn unknown_keys_suggest_the_closest_valid_key() {
             "line 2: unknown key `consumer` in the top level; did you mean `consumers`?",
             "line 5: unknown key `concurency` in [consumers]; did you mean `concurrency`?",
             "line 7: unknown key `zzz` in [queue]; valid keys: name, max_delivery_count, message_ttl, max_length, \
-             overflow, type, reuse",
+             overflow, type, reuse, lock_duration, max_auto_lock_renewal, dead_lettering_on_message_expiration",
         ]
     );
     let text = "[producers]\nrate = { shape = \"constant\", per_second = 5, over = \"1m\" }\n";
@@ -528,4 +529,30 @@ fn load_file_names_the_scenario_after_the_file_and_reports_unreadable_files() {
     let shown = err.to_string();
     assert!(shown.contains(&format!("cannot read {}: ", missing.display())), "{shown}");
     assert!(shown.contains("No such file"), "{shown}");
+}
+
+#[test]
+fn servicebus_semantics_fill_in_service_bus_defaults_and_check_the_lock() {
+    let s = load("[broker]\nsemantics = \"servicebus\"\n", &[]).unwrap();
+    let q = &s.queue;
+    assert_eq!(
+        (q.lock_duration, q.max_auto_lock_renewal, q.max_delivery_count),
+        (Some(Dur::from_secs(60)), Some(Dur::from_secs(300)), Some(10))
+    );
+    assert!(s.peek_lock().is_some() && s.inert_keys().is_empty());
+    assert!(s.to_toml().contains("semantics = \"servicebus\""), "the resolved scenario says what ran");
+    let long = "[broker]\nsemantics = \"servicebus\"\n[queue]\nlock_duration = \"6m\"\n";
+    assert_eq!(
+        problems(long, &[]),
+        ["line 4: `queue.lock_duration = \"6m\"`: must be at most 5 minutes (Service Bus's maximum LockDuration), \
+          got \"6m\""]
+    );
+    // Under RabbitMQ semantics the peek-lock keys are accepted (one file, both ways) and named as inert.
+    let s = load("[queue]\nlock_duration = \"30s\"\n", &[]).unwrap();
+    assert!(s.peek_lock().is_none());
+    assert_eq!(s.inert_keys(), ["queue.lock_duration"]);
+    assert_eq!(s.queue.max_delivery_count, None, "no Service Bus default under RabbitMQ semantics");
+    // A real broker has its own semantics.
+    let text = "[broker]\nkind = \"rabbitmq\"\nsemantics = \"servicebus\"\n";
+    assert!(problems(text, &[])[0].starts_with("line 3: broker.semantics chooses what the embedded broker models"));
 }
