@@ -206,6 +206,43 @@ pub fn real_broker(r: &crate::broker::real::RealReport) -> String {
     t
 }
 
+/// Service Bus semantics: the lock settings and what the locks did.
+fn peek_lock(p: &crate::report::summary::PeekLockStats) -> String {
+    let dlq: u64 = p.dead_lettered_by_servicebus_reason.values().sum();
+    let reasons: Vec<String> = p.dead_lettered_by_servicebus_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let rows = [
+        (
+            "lock",
+            format!(
+                "{} s, renewed until {} s after a handler starts, MaxDeliveryCount {}",
+                fmt_num(p.lock_duration_s),
+                fmt_num(p.max_auto_lock_renewal_s),
+                p.max_delivery_count
+            ),
+        ),
+        ("locks that ran out", format!("{} ({} in the prefetch buffer)", p.locks_expired, p.locks_expired_in_buffer)),
+        (
+            "settles that failed (MessageLockLost)",
+            format!("{} ({} after the work succeeded)", p.settles_failed_lock_lost, p.completed_after_lock_lost),
+        ),
+        ("dead-lettered after the side effect", p.dead_lettered_after_side_effect.to_string()),
+        (
+            "dead-lettered by the broker",
+            format!(
+                "{dlq} to {} {}",
+                p.dead_letter_queue,
+                if reasons.is_empty() { String::new() } else { format!("({})", reasons.join(", ")) }
+            ),
+        ),
+    ];
+    let mut t = String::from("<h2>Service Bus peek-lock</h2>\n<table id=\"peek-lock\">\n");
+    for (k, v) in rows {
+        let _ = writeln!(t, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
+    }
+    t.push_str("</table>\n");
+    t
+}
+
 /// Each network or broker fault: when it acted, what ran, what it cost.
 fn faults(faults: &[crate::broker::real::FaultRun]) -> String {
     let mut t = String::from(
@@ -308,6 +345,9 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
 
     b.push_str("<h2>Message accounting</h2>\n");
     b.push_str(&accounting(run));
+    if let Some(p) = &s.servicebus {
+        b.push_str(&peek_lock(p));
+    }
     if let Some(r) = &s.real_broker {
         b.push_str(&real_broker(r));
     }
