@@ -8,6 +8,7 @@
 pub mod embedded;
 pub mod rabbitmq;
 pub mod real;
+pub mod servicebus;
 
 use crate::time::Nanos;
 
