@@ -184,3 +184,14 @@ pub async fn sweep(ctx: Arc<Ctx>, limit: Duration) -> (Vec<u64>, bool) {
     }
     (ids, false)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates_parse_as_rfc_2822() {
+        // The `Date` header and `LockedUntilUtc` both come as `Wed, 02 Dec 2026 05:10:00 GMT`.
+        let rfc = &time::format_description::well_known::Rfc2822;
+        let t = time::OffsetDateTime::parse("Wed, 02 Dec 2026 05:10:00 GMT", rfc).unwrap();
+        assert_eq!(t.unix_timestamp(), 1_796_188_200);
+    }
+}
