@@ -285,8 +285,9 @@ intervals = ["1m"]
 fn protocol_standin_a_handler_slower_than_the_lock_sees_the_message_again() {
     // The stand-in locks for 1 s; the handler takes 2.5 s (25 min at time scale 600; lock renewal, where the
     // engine asks for it, stops after 5 min of scenario time = 0.5 s). The lock runs out, the complete finds it
-    // lost, and the message comes back with DeliveryCount 2 while the run still has the other two to do; at
-    // MaxDeliveryCount 2 the second lost lock dead-letters it.
+    // lost (or, where the engine asks `holds_lock` first, it releases the delivery instead), and the message comes
+    // back with DeliveryCount 2 while the run still has the other two to do; at MaxDeliveryCount 2 the second lost
+    // lock dead-letters it.
     let sb = standin("slow", |c| {
         c.lock = Duration::from_secs(1);
         c.max_delivery_count = 2;
@@ -318,7 +319,6 @@ service_time = "25m"
     let st = sb.stats();
     assert!(st.lock_expiries >= 2, "{st:?}");
     assert_eq!(st.max_delivery_count_seen, 2, "{st:?}");
-    assert!(st.lost_lock_settles >= 2, "{st:?}");
     assert!(u(&real["consuming"]["redelivered"]) >= 2, "{}", real["consuming"]);
     assert!(u(&real["consuming"]["stale_acks"]) >= 2, "{}", real["consuming"]);
     assert_eq!(u(&r["messages"]["lost"]), 0, "{}", r["messages"]);

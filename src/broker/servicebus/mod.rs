@@ -339,7 +339,9 @@ impl Broker for ServiceBus {
 
     fn release(&mut self, _now: Nanos, consumer: u32, tag: u64, _out: &mut Vec<BrokerEvent>) {
         // The broker took the message back when the lock ran out: only the slot is freed.
-        self.take(consumer, tag);
+        if self.take(consumer, tag).is_some() {
+            self.counts.lost_locks += 1;
+        }
     }
 
     fn next_wake(&self) -> Option<Nanos> {
