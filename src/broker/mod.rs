@@ -8,6 +8,7 @@
 pub mod embedded;
 pub mod rabbitmq;
 pub mod real;
+pub mod servicebus;
 
 use crate::time::Nanos;
 
@@ -108,7 +109,8 @@ pub enum BrokerEvent {
         env: Envelope,
     },
     /// Peek-lock (Service Bus): a delivery's lock ran out while `consumer` still held it; the broker took the
-    /// message back (to be delivered again, or dead-lettered at `max_delivery_count`).
+    /// message back (to be delivered again, or dead-lettered at `max_delivery_count`). `delivery_count` is 0 when
+    /// the broker does not tell (the Service Bus REST backend learns of it only when the handler ends).
     LockExpired {
         consumer: u32,
         env: Envelope,

@@ -67,6 +67,14 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
                 "Embedded broker, Service Bus semantics".to_string()
             }
             crate::scenario::BrokerKind::Embedded => format!("{:?} broker", scn.broker.kind),
+            crate::scenario::BrokerKind::Servicebus => {
+                let conn = scn.broker.url.as_deref().and_then(|u| crate::broker::servicebus::ConnString::parse(u).ok());
+                let at = conn.map_or_else(String::new, |c| format!("{}, queue {}", c.place(), scn.queue.name));
+                format!(
+                    "Azure Service Bus at {at} (connection string from {url_from}), time scale {}",
+                    scn.broker.time_scale
+                )
+            }
             _ => {
                 let url = scn.broker.url.as_deref().and_then(|u| crate::amqp_url::AmqpUrl::parse(u).ok());
                 let url = url.map_or_else(String::new, |u| u.to_string());

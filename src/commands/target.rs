@@ -20,12 +20,11 @@ pub fn overrides(b: &BrokerArgs) -> Result<Vec<String>, Failure> {
             sets.push("broker.kind=rabbitmq".to_string());
             sets.push(format!("broker.url={}", node::quote(url)));
         }
-        Some("servicebus") => {
-            return Err(Failure::input("--broker servicebus: Azure Service Bus is not available in this build yet"))
-        }
+        Some("servicebus") => sets.push("broker.kind=servicebus".to_string()),
         Some(_) => {
             return Err(Failure::input(
-                "--broker takes an AMQP URL (amqp://user:pass@host:5672/vhost), `rabbitmq` or `embedded`",
+                "--broker takes an AMQP URL (amqp://user:pass@host:5672/vhost), `rabbitmq`, `servicebus` (the \
+                 connection string comes from $LOADTEST_SERVICEBUS_CONNECTION or [broker] url) or `embedded`",
             ))
         }
     }
@@ -44,9 +43,27 @@ pub fn overrides(b: &BrokerArgs) -> Result<Vec<String>, Failure> {
     Ok(sets)
 }
 
-/// Fills in the URL of a RabbitMQ run that names none: `$LOADTEST_AMQP_URL`, else the local default. Returns where
-/// it came from, for the start-up line.
+/// Fills in the URL of a RabbitMQ run that names none: `$LOADTEST_AMQP_URL`, else the local default; a Service Bus
+/// run's connection string: `$LOADTEST_SERVICEBUS_CONNECTION` (there is no default). Returns where it came from,
+/// for the start-up line.
 pub fn resolve_url(scn: &mut Scenario) -> Result<&'static str, Failure> {
+    use crate::broker::servicebus::{ConnString, CONN_ENV};
+    if scn.broker.kind == BrokerKind::Servicebus {
+        if scn.broker.url.is_some() {
+            return Ok("broker.url");
+        }
+        return match std::env::var(CONN_ENV) {
+            Ok(text) if !text.trim().is_empty() => {
+                ConnString::parse(&text).map_err(|e| Failure::input(format!("${CONN_ENV}: {e}")))?;
+                scn.broker.url = Some(text);
+                Ok(CONN_ENV)
+            }
+            _ => Err(Failure::input(format!(
+                "broker.kind = \"servicebus\" needs a connection string: set ${CONN_ENV} (Endpoint=sb://<namespace>\
+                 .servicebus.windows.net/;SharedAccessKeyName=<policy>;SharedAccessKey=<key>) or [broker] url"
+            ))),
+        };
+    }
     if scn.broker.kind != BrokerKind::Rabbitmq {
         return Ok("");
     }
@@ -83,7 +100,12 @@ pub fn connect(scn: &Scenario, b: &BrokerArgs) -> Result<Box<dyn Broker>, Failur
             let broker = crate::broker::rabbitmq::connect(scn, &opts).map_err(Failure::runtime)?;
             Ok(Box::new(broker))
         }
-        BrokerKind::Servicebus => Err(Failure::input("Azure Service Bus is not available in this build yet")),
+        BrokerKind::Servicebus => {
+            crate::sim::interrupt::install()
+                .map_err(|e| Failure::runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
+            let broker = crate::broker::servicebus::connect(scn, b.run_id.clone()).map_err(Failure::runtime)?;
+            Ok(Box::new(broker))
+        }
     }
 }
 

@@ -4,23 +4,9 @@ use super::super::node::{Node, NodeValue};
 use super::super::reader::{Errs, TableReader};
 use super::super::*;
 
-/// Brokers this build cannot run yet. Service Bus arrives with its own issue; remove it here then.
-fn unavailable_broker(kind: BrokerKind) -> Option<&'static str> {
-    match kind {
-        BrokerKind::Embedded | BrokerKind::Rabbitmq => None,
-        BrokerKind::Servicebus => {
-            Some("Azure Service Bus is not available in this build yet; use kind = \"embedded\" or kind = \"rabbitmq\"")
-        }
-    }
-}
-
 pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
     use BrokerKind::*;
-    let kind = r.choice("kind", &[Embedded, Rabbitmq, Servicebus]);
-    if let (Some(why), Some(node)) = (kind.and_then(unavailable_broker), r.peek("kind")) {
-        r.errs.bad_value(&r.child("kind"), node, why);
-    }
-    let kind = kind.unwrap_or(Embedded);
+    let kind = r.choice("kind", &[Embedded, Rabbitmq, Servicebus]).unwrap_or(Embedded);
     let default_clock = if kind == Embedded { ClockKind::Virtual } else { ClockKind::Real };
     let clock = r.choice("clock", &[ClockKind::Virtual, ClockKind::Real]).unwrap_or(default_clock);
     // `kind = "servicebus"` in virtual time is the embedded broker with Service Bus semantics.
@@ -99,6 +85,13 @@ fn url(r: &mut TableReader, kind: BrokerKind) -> Option<String> {
             return None;
         }
     }
+    if kind == BrokerKind::Servicebus {
+        // The error names the part that is wrong, never the key.
+        if let Err(why) = crate::broker::servicebus::ConnString::parse(text) {
+            r.errs.at(&r.child("url"), Some(node), None, format!("broker.url: {why}"));
+            return None;
+        }
+    }
     Some(text.clone())
 }
 
@@ -159,7 +152,7 @@ pub(super) fn real_broker_rules(
     let at = |path: &[&str]| tree.get_path(path);
     let section = |name: &str| tree.get(name);
     let real = b.kind != BrokerKind::Embedded;
-    if real && q.max_delivery_count.is_some() && q.queue_type == QueueType::Classic {
+    if b.kind == BrokerKind::Rabbitmq && q.max_delivery_count.is_some() && q.queue_type == QueueType::Classic {
         let m = "queue.max_delivery_count needs a quorum queue on RabbitMQ (x-delivery-limit; classic queues do not \
                  count deliveries); set queue.type = \"quorum\"";
         errs.at("queue.max_delivery_count", at(&["queue", "max_delivery_count"]), section("queue"), m.into());
@@ -183,6 +176,11 @@ pub(super) fn real_broker_rules(
         }
     }
     let proxied = b.via_proxy || faults.iter().any(|f| matches!(f, Fault::Network { .. }));
+    if proxied && b.kind == BrokerKind::Servicebus {
+        let m = "the fault proxy (network faults, broker.via_proxy) forwards AMQP; the Service Bus backend speaks \
+                 HTTPS to the namespace, so remove the network faults and broker.via_proxy for kind = \"servicebus\"";
+        errs.at("broker.via_proxy", at(&["broker", "via_proxy"]), section("broker"), m.into());
+    }
     if proxied && b.url.as_deref().is_some_and(|u| u.trim_start().starts_with("amqps://")) {
         let m = "the fault proxy (network faults, broker.via_proxy) forwards plain AMQP only: over TLS the broker's \
                  certificate would not match the proxy's loopback address. Use an amqp:// url for chaos runs";

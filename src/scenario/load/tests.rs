@@ -387,8 +387,16 @@ fn broker_rules() {
         ["line 3: broker.clock = \"virtual\" only works with the embedded broker: a real broker runs on \
           wall-clock time; use clock = \"real\""]
     );
-    let text = "[broker]\nkind = \"servicebus\"\n";
-    assert!(problems(text, &[])[0].contains("Service Bus is not available in this build yet"));
+    // Service Bus: the connection string is checked at load, and its key never shown.
+    let s = load("[broker]\nkind = \"servicebus\"\n", &[]).unwrap();
+    assert_eq!((s.broker.kind, s.broker.clock), (BrokerKind::Servicebus, ClockKind::Real));
+    let text = "[broker]\nkind = \"servicebus\"\nurl = \"Endpoint=sb://x.example.com/;SharedAccessKeyName=k;SharedAccessKey=s3cr3tkey=\"\n";
+    let p = problems(text, &[]);
+    assert!(p[0].contains("broker.url") && p[0].contains("UseDevelopmentEmulator"), "{p:?}");
+    assert!(!p[0].contains("s3cr3tkey"), "{p:?}");
+    let text = "[broker]\nkind = \"servicebus\"\nurl = \"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=s3cr3tkey=\"\n";
+    let s = load(text, &[]).unwrap();
+    assert!(!s.to_toml().contains("s3cr3tkey"), "{}", s.to_toml());
     // A real broker defaults to the real clock.
     let s = load("[broker]\nkind = \"rabbitmq\"\nurl = \"amqp://u:p@host/v\"\n", &[]).unwrap();
     assert_eq!((s.broker.kind, s.broker.clock), (BrokerKind::Rabbitmq, ClockKind::Real));
@@ -552,6 +560,9 @@ fn servicebus_semantics_fill_in_service_bus_defaults_and_check_the_lock() {
     assert!(s.peek_lock().is_none());
     assert_eq!(s.inert_keys(), ["queue.lock_duration"]);
     assert_eq!(s.queue.max_delivery_count, None, "no Service Bus default under RabbitMQ semantics");
+    // `kind = "servicebus"` in virtual time is the embedded broker with Service Bus semantics.
+    let s = load("[broker]\nkind = \"servicebus\"\nclock = \"virtual\"\n", &[]).unwrap();
+    assert_eq!((s.broker.kind, s.broker.semantics), (BrokerKind::Embedded, Semantics::Servicebus));
     // A real broker has its own semantics.
     let text = "[broker]\nkind = \"rabbitmq\"\nsemantics = \"servicebus\"\n";
     assert!(problems(text, &[])[0].starts_with("line 3: broker.semantics chooses what the embedded broker models"));
