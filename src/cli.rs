@@ -179,8 +179,9 @@ pub struct ScenarioArgs {
 pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// Seed for this run (overrides the scenario's `seed`).
-    #[arg(long)]
+    /// Seed for this run (overrides the scenario's `seed`); 0 to 9223372036854775807, the range a TOML integer
+    /// holds, so that the report's resolved scenario.toml reads back.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
     pub seed: Option<u64>,
     /// Report folder for this run (default: <reports>/<scenario>/<time>-s<seed>).
     #[arg(long, value_name = "DIR")]

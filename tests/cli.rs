@@ -215,3 +215,16 @@ fn broker_faults_run_no_command_without_allow_commands() {
         );
     }
 }
+
+#[test]
+fn oversized_inputs_and_seeds_a_scenario_file_cannot_hold_exit_2() {
+    // A device read without a limit would fill memory; the loader stops after 4 MiB.
+    rejects(&["validate", "/dev/zero"], &["/dev/zero", "larger than 4 MiB"]);
+    rejects(&["run", "/dev/zero"], &["larger than 4 MiB"]);
+    // TOML integers are i64: a larger seed would leave a scenario.toml that does not read back.
+    rejects(&["run", "scenarios/steady-state.toml", "--seed", "9223372036854775808"], &["0..=9223372036854775807"]);
+    rejects(
+        &["run", "scenarios/steady-state.toml", "--repeat", "3", "--seed", "9223372036854775806"],
+        &["--repeat 3 from seed 9223372036854775806", "use a smaller seed"],
+    );
+}

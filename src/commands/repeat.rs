@@ -22,6 +22,12 @@ fn repeated(args: &RunArgs) -> Result<PathBuf, Failure> {
     let n = args.repeat as usize;
     // On the virtual clock the same seed gives the same run, byte for byte: vary it. A real clock varies by itself.
     let virtual_clock = scn.broker.clock == crate::scenario::ClockKind::Virtual;
+    if virtual_clock && first.checked_add(n as u64 - 1).is_none_or(|last| last > i64::MAX as u64) {
+        return Err(Failure::input(format!(
+            "--repeat {n} from seed {first} would pass seed {} (the largest a scenario file holds); use a smaller seed",
+            i64::MAX
+        )));
+    }
     let seeds: Vec<u64> = (0..n as u64).map(|k| if virtual_clock { first + k } else { first }).collect();
     let dir = args.out.clone().unwrap_or_else(|| report::default_run_dir(&args.reports, &scn.name, first));
     if !args.quiet {

@@ -60,17 +60,28 @@ pub fn load_str(text: &str, source: &str, sets: &[String]) -> Result<Scenario, S
 /// Loads a scenario file; `name` defaults to the file stem.
 pub fn load_file(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioErrors> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioErrors {
-        errors: vec![ScenarioError {
-            path: String::new(),
-            line: None,
-            from_set: false,
-            message: format!("cannot read {source}: {e}"),
-        }],
+    let fail = |message: String| ScenarioErrors {
+        errors: vec![ScenarioError { path: String::new(), line: None, from_set: false, message }],
         source: source.clone(),
-    })?;
+    };
+    let text = read_limited(path).map_err(|e| fail(format!("cannot read {source}: {e}")))?;
     let stem = path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
     load(&text, &source, &stem, sets)
+}
+
+/// Largest scenario file read: a real one is a few KB; a device or a runaway generator must not fill memory.
+pub const MAX_SCENARIO_BYTES: u64 = 4 << 20;
+
+/// Reads at most `MAX_SCENARIO_BYTES` (devices such as /dev/zero and pipes included) as UTF-8.
+fn read_limited(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        let m = format!("it is larger than {} MiB; a scenario file is a few KB of TOML", MAX_SCENARIO_BYTES >> 20);
+        return Err(Error::new(ErrorKind::InvalidData, m));
+    }
+    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 fn load(text: &str, source: &str, default_name: &str, sets: &[String]) -> Result<Scenario, ScenarioErrors> {
