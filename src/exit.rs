@@ -1,5 +1,6 @@
 //! Exit codes and the error type that carries one: 0 ok, 1 a gate or threshold failed, 2 usage or input error,
-//! 3 broker or runtime failure, 130 / 143 interrupted by SIGINT / SIGTERM (the report is written first).
+//! 3 broker or runtime failure or a `[limits]` bound reached, 129 / 130 / 143 interrupted by SIGHUP / SIGINT / SIGTERM
+//! (the report is written first).
 
 use std::fmt;
 
@@ -9,6 +10,8 @@ pub enum Code {
     GateFailed = 1,
     Input = 2,
     Runtime = 3,
+    /// Stopped by SIGHUP (128 + 1: the terminal went away).
+    Sighup = 129,
     /// Stopped by SIGINT (128 + 2, as a shell reports it).
     Sigint = 130,
     /// Stopped by SIGTERM (128 + 15).

@@ -116,6 +116,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     if let Some(real) = &summary.real_broker {
         ended_badly(real, &dir)?;
     }
+    stopped_early(&summary, &dir)?;
     Ok(Finished { dir, summary })
 }
 
@@ -126,8 +127,25 @@ fn ended_badly(real: &crate::broker::real::RealReport, dir: &std::path::Path) ->
         return Err(Failure::runtime(format!("the run failed: {why} (report written to {at})")));
     }
     if real.ended_by.starts_with("interrupted") {
-        let code = if real.ended_by.contains("SIGTERM") { Code::Sigterm } else { Code::Sigint };
+        let code = signal_code(&real.ended_by);
         return Err(Failure { code, message: format!("{} (report written to {at})", real.ended_by) });
     }
     Ok(())
+}
+
+/// A run that a `[limits]` bound (exit 3) or a signal (128 + signal) stopped still wrote its complete report.
+fn stopped_early(summary: &Summary, dir: &std::path::Path) -> Result<(), Failure> {
+    let Some(stop) = &summary.stopped_by else { return Ok(()) };
+    let code = if stop.cause.starts_with("limits.") { Code::Runtime } else { signal_code(&stop.cause) };
+    Err(Failure { code, message: format!("{} (report written to {})", stop.message, dir.display()) })
+}
+
+fn signal_code(what: &str) -> Code {
+    if what.contains("SIGTERM") {
+        Code::Sigterm
+    } else if what.contains("SIGHUP") {
+        Code::Sighup
+    } else {
+        Code::Sigint
+    }
 }

@@ -87,7 +87,11 @@ pub fn resolve_url(scn: &mut Scenario) -> Result<&'static str, Failure> {
 /// runtime error (exit 3) that names host, port and vhost.
 pub fn connect(scn: &Scenario, b: &BrokerArgs) -> Result<Box<dyn Broker>, Failure> {
     match scn.broker.kind {
-        BrokerKind::Embedded => Ok(Box::new(EmbeddedBroker::new(&scn.queue, scn.peek_lock()))),
+        BrokerKind::Embedded => {
+            crate::sim::interrupt::install()
+                .map_err(|e| Failure::runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
+            Ok(Box::new(EmbeddedBroker::new(&scn.queue, scn.peek_lock())))
+        }
         BrokerKind::Rabbitmq => {
             crate::sim::interrupt::install()
                 .map_err(|e| Failure::runtime(format!("cannot install the Ctrl-C handler: {e}")))?;

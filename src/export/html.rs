@@ -294,7 +294,11 @@ pub fn meta_line(run: &RunData) -> String {
         s.seed,
         s.broker,
         fmt_num(s.duration_s),
-        if s.stopped_by_duration_limit { " (stopped by the duration limit)" } else { "" },
+        match (&s.stopped_by, s.stopped_by_duration_limit) {
+            (Some(stop), _) => format!(" (stopped early: {})", escape(&stop.message)),
+            (None, true) => " (stopped by the duration limit)".to_string(),
+            (None, false) => String::new(),
+        },
         &s.scenario.hash.chars().take(19).collect::<String>()
     )
 }

@@ -41,6 +41,10 @@ pub struct Summary {
     /// Scenario time from start to the last outcome (or to the duration limit).
     pub duration_s: f64,
     pub stopped_by_duration_limit: bool,
+    /// Only when a `[limits]` bound or a signal stopped the run early: which, and why. The run exits 3 (a limit) or
+    /// 128 + the signal; everything up to then is reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<StoppedBy>,
     pub downstream: DownstreamStats,
     pub queue: QueueStats,
     pub consumers: ConsumerStats,
@@ -317,6 +321,7 @@ impl Summary {
             throughput_per_s: if duration_s > 0.0 { round(r.completed as f64 / duration_s, 3) } else { 0.0 },
             duration_s,
             stopped_by_duration_limit: o.stopped_by_limit,
+            stopped_by: StoppedBy::of(o),
             downstream: DownstreamStats {
                 capacity_per_s: round(capacity, 3),
                 peak_offered_per_s: r.peak_offered_per_s,
@@ -353,5 +358,26 @@ impl Summary {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
+    }
+}
+
+/// What stopped a run early: a `[limits]` key or a signal, with the sentence the terminal printed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoppedBy {
+    /// `limits.max_events`, `limits.stalled_events`, `limits.max_scenario_time`, `SIGINT`, `SIGTERM` or `SIGHUP`.
+    pub cause: String,
+    pub message: String,
+}
+
+impl StoppedBy {
+    fn of(o: &crate::sim::Outcome) -> Option<StoppedBy> {
+        if let Some(hit) = &o.limit {
+            return Some(StoppedBy { cause: hit.key().to_string(), message: hit.explain() });
+        }
+        let name = crate::broker::real::signal_name(o.signal?);
+        let at = o.end as f64 / 1e9;
+        let message =
+            format!("interrupted by {name} at {at:.3} s of scenario time; the report covers the run up to then");
+        Some(StoppedBy { cause: name.to_string(), message })
     }
 }

@@ -34,8 +34,15 @@ pub fn render(s: &Summary) -> String {
         s.broker,
         s.clock,
         s.duration_s,
-        if s.stopped_by_duration_limit { " (stopped by the duration limit)" } else { "" }
+        match (&s.stopped_by, s.stopped_by_duration_limit) {
+            (Some(stop), _) => format!(" (stopped early: {})", stop.cause),
+            (None, true) => " (stopped by the duration limit)".to_string(),
+            (None, false) => String::new(),
+        }
     );
+    if let Some(stop) = &s.stopped_by {
+        let _ = writeln!(out, "  STOPPED      {}", stop.message);
+    }
     let reasons: Vec<String> = m.dead_lettered.by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
     let _ = writeln!(

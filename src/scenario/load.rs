@@ -1,5 +1,6 @@
 //! Builds a checked `Scenario` from a node tree: defaults, types, ranges, cross-field rules; all errors at once.
 
+use super::limits::*;
 use super::node::{self, Node, NodeValue};
 use super::reader::{join, Errs, TableReader, NOT_NEGATIVE, POSITIVE};
 use super::*;
@@ -124,6 +125,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     let circuit_breaker = r.table("circuit_breaker").map(breaker);
     let autoscale = r.table("autoscale").map(autoscale);
     let report = report(section(&mut r, "report"));
+    let limits = r.table("limits").map(limits).unwrap_or_default();
     let count = errs.clean(&["consumers.count"]).then_some(consumers.count);
     let has_downstream = r.has("downstream"); // if it is malformed, that is the error to report
     let real = broker.kind != BrokerKind::Embedded;
@@ -143,6 +145,19 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
             );
             errs.at("consumers.count", tree.get_path(&["consumers", "count"]), tree.get("autoscale"), message);
         }
+    }
+
+    // Every handler slot is allocated when its consumer starts: bound them all at the pool's largest.
+    let largest = autoscale.as_ref().map_or(consumers.count, |a| a.max_replicas.max(consumers.count));
+    let slots = u64::from(largest) * u64::from(consumers.concurrency);
+    if slots > MAX_HANDLER_SLOTS && errs.clean(&["consumers", "autoscale"]) {
+        let who = if largest == consumers.count { "consumers.count" } else { "autoscale.max_replicas" };
+        let message = format!(
+            "{who} ({largest}) x consumers.concurrency ({}) = {slots} handler slots, above the {MAX_HANDLER_SLOTS} \
+             this harness allocates; lower one of them",
+            consumers.concurrency
+        );
+        errs.at("consumers.concurrency", tree.get_path(&["consumers", "concurrency"]), tree.get("consumers"), message);
     }
 
     // A call that hangs ends only by the caller's timeout: without one, the message would wait forever.
@@ -186,13 +201,14 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
         circuit_breaker,
         autoscale,
         report,
+        limits,
         faults,
         thresholds,
     }
 }
 
 fn producers(mut r: TableReader) -> ProducerCfg {
-    let count = r.u32("count", 1).unwrap_or(1);
+    let count = r.u32_in("count", 1, MAX_PRODUCERS).unwrap_or(1);
     let rate = r.with("rate", rate).unwrap_or(RateShape::Constant { per_second: 100.0 });
     let size = r.with("size", size).unwrap_or(SizeDist::Fixed { bytes: 512 });
     let poison_fraction = r.fraction("poison_fraction").unwrap_or(0.0);
@@ -235,7 +251,7 @@ fn rate(errs: &Errs, node: &Node, path: &str) -> Option<RateShape> {
             t.require("size", "100");
             t.require("every", "\"1m\"");
             let size = t.u64("size", 1).unwrap_or(1);
-            RateShape::Burst { size, every: t.dur_pos("every").unwrap_or(Dur(1)) }
+            RateShape::Burst { size, every: t.timer("every").unwrap_or(MIN_TIMER) }
         }
     };
     t.finish();
@@ -267,7 +283,7 @@ fn steps(errs: &Errs, node: &Node, path: &str) -> Option<Vec<Step>> {
 
 fn size(errs: &Errs, node: &Node, path: &str) -> Option<SizeDist> {
     if let NodeValue::Int(_) = node.value {
-        return errs.int_in(node, path, 0, u64::MAX).map(|bytes| SizeDist::Fixed { bytes });
+        return errs.int_in(node, path, 0, MAX_MESSAGE_BYTES).map(|bytes| SizeDist::Fixed { bytes });
     }
     let forms = "{ bytes = 512 } or { min_bytes = 256, max_bytes = 4096 }";
     let mut t = errs.table(node, path, &format!("a size in bytes like 512, or a table like {forms}"))?;
@@ -275,14 +291,14 @@ fn size(errs: &Errs, node: &Node, path: &str) -> Option<SizeDist> {
         if node.entries().is_some_and(|e| e.is_empty()) {
             errs.bad_value(path, node, &format!("write {forms}"));
         }
-        let bytes = t.u64("bytes", 0).map(|bytes| SizeDist::Fixed { bytes });
+        let bytes = t.u64_in("bytes", 0, MAX_MESSAGE_BYTES).map(|bytes| SizeDist::Fixed { bytes });
         t.get("min_bytes"); // absent here; makes the key known for suggestions
         t.get("max_bytes");
         bytes
     } else {
         t.require("min_bytes", "256");
         t.require("max_bytes", "4096");
-        match (t.u64("min_bytes", 0), t.u64("max_bytes", 0)) {
+        match (t.u64_in("min_bytes", 0, MAX_MESSAGE_BYTES), t.u64_in("max_bytes", 0, MAX_MESSAGE_BYTES)) {
             (Some(min), Some(max)) if min > max => {
                 t.error("max_bytes", format!("{path}: max_bytes ({max}) is below min_bytes ({min}); raise max_bytes"));
                 None
@@ -296,9 +312,10 @@ fn size(errs: &Errs, node: &Node, path: &str) -> Option<SizeDist> {
 }
 
 fn consumers(mut r: TableReader) -> ConsumerCfg {
-    let count = r.u32("count", 0).unwrap_or(1); // 0: produce-only, against a real broker (see broker::real_broker_rules)
-    let concurrency = r.u32("concurrency", 1);
-    let prefetch = r.u32("prefetch", 1);
+    // count 0: produce-only, against a real broker (see broker::real_broker_rules)
+    let count = r.u32_in("count", 0, MAX_CONSUMERS).unwrap_or(1);
+    let concurrency = r.u32_in("concurrency", 1, MAX_CONCURRENCY);
+    let prefetch = r.u32_in("prefetch", 1, MAX_PREFETCH);
     if let (Some(c), Some(p)) = (concurrency, prefetch) {
         if p < c {
             let why = "a consumer cannot work on more messages than it holds";
@@ -333,8 +350,14 @@ fn error_rates(t: &mut TableReader) -> ErrorRates {
 
 fn downstream(mut r: TableReader) -> DownstreamCfg {
     let name = r.str("name").unwrap_or_else(|| "downstream".to_string());
-    let servers = r.u32("servers", 1).unwrap_or(1);
+    let servers = r.u32_in("servers", 1, MAX_SERVERS).unwrap_or(1);
     let service_time = r.dist("service_time").unwrap_or(Dist::fixed(Dur::from_millis(10)));
+    if service_time.mean_ns() < 1.0 && r.errs.clean(&["downstream.service_time"]) {
+        let why = "a service that takes no time has no capacity limit, and every figure measured against its capacity \
+                   would be infinite";
+        let fix = "give it a service time (e.g. \"1ms\") or remove [downstream] if the consumer calls nothing";
+        r.error("service_time", format!("downstream.service_time has a mean of 0: {why}; {fix}"));
+    }
     let timeout = r.dur_pos("timeout");
     let on_timeout = r.choice("on_timeout", &[OnTimeout::KeepWorking, OnTimeout::Cancel]);
     let on_timeout = on_timeout.unwrap_or(OnTimeout::KeepWorking);
@@ -399,7 +422,7 @@ fn retry_policy(errs: &Errs, node: &Node, path: &str) -> Option<RetryPolicy> {
     let kind = t.tag("kind", &["none", "immediate", "intervals", "incremental", "exponential"])?;
     let mut limit = || {
         t.require("limit", "5");
-        t.u32("limit", 1).unwrap_or(1)
+        t.u32_in("limit", 1, MAX_RETRY_LIMIT).unwrap_or(1)
     };
     let policy = match kind {
         "none" => RetryPolicy::None,
@@ -440,6 +463,15 @@ fn retry_policy(errs: &Errs, node: &Node, path: &str) -> Option<RetryPolicy> {
 
 fn redelivery(mut r: TableReader) -> RedeliveryCfg {
     let intervals = r.durs("intervals", true).unwrap_or_default();
+    if let Some(NodeValue::Array(items)) = r.peek("intervals").map(|n| &n.value) {
+        for (i, (d, n)) in intervals.iter().zip(items).enumerate().filter(|(_, (d, _))| **d < MIN_TIMER) {
+            r.errs.bad_value(
+                &format!("redelivery.intervals[{i}]"),
+                n,
+                &format!("{}, got {d}", super::reader::TIMER_FLOOR),
+            );
+        }
+    }
     let jitter = r.choice("jitter", &JITTERS).unwrap_or(Jitter::None);
     r.finish();
     RedeliveryCfg { intervals, jitter }
@@ -449,15 +481,15 @@ fn breaker(mut r: TableReader) -> BreakerCfg {
     let ratio = r.f64_where("failure_ratio", |v| v > 0.0 && v <= 1.0, "must be greater than 0 and at most 1");
     let failure_ratio = ratio.unwrap_or(0.1);
     let minimum_throughput = r.u32("minimum_throughput", 1).unwrap_or(100);
-    let sampling = r.dur_pos("sampling").unwrap_or(Dur::from_secs(30));
-    let break_for = r.dur_pos("break").unwrap_or(Dur::from_secs(5));
+    let sampling = r.timer("sampling").unwrap_or(Dur::from_secs(30));
+    let break_for = r.timer("break").unwrap_or(Dur::from_secs(5));
     r.finish();
     BreakerCfg { failure_ratio, minimum_throughput, sampling, break_for }
 }
 
 fn autoscale(mut r: TableReader) -> AutoscaleCfg {
-    let min_replicas = r.u32("min_replicas", 0).unwrap_or(1);
-    let max_replicas = r.u32("max_replicas", 1).unwrap_or(10);
+    let min_replicas = r.u32_in("min_replicas", 0, MAX_CONSUMERS).unwrap_or(1);
+    let max_replicas = r.u32_in("max_replicas", 1, MAX_CONSUMERS).unwrap_or(10);
     if max_replicas < min_replicas && r.errs.clean(&["autoscale.min_replicas", "autoscale.max_replicas"]) {
         let m = format!("max_replicas ({max_replicas}) is below min_replicas ({min_replicas}); raise max_replicas");
         r.error("max_replicas", m);
@@ -466,7 +498,7 @@ fn autoscale(mut r: TableReader) -> AutoscaleCfg {
         min_replicas,
         max_replicas,
         messages_per_replica: r.u64("messages_per_replica", 1).unwrap_or(100),
-        polling_interval: r.dur_pos("polling_interval").unwrap_or(Dur::from_secs(30)),
+        polling_interval: r.timer("polling_interval").unwrap_or(Dur::from_secs(30)),
         cooldown: r.dur("cooldown").unwrap_or(Dur::from_secs(300)),
         scale_down_stabilization: r.dur("scale_down_stabilization").unwrap_or(Dur::from_secs(300)),
         startup_delay: r.dur("startup_delay").unwrap_or(Dur::from_secs(20)),
@@ -474,6 +506,15 @@ fn autoscale(mut r: TableReader) -> AutoscaleCfg {
     };
     r.finish();
     cfg
+}
+
+fn limits(mut r: TableReader) -> Limits {
+    let max_events = r.u64_in("max_events", 1, i64::MAX as u64);
+    let stalled_events = r.u64_in("stalled_events", 1_000, i64::MAX as u64);
+    let max_scenario_time = r.dur("max_scenario_time");
+    r.check("max_scenario_time", max_scenario_time.is_none_or(|d| d >= Dur::from_secs(1)), "must be at least 1s");
+    r.finish();
+    Limits { max_events, stalled_events, max_scenario_time: max_scenario_time.filter(|d| *d >= Dur::from_secs(1)) }
 }
 
 fn report(mut r: TableReader) -> ReportCfg {

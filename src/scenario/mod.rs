@@ -4,6 +4,7 @@
 //! `load` walks that tree into these types, collecting every error before failing.
 
 mod fault;
+pub mod limits;
 pub mod load;
 pub mod node;
 mod reader;
@@ -40,6 +41,9 @@ pub struct Scenario {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<AutoscaleCfg>,
     pub report: ReportCfg,
+    /// Where a run stops that would otherwise not end (`[limits]`); absent from the resolved file when default.
+    #[serde(skip_serializing_if = "limits::Limits::is_default")]
+    pub limits: limits::Limits,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
     /// `"metric" = "expression"` pairs for `loadtest gate`, in file order.

@@ -1,5 +1,6 @@
 //! Typed access to a node tree that records every error (with path, line and fix) instead of stopping at the first.
 
+use super::limits::MIN_TIMER;
 use super::load::ScenarioError;
 use super::node::{render_key, Entry, Node, NodeValue, EMPTY_TABLE};
 use crate::dist::Dist;
@@ -9,6 +10,8 @@ use std::cell::RefCell;
 
 pub const POSITIVE: &str = "must be greater than 0";
 pub const NOT_NEGATIVE: &str = "must not be negative";
+/// The requirement of a repeating timer (see `MIN_TIMER`).
+pub const TIMER_FLOOR: &str = "must be at least 1us: a timer that fires more often spends the run on its ticks";
 
 /// The errors found so far. Shared by all readers of one load.
 #[derive(Default)]
@@ -298,6 +301,13 @@ impl<'a> TableReader<'a> {
     pub fn u32(&mut self, key: &'static str, min: u32) -> Option<u32> {
         self.with(key, |e, n, p| e.u32(n, p, min))
     }
+    /// An integer in `min..=max` (`scenario::limits` has the bounds).
+    pub fn u32_in(&mut self, key: &'static str, min: u32, max: u32) -> Option<u32> {
+        self.with(key, |e, n, p| e.int_in(n, p, min, u64::from(max)).and_then(|v| u32::try_from(v).ok()))
+    }
+    pub fn u64_in(&mut self, key: &'static str, min: u32, max: u64) -> Option<u64> {
+        self.with(key, |e, n, p| e.int_in(n, p, min, max))
+    }
     pub fn u64(&mut self, key: &'static str, min: u32) -> Option<u64> {
         self.with(key, |e, n, p| e.int_in(n, p, min, u64::MAX))
     }
@@ -338,6 +348,12 @@ impl<'a> TableReader<'a> {
     pub fn dur_pos(&mut self, key: &'static str) -> Option<Dur> {
         let v = self.dur(key)?;
         self.check(key, v > Dur::ZERO, POSITIVE).then_some(v)
+    }
+
+    /// The interval of a timer that repeats or re-arms: at least `scenario::limits::MIN_TIMER`.
+    pub fn timer(&mut self, key: &'static str) -> Option<Dur> {
+        let v = self.dur(key)?;
+        self.check(key, v >= MIN_TIMER, TIMER_FLOOR).then_some(v)
     }
 
     /// Reports "`requirement`, got <value>" for `key` unless `ok`; returns `ok`.

@@ -14,6 +14,7 @@ use super::retry::Backoff;
 use super::rng::Streams;
 use crate::broker::{Broker, BrokerEvent, Envelope};
 use crate::record::{Gauges, Recorder};
+use crate::scenario::limits::LimitHit;
 use crate::scenario::{Fault, Scenario};
 use crate::time::Nanos;
 use rand::RngExt;
@@ -47,6 +48,9 @@ pub struct Engine<'a> {
     pub(super) events: u64,
 }
 
+/// Loop turns between two looks at the signal flag in virtual time (a relaxed atomic load, but not for free).
+const SIGNAL_EVERY: u64 = 1 << 12;
+
 /// What the loop leaves behind.
 pub struct Finished {
     pub ended: Ended,
@@ -63,6 +67,10 @@ pub struct Ended {
     pub at: Nanos,
     /// The duration limit cut the run short.
     pub by_limit: bool,
+    /// A `[limits]` bound stopped the run (exit 3).
+    pub limit: Option<LimitHit>,
+    /// The signal that stopped the run (virtual time; a real broker's run reports it in its `RealReport`).
+    pub signal: Option<i32>,
     pub events: u64,
     /// State at the end, for the last row of the series.
     pub gauges: Gauges,
@@ -118,6 +126,10 @@ impl<'a> Engine<'a> {
         self.start();
         let mut by_limit = false;
         let mut next_paced_report = 0;
+        let limits = &self.cfg.limits;
+        let (max_events, stall_after) = (limits.max_events(self.cfg.messages), limits.stalled_events());
+        let (mut limit, mut signal) = (None, None);
+        let (mut instant, mut at_instant, mut steps) = (0, 0u64, 0u64);
         loop {
             if self.produced_all && self.rec.open_messages() == 0 {
                 break;
@@ -133,7 +145,10 @@ impl<'a> Engine<'a> {
             };
             if next > self.stop_at {
                 self.advance(self.stop_at)?;
-                by_limit = true;
+                match self.cfg.duration {
+                    Some(_) => by_limit = true,
+                    None => limit = Some(LimitHit::ScenarioTime { max: self.cfg.limits.max_scenario_time() }),
+                }
                 break;
             }
             self.advance(next)?;
@@ -151,9 +166,31 @@ impl<'a> Engine<'a> {
                 progress(self.progress());
                 next_paced_report = self.now.saturating_add(crate::time::NS_PER_SEC);
             }
+            // The guards that make every run end: scenario time must move on, events are bounded, signals stop.
+            if self.now == instant {
+                at_instant += 1;
+                if at_instant >= stall_after {
+                    limit = Some(LimitHit::Stalled { events: stall_after, at_ns: self.now });
+                    break;
+                }
+            } else {
+                (instant, at_instant) = (self.now, 0);
+            }
+            if self.events >= max_events {
+                limit = Some(LimitHit::Events { max: max_events });
+                break;
+            }
+            steps += 1;
+            if self.pacer.is_some() || steps % SIGNAL_EVERY == 0 {
+                signal = super::interrupt::received();
+                if signal.is_some() {
+                    break;
+                }
+            }
         }
         progress(self.progress());
-        let ended = Ended { at: self.now, by_limit, events: self.events, gauges: self.gauges() };
+        let gauges = self.gauges();
+        let ended = Ended { at: self.now, by_limit, limit, signal, events: self.events, gauges };
         Ok(Finished { ended, rec: self.rec, depths: self.broker.depths(), downstream: self.downstream, real: None })
     }
 

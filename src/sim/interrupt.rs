@@ -1,5 +1,6 @@
-//! Ctrl-C and SIGTERM during a run on a real broker: the first one asks the run to stop cleanly (stop publishing,
-//! remove the run's topology, write the report marked interrupted); a second one ends the process at once.
+//! Ctrl-C, SIGTERM and SIGHUP during a run: the first one asks the run to stop cleanly (on a real broker: stop
+//! publishing, remove the run's topology; always: flush the series and write the report marked interrupted); a
+//! second one ends the process at once.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -13,7 +14,7 @@ pub fn install() -> std::io::Result<()> {
     }
     let which = Arc::new(AtomicUsize::new(0));
     let armed = Arc::new(AtomicBool::new(false));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // Handlers run in registration order: the first signal finds `armed` false and only arms it; a second one
         // exits at once with 128 + signal, as a shell reports a process killed by it.
         signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&armed))?;

@@ -21,15 +21,16 @@ use crate::record::Recorded;
 use crate::scenario::{BrokerKind, ClockKind, Scenario};
 use crate::time::{Nanos, NS_PER_SEC};
 
-/// Scenario time after which a run without a `duration` stops anyway (seven days).
-pub const DEFAULT_LIMIT: Nanos = 7 * 24 * 3600 * NS_PER_SEC;
-
 /// What the run measured and how it ended.
 pub struct Outcome {
     pub recorded: Recorded,
     /// Scenario time at which the run ended.
     pub end: Nanos,
     pub stopped_by_limit: bool,
+    /// A `[limits]` bound stopped the run before every message had an outcome.
+    pub limit: Option<crate::scenario::limits::LimitHit>,
+    /// A signal stopped a virtual-time run (SIGINT, SIGTERM, SIGHUP); the report is complete up to then.
+    pub signal: Option<i32>,
     pub events: u64,
     /// What the broker still held at the end.
     pub depths: Depths,
@@ -96,7 +97,7 @@ pub fn run_on(
     let recovery = Recovery::new(cfg.faults_start().map(secs), cfg.faults_end().map(secs));
     let gap = cfg.report.episode_gap.ns().div_ceil(NS_PER_SEC);
     let rec = crate::record::Recorder::new(series, nominal, gap, recovery);
-    let stop_at = cfg.duration.map_or(DEFAULT_LIMIT, |d| d.ns());
+    let stop_at = cfg.duration.unwrap_or(cfg.limits.max_scenario_time()).ns();
     let engine = engine::Engine::new(cfg, seed, broker, rec, pacer, stop_at);
     let engine::Finished { ended, rec, depths, downstream, real } = engine.run(progress)?;
     let recorded = rec.finish(ended.at, &ended.gauges)?;
@@ -104,6 +105,8 @@ pub fn run_on(
         recorded,
         end: ended.at,
         stopped_by_limit: ended.by_limit,
+        limit: ended.limit,
+        signal: ended.signal,
         events: ended.events,
         depths,
         downstream_crashes: downstream.as_ref().map_or(0, |d| d.crashes),

@@ -121,7 +121,7 @@ impl Engine<'_> {
             None => Default::default(),
         };
         let by_limit = reason == EndReason::DurationLimit;
-        let ended = Ended { at: self.now, by_limit, events: self.events, gauges };
+        let ended = Ended { at: self.now, by_limit, limit: None, signal: None, events: self.events, gauges };
         let depths = self.broker.depths();
         Ok(Finished { ended, rec: self.rec, depths, downstream: self.downstream, real: Some(report) })
     }

@@ -2,7 +2,7 @@
 //! downstream to act on, a real broker to reach).
 
 use super::super::node::Node;
-use super::super::reader::{Errs, TableReader, POSITIVE};
+use super::super::reader::{Errs, TableReader};
 use super::super::*;
 use super::error_rates;
 
@@ -60,7 +60,12 @@ pub(super) fn faults(
             "latency-spike" => {
                 let duration = window(&mut t);
                 t.require("factor", "10");
-                let factor = t.f64_where("factor", |v| v > 0.0, POSITIVE).unwrap_or(1.0);
+                let (lo, hi) = crate::scenario::limits::FACTOR;
+                let range = format!(
+                    "must lie within [{lo:e}, {hi:e}]: beyond it the service time under the spike \
+                                     underflows to 0 or overflows"
+                );
+                let factor = t.f64_where("factor", |v| (lo..=hi).contains(&v), &range).unwrap_or(1.0);
                 Fault::LatencySpike { at, duration, factor }
             }
             "consumer-crash" => {

@@ -146,6 +146,7 @@ fn defaults() -> Scenario {
         redelivery: RedeliveryCfg { intervals: vec![], jitter: Jitter::None },
         circuit_breaker: None,
         autoscale: None,
+        limits: Default::default(),
         report: ReportCfg { episode_gap: secs(10) },
         faults: vec![],
         thresholds: Thresholds::default(),
@@ -202,6 +203,7 @@ fn full_expected() -> Scenario {
             min_replicas: 1, max_replicas: 8, messages_per_replica: 50, polling_interval: secs(15),
             cooldown: secs(300), scale_down_stabilization: secs(120), startup_delay: secs(10), count_unacked: true,
         }),
+        limits: Default::default(),
         report: ReportCfg { episode_gap: secs(5) },
         faults: vec![
             Fault::Outage { at: secs(300), duration: secs(120), mode: OutageMode::Hang },
