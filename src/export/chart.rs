@@ -80,7 +80,12 @@ impl Ranged for Axis {
     type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.inner.map(value, limit)
+        // A value far outside the axis (a fault band ending after 10^9 days) would overflow the pixel arithmetic:
+        // clamp it to one span beyond either end, which still draws off the plot.
+        let r = self.inner.range();
+        let span = (r.end - r.start).abs().max(1.0);
+        let v = if value.is_nan() { r.start } else { value.clamp(r.start - span, r.end + span) };
+        self.inner.map(&v, limit)
     }
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
         match &self.ticks {
