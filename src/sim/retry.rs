@@ -14,7 +14,8 @@ use rand::{Rng, RngExt};
 pub struct Backoff {
     delays: Kind,
     jitter: Jitter,
-    /// Smallest and largest un-jittered delay: decorrelated jitter's `base` and `cap`.
+    /// Decorrelated jitter's `base` (the smallest positive un-jittered delay) and `cap`: the policy's `cap` for
+    /// exponential backoff, the largest un-jittered delay for the policies that have no cap.
     base: Nanos,
     cap: Nanos,
 }
@@ -63,6 +64,11 @@ impl Backoff {
     fn new(delays: Kind, jitter: Jitter) -> Backoff {
         let mut b = Backoff { delays, jitter, base: 0, cap: 0 };
         (b.base, b.cap) = b.extremes();
+        if let Kind::Exponential { cap, .. } = b.delays {
+            if b.limit() > 0 {
+                b.cap = cap;
+            }
+        }
         b
     }
 
@@ -275,8 +281,34 @@ mod tests {
             let all = seq(&b);
             let base = all.iter().copied().filter(|&d| d > 0).min().unwrap_or(0);
             let cap = all.iter().copied().max().unwrap_or(0);
-            assert_eq!((b.base, b.cap), (base, cap), "{p:?}");
+            assert_eq!(b.extremes(), (base, cap), "{p:?}");
         }
+    }
+
+    #[test]
+    fn decorrelated_caps_at_the_policy_cap_not_the_largest_delay() {
+        // limit 5, base 1 s: the largest scheduled delay is 16 s whatever the cap; the cap decides
+        let draws = |cap: u64| {
+            let b = Backoff::from_policy(&exp(5, S, cap), Jitter::Decorrelated);
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let (mut prev, mut all) = (0, Vec::new());
+            for _ in 0..1000 {
+                for n in 1..=5 {
+                    prev = b.next(n, prev, &mut rng);
+                    assert!((S..=cap).contains(&prev), "cap {cap}: {prev}");
+                    all.push(prev);
+                }
+                prev = 0;
+            }
+            (all.iter().max().copied().unwrap(), all.iter().sum::<u64>())
+        };
+        // (the largest delay drawn, the sum of all 5000): before, every cap gave the 16 s cap's figures
+        assert_eq!(draws(4 * S), (4 * S, 15_067_546_909_558));
+        assert_eq!(draws(60 * S), (60 * S, 33_400_753_207_717));
+        assert_eq!(draws(600 * S), (127_499_584_831, 33_752_106_611_433));
+        // the policies without a cap keep the largest scheduled delay as decorrelated jitter's cap
+        let inc = RetryPolicy::Incremental { limit: 3, initial: Dur(S), step: Dur(S) };
+        assert_eq!(Backoff::from_policy(&inc, Jitter::Decorrelated).cap, 3 * S);
     }
 
     #[test]
