@@ -8,27 +8,43 @@ use crate::time::Nanos;
 use rand::{Rng, RngExt};
 
 /// A schedule of delays: retry n (1-based) waits `delay(n)` before jitter.
+///
+/// Delays are computed on demand: nothing here is proportional to a configured limit.
 #[derive(Clone, Debug)]
 pub struct Backoff {
     delays: Kind,
     jitter: Jitter,
-    /// Smallest and largest un-jittered delay: decorrelated jitter's `base` and `cap`.
+    /// Decorrelated jitter's `base` (the smallest positive un-jittered delay) and `cap`: the policy's `cap` for
+    /// exponential backoff, the largest un-jittered delay for the policies that have no cap.
     base: Nanos,
     cap: Nanos,
 }
 
 #[derive(Clone, Debug)]
 enum Kind {
+    /// `limit` retries with no delay.
+    Immediate {
+        limit: u32,
+    },
+    /// One retry per listed delay (the list is the user's own, read from the scenario file).
     List(Vec<Nanos>),
-    Incremental { limit: u32, initial: Nanos, step: Nanos },
-    Exponential { limit: u32, base: Nanos, cap: Nanos },
+    Incremental {
+        limit: u32,
+        initial: Nanos,
+        step: Nanos,
+    },
+    Exponential {
+        limit: u32,
+        base: Nanos,
+        cap: Nanos,
+    },
 }
 
 impl Backoff {
     pub fn from_policy(policy: &RetryPolicy, jitter: Jitter) -> Backoff {
         let delays = match policy {
             RetryPolicy::None => Kind::List(Vec::new()),
-            RetryPolicy::Immediate { limit } => Kind::List(vec![0; *limit as usize]),
+            RetryPolicy::Immediate { limit } => Kind::Immediate { limit: *limit },
             RetryPolicy::Intervals { intervals } => Kind::List(intervals.iter().map(|d| d.ns()).collect()),
             RetryPolicy::Incremental { limit, initial, step } => {
                 Kind::Incremental { limit: *limit, initial: initial.ns(), step: step.ns() }
@@ -47,18 +63,40 @@ impl Backoff {
 
     fn new(delays: Kind, jitter: Jitter) -> Backoff {
         let mut b = Backoff { delays, jitter, base: 0, cap: 0 };
-        let n = b.limit();
-        let all: Vec<Nanos> = (1..=n).map(|i| b.delay(i)).collect();
-        b.base = all.iter().copied().filter(|&d| d > 0).min().unwrap_or(0);
-        b.cap = all.iter().copied().max().unwrap_or(0);
+        (b.base, b.cap) = b.extremes();
+        if let Kind::Exponential { cap, .. } = b.delays {
+            if b.limit() > 0 {
+                b.cap = cap;
+            }
+        }
         b
+    }
+
+    /// Smallest positive and largest un-jittered delay over retries `1..=limit` (0 when there is none), in closed
+    /// form: incremental and exponential delays never decrease with `n`, so the extremes are at known retries.
+    fn extremes(&self) -> (Nanos, Nanos) {
+        let limit = self.limit();
+        if limit == 0 {
+            return (0, 0);
+        }
+        match &self.delays {
+            Kind::Immediate { .. } => (0, 0),
+            Kind::List(v) => {
+                (v.iter().copied().filter(|&d| d > 0).min().unwrap_or(0), v.iter().copied().max().unwrap_or(0))
+            }
+            Kind::Incremental { .. } | Kind::Exponential { .. } => {
+                // the first positive delay: retry 1, or retry 2 when incremental starts at 0 (then it is `step`)
+                let first_positive = [1, 2].into_iter().filter(|&n| n <= limit).map(|n| self.delay(n)).find(|&d| d > 0);
+                (first_positive.unwrap_or(0), self.delay(limit))
+            }
+        }
     }
 
     /// How many retries the schedule allows.
     pub fn limit(&self) -> u32 {
         match &self.delays {
             Kind::List(v) => v.len() as u32,
-            Kind::Incremental { limit, .. } | Kind::Exponential { limit, .. } => *limit,
+            Kind::Immediate { limit } | Kind::Incremental { limit, .. } | Kind::Exponential { limit, .. } => *limit,
         }
     }
 
@@ -66,6 +104,7 @@ impl Backoff {
     pub fn delay(&self, n: u32) -> Nanos {
         let n = n.max(1);
         match &self.delays {
+            Kind::Immediate { .. } => 0,
             Kind::List(v) => v.get(n as usize - 1).copied().unwrap_or(0),
             Kind::Incremental { initial, step, .. } => initial.saturating_add(step.saturating_mul(n as u64 - 1)),
             Kind::Exponential { base, cap, .. } => {
@@ -208,6 +247,68 @@ mod tests {
             assert!((S..=20 * S).contains(&prev));
         }
         assert!(max_seen > 10 * S, "decorrelated never grew: {max_seen}");
+    }
+
+    #[test]
+    fn huge_limits_allocate_nothing_and_give_closed_form_delays() {
+        // u32::MAX retries: before, a precomputed delay list of 34 GB (immediate) or 4 billion delays computed up front
+        let imm = Backoff::from_policy(&RetryPolicy::Immediate { limit: u32::MAX }, Jitter::Decorrelated);
+        assert_eq!((imm.limit(), imm.delay(u32::MAX), imm.base, imm.cap), (u32::MAX, 0, 0, 0));
+        let inc = RetryPolicy::Incremental { limit: u32::MAX, initial: Dur(0), step: Dur(MS) };
+        let inc = Backoff::from_policy(&inc, Jitter::None);
+        assert_eq!((inc.limit(), inc.base, inc.cap), (u32::MAX, MS, (u32::MAX as u64 - 1) * MS));
+        let e = Backoff::from_policy(&exp(u32::MAX, S, 300 * S), Jitter::None);
+        assert_eq!((e.limit(), e.delay(u32::MAX), e.base, e.cap), (u32::MAX, 300 * S, S, 300 * S));
+    }
+
+    #[test]
+    fn closed_form_extremes_match_a_scan_of_every_delay() {
+        let policies = [
+            RetryPolicy::None,
+            RetryPolicy::Immediate { limit: 3 },
+            RetryPolicy::Intervals { intervals: vec![Dur(0), Dur(5 * S), Dur(2 * S)] },
+            RetryPolicy::Incremental { limit: 1, initial: Dur(0), step: Dur(S) },
+            RetryPolicy::Incremental { limit: 4, initial: Dur(0), step: Dur(S) },
+            RetryPolicy::Incremental { limit: 4, initial: Dur(0), step: Dur(0) },
+            RetryPolicy::Incremental { limit: 4, initial: Dur(2 * S), step: Dur(S) },
+            exp(0, S, 30 * S),
+            exp(3, 0, 30 * S),
+            exp(7, S, 30 * S),
+            exp(70, S, u64::MAX),
+        ];
+        for p in &policies {
+            let b = Backoff::from_policy(p, Jitter::None);
+            let all = seq(&b);
+            let base = all.iter().copied().filter(|&d| d > 0).min().unwrap_or(0);
+            let cap = all.iter().copied().max().unwrap_or(0);
+            assert_eq!(b.extremes(), (base, cap), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn decorrelated_caps_at_the_policy_cap_not_the_largest_delay() {
+        // limit 5, base 1 s: the largest scheduled delay is 16 s whatever the cap; the cap decides
+        let draws = |cap: u64| {
+            let b = Backoff::from_policy(&exp(5, S, cap), Jitter::Decorrelated);
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let (mut prev, mut all) = (0, Vec::new());
+            for _ in 0..1000 {
+                for n in 1..=5 {
+                    prev = b.next(n, prev, &mut rng);
+                    assert!((S..=cap).contains(&prev), "cap {cap}: {prev}");
+                    all.push(prev);
+                }
+                prev = 0;
+            }
+            (all.iter().max().copied().unwrap(), all.iter().sum::<u64>())
+        };
+        // (the largest delay drawn, the sum of all 5000): before, every cap gave the 16 s cap's figures
+        assert_eq!(draws(4 * S), (4 * S, 15_067_546_909_558));
+        assert_eq!(draws(60 * S), (60 * S, 33_400_753_207_717));
+        assert_eq!(draws(600 * S), (127_499_584_831, 33_752_106_611_433));
+        // the policies without a cap keep the largest scheduled delay as decorrelated jitter's cap
+        let inc = RetryPolicy::Incremental { limit: 3, initial: Dur(S), step: Dur(S) };
+        assert_eq!(Backoff::from_policy(&inc, Jitter::Decorrelated).cap, 3 * S);
     }
 
     #[test]
