@@ -13,6 +13,8 @@ pub struct AmqpUrl {
     pub vhost: String,
     pub user: String,
     password: String,
+    /// The URL gave a user and no password (`amqp://token@host`): the user may be a token, so it is never shown.
+    user_is_token: bool,
     pub heartbeat: Option<u16>,
     pub frame_max: Option<u32>,
 }
@@ -50,6 +52,7 @@ impl AmqpUrl {
             "" => "guest".to_string(),
             u => decode(u)?,
         };
+        let user_is_token = !url.username().is_empty() && url.password().is_none();
         let password = match url.password() {
             None => "guest".to_string(),
             Some(p) => decode(p)?,
@@ -69,11 +72,29 @@ impl AmqpUrl {
                 }
             }
         }
-        Ok(AmqpUrl { tls, host, port, vhost, user, password, heartbeat, frame_max })
+        Ok(AmqpUrl { tls, host, port, vhost, user, password, user_is_token, heartbeat, frame_max })
     }
 
     pub fn password(&self) -> &str {
         &self.password
+    }
+
+    /// The user as messages may show it: `****` when the URL gave it without a password (it may be a token).
+    pub fn shown_user(&self) -> &str {
+        if self.user_is_token {
+            "****"
+        } else {
+            &self.user
+        }
+    }
+
+    /// What must never be shown besides the password: the user of a user-only URL; empty otherwise.
+    pub fn token(&self) -> &str {
+        if self.user_is_token {
+            &self.user
+        } else {
+            ""
+        }
     }
 
     /// `host:port, vhost "/"`: how messages name the broker.
@@ -89,14 +110,14 @@ fn decode(s: &str) -> Result<String, String> {
         .map_err(|_| "the URL is not valid UTF-8 after percent-decoding".into())
 }
 
-/// `amqp://guest@127.0.0.1:5672/%2f`: the URL without its password.
+/// `amqp://guest@127.0.0.1:5672/%2f`: the URL without its password (and `amqp://****@...` for a user-only URL).
 impl fmt::Display for AmqpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = if self.tls { "amqps" } else { "amqp" };
         let vhost: String =
             percent_encoding::utf8_percent_encode(&self.vhost, percent_encoding::NON_ALPHANUMERIC).collect();
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        write!(f, "{scheme}://{}@{host}:{}/{vhost}", self.user, self.port)
+        write!(f, "{scheme}://{}@{host}:{}/{vhost}", self.shown_user(), self.port)
     }
 }
 
@@ -139,5 +160,8 @@ mod tests {
         }
         let u = AmqpUrl::parse("amqp://guest:hunter2@host/").unwrap();
         assert!(!format!("{u} {u:?} {}", u.place()).contains("hunter2"));
+        let u = AmqpUrl::parse("amqp://hunter2@host/").unwrap();
+        assert_eq!((u.user.as_str(), u.token(), u.shown_user()), ("hunter2", "hunter2", "****"));
+        assert_eq!(format!("{u} {u:?}"), "amqp://****@host:5672/%2F AmqpUrl(amqp://****@host:5672/%2F)");
     }
 }

@@ -170,7 +170,8 @@ pub struct DlqServeArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScenarioArgs {
-    /// Override one scenario value, e.g. `--set consumers.count=8` or `--set retry.jitter=full` (repeatable).
+    /// Override one scenario value, e.g. `--set consumers.count=8` or `--set retry.jitter=full` (repeatable);
+    /// `--set KEY=null` removes the key, e.g. `--set downstream.timeout=null` (a key with a default takes it).
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub sets: Vec<String>,
 }

@@ -101,7 +101,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         "events": outcome.events,
         "peak_rss_mb": peak_rss_mb(),
         "scenario_file": args.scenario.display().to_string(),
-        "overrides": sets.iter().map(|s| crate::secret::mask_url(s)).collect::<Vec<_>>(),
+        "overrides": sets.iter().map(|s| crate::secret::mask_set(s)).collect::<Vec<_>>(),
     });
     report::write_files(&dir, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", dir.display())))?;

@@ -16,7 +16,8 @@ pub struct RunData {
     /// The end-to-end latency percentile distribution.
     pub latency: Vec<hgrm::Point>,
     pub scenario: Scenario,
-    /// `scenario.toml` as written: the resolved configuration.
+    /// `scenario.toml` as written (the resolved configuration), its `[broker]` masked even if an older or
+    /// hand-edited file was not.
     pub scenario_toml: String,
 }
 
@@ -56,7 +57,7 @@ impl RunData {
         let hgrm_path = dir.join(report::HGRM);
         let latency = hgrm::parse(&read(&hgrm_path)?).map_err(|e| bad(&hgrm_path, e))?;
         let scn_path = dir.join(report::SCENARIO);
-        let scenario_toml = read(&scn_path)?;
+        let scenario_toml = crate::secret::mask_scenario_toml(&read(&scn_path)?);
         let scenario =
             crate::scenario::load_str(&scenario_toml, &scn_path.display().to_string(), &[]).map_err(|e| {
                 let problems: Vec<String> = e.errors.iter().map(|p| p.to_string()).collect();

@@ -336,7 +336,14 @@ pub fn save(run: &Path, name: &str, root: &Path, force: bool, with_timeseries: b
         std::fs::create_dir_all(&to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
         for f in files {
             let path = from.join(f);
-            if path.is_file() {
+            if path.is_file() && *f == report::SCENARIO {
+                // Masked again: a baseline is committed, and the run folder may predate today's masking.
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let to = to.join(f);
+                std::fs::write(&to, crate::secret::mask_scenario_toml(&text))
+                    .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+            } else if path.is_file() {
                 std::fs::copy(&path, to.join(f)).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
             } else if *f == report::SUMMARY || *f == report::TIMESERIES {
                 return Err(format!("{} is missing; the baseline needs it", path.display()));

@@ -73,7 +73,8 @@ pub fn load_file(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioError
 /// Largest scenario file read: a real one is a few KB; a device or a runaway generator must not fill memory.
 pub const MAX_SCENARIO_BYTES: u64 = 4 << 20;
 
-/// Reads at most `MAX_SCENARIO_BYTES` (devices such as /dev/zero and pipes included) as UTF-8.
+/// Reads at most `MAX_SCENARIO_BYTES` (devices such as /dev/zero and pipes included) as UTF-8; text that is not
+/// UTF-8 is refused with the line and byte offset of its first bad byte.
 fn read_limited(path: &Path) -> std::io::Result<String> {
     use std::io::{Error, ErrorKind, Read};
     let mut bytes = Vec::new();
@@ -82,12 +83,23 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
         let m = format!("it is larger than {} MiB; a scenario file is a few KB of TOML", MAX_SCENARIO_BYTES >> 20);
         return Err(Error::new(ErrorKind::InvalidData, m));
     }
-    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidData, "it is not UTF-8 text"))
+    String::from_utf8(bytes).map_err(|e| {
+        let (offset, bytes) = (e.utf8_error().valid_up_to(), e.as_bytes());
+        let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = offset - bytes[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let m = format!(
+            "it is not UTF-8 text: line {line} has the invalid byte 0x{:02x} at byte offset {offset} (byte {} of the \
+             line); save the file as UTF-8",
+            bytes[offset],
+            column + 1
+        );
+        Error::new(ErrorKind::InvalidData, m)
+    })
 }
 
 fn load(text: &str, source: &str, default_name: &str, sets: &[String]) -> Result<Scenario, ScenarioErrors> {
     let fail = |errors| ScenarioErrors { source: source.to_string(), errors };
-    let mut tree = node::parse(text).map_err(|e| fail(vec![e]))?;
+    let mut tree = node::parse(text).map_err(|e| fail(vec![with_key_range(text, e, default_name)]))?;
     let errs = Errs::default();
     for flag in sets {
         if let Err(e) = node::apply_set(&mut tree, flag) {
@@ -101,6 +113,22 @@ fn load(text: &str, source: &str, default_name: &str, sets: &[String]) -> Result
     }
     errors.sort_by_key(|e| (e.from_set, e.line.is_none(), e.line));
     Err(fail(errors))
+}
+
+/// An integer beyond TOML's range: adds the range its key takes, found by loading the file with that integer as 0.
+fn with_key_range(text: &str, mut e: ScenarioError, default_name: &str) -> ScenarioError {
+    let Some((path, patched)) = node::overflowed(text) else {
+        return e;
+    };
+    let Ok(tree) = node::parse(&patched) else {
+        return e;
+    };
+    let errs = Errs::default();
+    scenario(&errs, &tree, default_name);
+    if let (Some((min, max)), Some(head)) = (errs.int_range(&path), e.message.strip_suffix(node::OVERFLOW_FIX)) {
+        e.message = format!("{head}, and `{path}` takes {min}..={max}{}", node::OVERFLOW_FIX);
+    }
+    e
 }
 
 fn section<'a>(r: &mut TableReader<'a>, key: &'static str) -> TableReader<'a> {
@@ -601,3 +629,5 @@ mod broker;
 mod faults;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;

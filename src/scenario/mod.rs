@@ -570,13 +570,11 @@ impl Scenario {
         self.queue.peek_lock_keys()
     }
 
-    /// The resolved scenario as TOML: every default filled in, overrides applied. Its hash identifies the configuration.
+    /// The resolved scenario as TOML: every default filled in, overrides applied, `[broker]` masked
+    /// (`secret::mask_scenario_toml`). Its hash identifies the configuration.
     pub fn to_toml(&self) -> String {
-        let mut copy = self.clone();
-        if let Some(url) = copy.broker.url.as_mut() {
-            *url = crate::secret::mask_url(url);
-        }
-        toml::to_string(&copy).unwrap_or_else(|e| format!("# could not serialise the scenario: {e}\n"))
+        let text = toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise the scenario: {e}\n"));
+        crate::secret::mask_scenario_toml(&text)
     }
 
     /// When the last fault stops acting, if any fault ends.

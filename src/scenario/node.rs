@@ -3,6 +3,9 @@
 use super::load::ScenarioError;
 use toml_edit::{Document, Item, Value};
 
+mod parse_error;
+pub use parse_error::{overflowed, OVERFLOW_FIX};
+
 /// One value of the tree, with the line it was written on (1-based) and whether a `--set` flag supplied it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
@@ -93,7 +96,7 @@ impl Node {
                 }
             }
         };
-        shorten(text, 60)
+        shorten(text, MAX_SHOWN)
     }
 
     fn mark_from_set(&mut self) {
@@ -128,6 +131,14 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// A key as messages show it: written as in TOML, and cut like values (a key may be 50,000 characters of junk).
+pub fn short_key(key: &str) -> String {
+    shorten(render_key(key), MAX_SHOWN)
+}
+
+/// How many characters of a value or key messages show.
+const MAX_SHOWN: usize = 60;
+
 /// A key as written in TOML: bare if it can be, quoted otherwise.
 pub fn render_key(key: &str) -> String {
     let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -150,7 +161,7 @@ pub fn render_float(f: f64) -> String {
     }
 }
 
-fn shorten(text: String, max: usize) -> String {
+pub fn shorten(text: String, max: usize) -> String {
     if text.chars().count() <= max {
         return text;
     }
@@ -177,21 +188,10 @@ impl Lines {
     }
 }
 
-/// Parses TOML text into a node tree. Malformed TOML gives one error with its line and column.
+/// Parses TOML text into a node tree. Malformed TOML gives one error with its line and column (a duplicate key or
+/// an integer out of range: with its key).
 pub fn parse(text: &str) -> Result<Node, ScenarioError> {
-    let doc = Document::parse(text).map_err(|e| {
-        let (line, message) = match e.span() {
-            Some(span) => {
-                let start = span.start.min(text.len());
-                let before = text.get(..start).unwrap_or("");
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                (Some(line), format!("invalid TOML at column {column}: {}", e.message()))
-            }
-            None => (None, format!("invalid TOML: {}", e.message())),
-        };
-        ScenarioError { path: String::new(), line, from_set: false, message }
-    })?;
+    let doc = Document::parse(text).map_err(|e| parse_error::explain(text, &e))?;
     let lines = Lines::new(text);
     Ok(from_item(doc.as_item(), None, &lines))
 }
@@ -242,7 +242,8 @@ fn from_value(value: &Value, fallback: Option<usize>, lines: &Lines) -> Node {
 
 /// Applies one `--set key.path=value` override. The value is read as a TOML value (`8`, `"5m"`, `[1, 2]`,
 /// `{ shape = "poisson", per_second = 50 }`); if it is not valid TOML it is taken as a bare string (`full`).
-/// Intermediate tables are created. A flag that fails leaves the tree unchanged.
+/// Intermediate tables are created. `null` (Helm's convention) removes the key or array element instead, if it is
+/// there. A flag that fails leaves the tree unchanged.
 pub fn apply_set(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
     let mut changed = root.clone();
     set_path(&mut changed, flag)?;
@@ -250,11 +251,35 @@ pub fn apply_set(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// The flag as its errors show it: cut like values, passwords masked; under `[broker]` only its key path, as the
+/// value may hold a password that no position gives away (a token).
+fn shown_flag(flag: &str) -> String {
+    let path = flag.split_once('=').map_or(flag, |(p, _)| p);
+    let shown = if crate::secret::under_broker(path) {
+        let key = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        flag.trim().chars().take_while(key).collect()
+    } else {
+        crate::secret::mask_url(flag)
+    };
+    shorten(shown, MAX_SHOWN)
+}
+
 fn set_path(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
-    let fail =
-        |path: &str, message: String| ScenarioError { path: path.to_string(), line: None, from_set: true, message };
+    let fail = |path: &str, message: String| ScenarioError {
+        path: shorten(path.to_string(), MAX_SHOWN),
+        line: None,
+        from_set: true,
+        message,
+    };
+    let cut = |s: &str| shorten(s.to_string(), MAX_SHOWN);
     let Some((path, raw)) = flag.split_once('=') else {
-        return Err(fail(flag, "missing `=`; write --set key.path=value, e.g. --set consumers.count=8".to_string()));
+        let hidden = if crate::secret::under_broker(flag) {
+            " (the rest of the flag is not shown: a [broker] value may hold a password)"
+        } else {
+            ""
+        };
+        let m = format!("missing `=`{hidden}; write --set key.path=value, e.g. --set consumers.count=8");
+        return Err(fail(&shown_flag(flag), m));
     };
     let path = path.trim();
     let segments: Vec<&str> = path.split('.').map(str::trim).collect();
@@ -264,9 +289,12 @@ fn set_path(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
         } else {
             "empty part in the key path; separate keys with single dots, e.g. --set producers.rate.per_second=50"
         };
-        return Err(fail(flag, message.to_string()));
+        return Err(fail(&shown_flag(flag), message.to_string()));
     }
     let raw = raw.trim();
+    if raw == "null" {
+        return remove_path(root, &segments, path);
+    }
     let mut value = match raw.parse::<Value>() {
         Ok(v) => from_value(&v, None, &Lines::new(raw)),
         Err(_) => Node::new(NodeValue::Str(raw.to_string()), None, true),
@@ -288,7 +316,7 @@ fn set_path(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
                             let why = "--set can change elements that exist, not add them";
                             return Err(fail(
                                 path,
-                                format!("index {index} is out of range: there is no `{here}`; {why}"),
+                                format!("index {index} is out of range: there is no `{}`; {why}", cut(&here)),
                             ));
                         }
                         let fresh = Node::new(NodeValue::Table(Vec::new()), None, true);
@@ -301,18 +329,20 @@ fn set_path(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
             NodeValue::Array(items) => {
                 let len = items.len();
                 let index = seg.parse::<usize>().map_err(|_| {
+                    let walked = cut(&walked);
                     fail(path, format!("`{walked}` is an array; address its elements by index, e.g. {walked}.0"))
                 })?;
                 if index >= len {
                     let range = if len == 0 { "it is empty".to_string() } else { format!("valid: 0..={}", len - 1) };
                     return Err(fail(
                         path,
-                        format!("index {index} is out of range: `{walked}` has {len} element(s) ({range})"),
+                        format!("index {index} is out of range: `{}` has {len} element(s) ({range})", cut(&walked)),
                     ));
                 }
                 &mut items[index]
             }
             _ => {
+                let (walked, seg) = (cut(&walked), cut(seg));
                 return Err(fail(path, format!("`{walked}` is {type_name}, so it has no key `{seg}`")));
             }
         };
@@ -321,6 +351,47 @@ fn set_path(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
             return Ok(());
         }
         walked = here;
+    }
+    Ok(())
+}
+
+/// `--set key.path=null`: removes the key (or the array element) if it is there, so that an optional key is unset
+/// and a key with a default takes it; a path that is not there changes nothing, as in Helm. A path through a value
+/// that is not a table or an array is an error, as for any `--set`.
+fn remove_path(root: &mut Node, segments: &[&str], path: &str) -> Result<(), ScenarioError> {
+    let mut node = root;
+    let mut walked = String::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        let type_name = node.type_name();
+        let next = match &mut node.value {
+            NodeValue::Table(entries) if last => {
+                entries.retain(|e| e.key != *seg);
+                return Ok(());
+            }
+            NodeValue::Array(items) if last => {
+                if let Some(index) = seg.parse::<usize>().ok().filter(|i| *i < items.len()) {
+                    items.remove(index);
+                }
+                return Ok(());
+            }
+            NodeValue::Table(entries) => entries.iter_mut().find(|e| e.key == *seg).map(|e| &mut e.node),
+            NodeValue::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => {
+                let (walked, seg) = (shorten(walked, MAX_SHOWN), shorten(seg.to_string(), MAX_SHOWN));
+                return Err(ScenarioError {
+                    path: shorten(path.to_string(), MAX_SHOWN),
+                    line: None,
+                    from_set: true,
+                    message: format!("`{walked}` is {type_name}, so it has no key `{seg}` to remove"),
+                });
+            }
+        };
+        let Some(next) = next else {
+            return Ok(());
+        };
+        node = next;
+        walked = if walked.is_empty() { seg.to_string() } else { format!("{walked}.{seg}") };
     }
     Ok(())
 }

@@ -2,8 +2,9 @@
 
 use super::limits::MIN_TIMER;
 use super::load::ScenarioError;
-use super::node::{render_key, Entry, Node, NodeValue, EMPTY_TABLE};
+use super::node::{short_key, Entry, Node, NodeValue, EMPTY_TABLE};
 use crate::dist::Dist;
+use crate::secret::under_broker;
 use crate::time::Dur;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -13,9 +14,22 @@ pub const NOT_NEGATIVE: &str = "must not be negative";
 /// The requirement of a repeating timer (see `MIN_TIMER`).
 pub const TIMER_FLOOR: &str = "must be at least 1us: a timer that fires more often spends the run on its ticks";
 
-/// The errors found so far. Shared by all readers of one load.
+/// The errors found so far, and the range each integer key was read with. Shared by all readers of one load.
 #[derive(Default)]
-pub struct Errs(RefCell<Vec<ScenarioError>>);
+pub struct Errs(RefCell<Vec<ScenarioError>>, RefCell<Vec<(String, u32, u64)>>);
+
+/// How a value appears in a message: as written (cut), or under `[broker]`, which may hold a password, only as its
+/// type and size.
+pub fn shown(path: &str, node: &Node) -> String {
+    let n = |count: usize, one: &str| format!("{count} {one}{}", if count == 1 { "" } else { "s" });
+    match &node.value {
+        _ if !under_broker(path) => node.render(),
+        NodeValue::Str(s) => format!("a string of {}", n(s.chars().count(), "character")),
+        NodeValue::Array(items) => format!("an array of {}", n(items.len(), "element")),
+        NodeValue::Table(entries) => format!("a table of {}", n(entries.len(), "key")),
+        _ => node.type_name().to_string(),
+    }
+}
 
 impl Errs {
     pub fn into_vec(self) -> Vec<ScenarioError> {
@@ -34,11 +48,20 @@ impl Errs {
     }
 
     /// An error about the value of `node`. The message starts with "`path = value`: " unless the value came from
-    /// `--set` (the report names the flag's path instead).
+    /// `--set` (the report names the flag's path instead). A `[broker]` value is never shown (see `shown`).
     pub fn bad_value(&self, path: &str, node: &Node, problem: &str) {
-        let message =
-            if node.from_set { problem.to_string() } else { format!("`{path} = {}`: {problem}", node.render()) };
+        let message = match () {
+            _ if node.from_set => problem.to_string(),
+            _ if under_broker(path) => format!("`{path}`: {problem} ([broker] values are never shown)"),
+            _ => format!("`{path} = {}`: {problem}", node.render()),
+        };
         self.at(path, Some(node), None, message);
+    }
+
+    /// The range `path` was read with (`int_in`), if it is an integer key; `max` as far as a TOML integer reaches.
+    pub fn int_range(&self, path: &str) -> Option<(u32, u64)> {
+        let ranges = self.1.borrow();
+        ranges.iter().find(|(p, _, _)| p == path).map(|&(_, min, max)| (min, max.min(i64::MAX as u64)))
     }
 
     /// No error recorded at any of `paths` or below them (`consumers` covers `consumers.count`).
@@ -50,6 +73,7 @@ impl Errs {
 
     pub fn wrong_type<T>(&self, node: &Node, path: &str, expected: &str) -> Option<T> {
         let got = match node.value {
+            _ if under_broker(path) => shown(path, node),
             NodeValue::Table(_) => "a table".to_string(),
             NodeValue::Array(_) if !node.from_set => "an array".to_string(),
             _ => node.render(),
@@ -67,6 +91,7 @@ impl Errs {
 
     /// An integer in `min..=max`.
     pub fn int_in(&self, node: &Node, path: &str, min: u32, max: u64) -> Option<u64> {
+        self.1.borrow_mut().push((path.to_string(), min, max));
         let NodeValue::Int(v) = node.value else {
             return self.wrong_type(node, path, "an integer");
         };
@@ -93,7 +118,7 @@ impl Errs {
             _ => return self.wrong_type(node, path, "a number"),
         };
         if !v.is_finite() {
-            self.bad_value(path, node, &format!("must be a finite number, got {}", node.render()));
+            self.bad_value(path, node, &format!("must be a finite number, got {}", shown(path, node)));
             return None;
         }
         Some(v)
@@ -110,7 +135,12 @@ impl Errs {
         let NodeValue::Str(s) = &node.value else {
             return self.wrong_type(node, path, "a duration string like \"30s\"");
         };
-        Dur::parse(s).map_err(|e| self.bad_value(path, node, &e)).ok()
+        let parsed = Dur::parse(s).map_err(|e| match under_broker(path) {
+            // The parser's message repeats the text.
+            true => "is not a duration; write e.g. \"250ms\", \"30s\", \"5m\", \"1h30m\"".to_string(),
+            false => e,
+        });
+        parsed.map_err(|e| self.bad_value(path, node, &e)).ok()
     }
 
     /// One of `all`, written as the string it serialises to (`Overflow::DropHead` is "drop-head"), so that what
@@ -152,7 +182,7 @@ impl Errs {
             let d = self.dur(item, &p).filter(|d| {
                 let ok = !positive || *d > Dur::ZERO;
                 if !ok {
-                    self.bad_value(&p, item, &format!("{POSITIVE}, got {}", item.render()));
+                    self.bad_value(&p, item, &format!("{POSITIVE}, got {}", shown(&p, item)));
                 }
                 ok
             });
@@ -215,11 +245,11 @@ fn serde_name<T: Serialize>(value: &T) -> String {
     }
 }
 
-/// `parent.key`, or `key` at the top level; keys that are not bare are quoted.
+/// `parent.key`, or `key` at the top level; keys that are not bare are quoted, and long ones cut.
 pub fn join(parent: &str, key: &str) -> String {
     match parent {
-        "" => render_key(key),
-        _ => format!("{parent}.{}", render_key(key)),
+        "" => short_key(key),
+        _ => format!("{parent}.{}", short_key(key)),
     }
 }
 
@@ -359,7 +389,8 @@ impl<'a> TableReader<'a> {
     /// Reports "`requirement`, got <value>" for `key` unless `ok`; returns `ok`.
     pub fn check(&self, key: &str, ok: bool, requirement: &str) -> bool {
         if let Some(node) = self.peek(key).filter(|_| !ok) {
-            self.errs.bad_value(&self.child(key), node, &format!("{requirement}, got {}", node.render()));
+            let path = self.child(key);
+            self.errs.bad_value(&path, node, &format!("{requirement}, got {}", shown(&path, node)));
         }
         ok
     }
@@ -388,10 +419,15 @@ impl<'a> TableReader<'a> {
                 path: self.child(&entry.key),
                 line: entry.key_line.or(entry.node.line),
                 from_set: entry.node.from_set,
-                message: format!("unknown key `{}` in {}; {hint}", entry.key, self.label),
+                message: format!("unknown key `{}` in {}; {hint}", cut(&entry.key), self.label),
             });
         }
     }
+}
+
+/// A key as written, cut like values.
+fn cut(key: &str) -> String {
+    super::node::shorten(key.to_string(), 60)
 }
 
 /// The valid key closest to `key`, if close enough to be a likely typo.

@@ -219,12 +219,19 @@ fn tls_error(e: &std::io::Error) -> String {
 /// lapin's errors in a user's words; AMQP codes kept for searching. The library's own text is scrubbed of the
 /// password in case it ever repeats it.
 fn lapin_error(e: &lapin::Error, url: &AmqpUrl) -> String {
-    let scrub = |s: String| crate::secret::scrub(&s, url.password());
+    let scrub = |s: String| crate::secret::scrub(&crate::secret::scrub(&s, url.password()), url.token());
     match e.kind() {
         lapin::ErrorKind::ProtocolError(amqp) => match amqp.get_id() {
-            403 => format!("the broker refused user \"{}\" (ACCESS_REFUSED: wrong user name or password)", url.user),
+            403 => format!(
+                "the broker refused user \"{}\" (ACCESS_REFUSED: wrong user name or password)",
+                url.shown_user()
+            ),
             530 => {
-                format!("vhost \"{}\" does not exist or user \"{}\" may not use it (NOT_ALLOWED)", url.vhost, url.user)
+                format!(
+                    "vhost \"{}\" does not exist or user \"{}\" may not use it (NOT_ALLOWED)",
+                    url.vhost,
+                    url.shown_user()
+                )
             }
             code => scrub(format!("{} ({code})", amqp.get_message())),
         },

@@ -77,12 +77,15 @@ impl ConnString {
         }
         let endpoint = endpoint.ok_or_else(|| format!("the connection string has no Endpoint; {FORM}"))?;
         let rest = endpoint.strip_prefix("sb://").ok_or_else(|| {
+            let endpoint = crate::secret::mask_url(&endpoint);
             format!("the connection string's Endpoint must start with sb:// (it is {endpoint}); {FORM}")
         })?;
         let authority = rest.split('/').next().unwrap_or_default();
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) => {
-                let port = p.parse::<u16>().map_err(|_| format!("the Endpoint's port `{p}` is not a number"))?;
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| format!("the Endpoint's port `{}` is not a number", crate::secret::mask_url(p)))?;
                 (h.to_string(), Some(port))
             }
             None => (authority.to_string(), None),
@@ -99,11 +102,13 @@ impl ConnString {
         } else {
             let Some(ns) = host.strip_suffix(".servicebus.windows.net") else {
                 return Err(format!(
-                    "the Endpoint's host {host} is not <namespace>.servicebus.windows.net (for the local emulator \
-                     add ;UseDevelopmentEmulator=true)"
+                    "the Endpoint's host {} is not <namespace>.servicebus.windows.net (for the local emulator \
+                     add ;UseDevelopmentEmulator=true)",
+                    crate::secret::mask_url(&host)
                 ));
             };
             if ns.is_empty() || !ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                let ns = crate::secret::mask_url(ns);
                 return Err(format!("the Endpoint's namespace `{ns}` must use only letters, digits and `-`"));
             }
             (ns.to_string(), None)

@@ -38,6 +38,10 @@ pub(super) fn faults(
             continue;
         };
         let Some(kind) = t.tag("kind", &KINDS) else {
+            // Which other keys are valid depends on the kind; the ones every kind reads are still checked.
+            t.require("at", "\"1m\"");
+            t.dur("at");
+            t.dur_pos("duration");
             continue;
         };
         t.require("at", "\"1m\"");

@@ -470,6 +470,8 @@ fn missing_required_keys_and_other_shapes() {
             "line 5: `faults[1].kind = \"meteor\"`: expected one of \"outage\", \"error-spike\", \"latency-spike\", \
              \"consumer-crash\", \"network\", \"connection-kill\", \"memory-alarm\", \"broker-restart\", \
              \"queue-delete\"",
+            // An unknown kind hides only the keys that depend on it: `at` is checked all the same.
+            "line 6: `faults[1].at = 5`: expected a duration string like \"30s\", got 5",
             "line 8: `thresholds.p99 = 2000`: expected a string expression like \"< 2000\" (or a list of them), \
              got 2000",
         ]
