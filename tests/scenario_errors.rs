@@ -44,7 +44,7 @@ fn an_integer_beyond_toml_names_its_key_and_both_ranges() {
     assert!(
         err.contains(
             "line 2: `consumers.count`: the integer is out of range: TOML integers are \
-             -9223372036854775808..=9223372036854775807 (-2^63..2^63-1), and `consumers.count` takes 0..=4294967295; \
+             -9223372036854775808..=9223372036854775807 (-2^63..2^63-1), and `consumers.count` takes 0..=10000; \
              write a number in that range"
         ),
         "{err}"

@@ -54,7 +54,7 @@ fn an_integer_beyond_toml_is_named_by_its_key_with_tomls_range_and_the_keys() {
     );
     assert_eq!(
         problems("[consumers]\nconcurrency = 2\ncount = -99999999999999999999\n", &[]),
-        [format!("line 3: `consumers.count`: the integer is out of range: {toml}, and `consumers.count` takes 0..=4294967295; {fix}")]
+        [format!("line 3: `consumers.count`: the integer is out of range: {toml}, and `consumers.count` takes 0..=10000; {fix}")]
     );
     // A key that is not an integer key (per_second takes any positive number): TOML's range only.
     assert_eq!(
