@@ -457,7 +457,7 @@ fn retry_policy(errs: &Errs, node: &Node, path: &str) -> Option<RetryPolicy> {
         "immediate" => RetryPolicy::Immediate { limit: limit() },
         "intervals" => {
             t.require("intervals", "[\"1s\", \"5s\", \"30s\"]");
-            let intervals = t.durs("intervals", false).unwrap_or_default();
+            let intervals = t.durs("intervals", Dur::ZERO, NOT_NEGATIVE).unwrap_or_default();
             if let Some(n) = t.peek("intervals").filter(|_| intervals.is_empty() && t.errs.clean(&[path])) {
                 t.errs.bad_value(&t.child("intervals"), n, "needs at least one interval, e.g. [\"1s\", \"5s\"]");
             }
@@ -490,16 +490,7 @@ fn retry_policy(errs: &Errs, node: &Node, path: &str) -> Option<RetryPolicy> {
 }
 
 fn redelivery(mut r: TableReader) -> RedeliveryCfg {
-    let intervals = r.durs("intervals", true).unwrap_or_default();
-    if let Some(NodeValue::Array(items)) = r.peek("intervals").map(|n| &n.value) {
-        for (i, (d, n)) in intervals.iter().zip(items).enumerate().filter(|(_, (d, _))| **d < MIN_TIMER) {
-            r.errs.bad_value(
-                &format!("redelivery.intervals[{i}]"),
-                n,
-                &format!("{}, got {d}", super::reader::TIMER_FLOOR),
-            );
-        }
-    }
+    let intervals = r.durs("intervals", MIN_TIMER, super::reader::TIMER_FLOOR).unwrap_or_default();
     let jitter = r.choice("jitter", &JITTERS).unwrap_or(Jitter::None);
     r.finish();
     RedeliveryCfg { intervals, jitter }

@@ -173,16 +173,17 @@ impl Errs {
         }
     }
 
-    /// An array of durations, each greater than 0 when `positive`. Every bad element is reported.
-    pub fn durs(&self, node: &Node, path: &str, positive: bool) -> Option<Vec<Dur>> {
+    /// An array of durations, each at least `floor` (`Dur::ZERO`: any), whose requirement is `why` ("must be ...").
+    /// Every bad element is reported.
+    pub fn durs(&self, node: &Node, path: &str, floor: Dur, why: &str) -> Option<Vec<Dur>> {
         let items = self.array(node, path)?;
         let mut out = Some(Vec::new());
         for (i, item) in items.iter().enumerate() {
             let p = format!("{path}[{i}]");
             let d = self.dur(item, &p).filter(|d| {
-                let ok = !positive || *d > Dur::ZERO;
+                let ok = *d >= floor;
                 if !ok {
-                    self.bad_value(&p, item, &format!("{POSITIVE}, got {}", shown(&p, item)));
+                    self.bad_value(&p, item, &format!("{why}, got {}", shown(&p, item)));
                 }
                 ok
             });
@@ -353,8 +354,8 @@ impl<'a> TableReader<'a> {
     pub fn dist(&mut self, key: &'static str) -> Option<Dist> {
         self.with(key, |e, n, p| e.dist(n, p))
     }
-    pub fn durs(&mut self, key: &'static str, positive: bool) -> Option<Vec<Dur>> {
-        self.with(key, |e, n, p| e.durs(n, p, positive))
+    pub fn durs(&mut self, key: &'static str, floor: Dur, why: &str) -> Option<Vec<Dur>> {
+        self.with(key, |e, n, p| e.durs(n, p, floor, why))
     }
     pub fn choice<T: Serialize + Copy>(&mut self, key: &'static str, all: &[T]) -> Option<T> {
         self.with(key, |e, n, p| e.choice(n, p, all))

@@ -108,12 +108,12 @@ fn secs(v: u64) -> Dur {
     Dur::from_secs(v)
 }
 
-fn load(text: &str, sets: &[&str]) -> Result<Scenario, ScenarioErrors> {
+pub(super) fn load(text: &str, sets: &[&str]) -> Result<Scenario, ScenarioErrors> {
     load_str(text, "<string>", &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>())
 }
 
 /// The problems of a load that must fail, as displayed (one line each).
-fn problems(text: &str, sets: &[&str]) -> Vec<String> {
+pub(super) fn problems(text: &str, sets: &[&str]) -> Vec<String> {
     match load(text, sets) {
         Ok(s) => panic!("expected errors, loaded {s:?}"),
         Err(e) => e.errors.iter().map(ToString::to_string).collect(),

@@ -3,17 +3,7 @@
 
 use super::super::*;
 
-fn load(text: &str, sets: &[&str]) -> Result<Scenario, ScenarioErrors> {
-    load_str(text, "<string>", &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-}
-
-/// The problems of a load that must fail, as displayed (one line each).
-fn problems(text: &str, sets: &[&str]) -> Vec<String> {
-    match load(text, sets) {
-        Ok(s) => panic!("expected errors, loaded {s:?}"),
-        Err(e) => e.errors.iter().map(ToString::to_string).collect(),
-    }
-}
+use super::tests::{load, problems};
 
 #[test]
 fn a_duplicate_key_is_named_by_its_path_with_both_lines_and_the_fix() {
