@@ -33,6 +33,28 @@ pub enum Command {
     /// Dead-letter queues: inspect them, replay what can now succeed, watch them grow, serve them over HTTP.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Write a commented starter scenario into the current folder (never overwrites a file).
+    Init(InitArgs),
+    /// Print a shell completion script: `loadtest completions bash > ~/.local/share/bash-completion/completions/loadtest`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout: `loadtest man > loadtest.1`.
+    Man,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The starter: steady, retry-storm, breaker, autoscale or produce-only.
+    #[arg(default_value = "steady", value_parser = ["steady", "retry-storm", "breaker", "autoscale", "produce-only"])]
+    pub template: String,
+    /// The file to write (default: TEMPLATE.toml in the current folder).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Subcommand, Debug)]

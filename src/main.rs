@@ -17,6 +17,9 @@ fn main() -> ExitCode {
         Command::Gate(a) => commands::gate::gate(a),
         Command::Baseline(c) => commands::baseline::baseline(c),
         Command::Dlq(c) => commands::dlq::dlq(c),
+        Command::Init(a) => commands::init::init(a),
+        Command::Completions(a) => commands::completions::completions(a),
+        Command::Man => commands::completions::man(),
     };
     match result {
         Ok(()) => ExitCode::from(Code::Ok as u8),

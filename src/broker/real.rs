@@ -61,6 +61,8 @@ pub enum EndReason {
     DrainTimeout,
     /// SIGINT or SIGTERM.
     Interrupted(i32),
+    /// A `[limits]` bound stopped the run (its message says which).
+    Limit(String),
     /// The broker made the run impossible (the queue was deleted, the connection could not be restored).
     Fatal(String),
 }
@@ -72,6 +74,7 @@ impl EndReason {
             EndReason::DurationLimit => "duration limit".into(),
             EndReason::DrainTimeout => "drain timeout (nothing happened for broker.drain_timeout)".into(),
             EndReason::Interrupted(sig) => format!("interrupted ({})", signal_name(*sig)),
+            EndReason::Limit(why) => format!("limit: {why}"),
             EndReason::Fatal(why) => format!("failed: {why}"),
         }
     }

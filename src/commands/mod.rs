@@ -2,8 +2,10 @@
 
 pub mod baseline;
 pub mod compare;
+pub mod completions;
 pub mod dlq;
 pub mod gate;
+pub mod init;
 pub mod repeat;
 pub mod report;
 pub mod run;

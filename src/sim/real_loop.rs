@@ -1,12 +1,14 @@
 //! The engine's loop on a real broker: the same handlers as in virtual time, driven by the wall clock. The loop
 //! waits for "the next timer deadline or the next broker event", whichever comes first, on the broker's event
 //! channel (never sleeping past a delivery), handles due timers first, and ends when every message has an outcome,
-//! the duration runs out, nothing happens for the drain timeout, a signal arrives or the broker fails.
+//! the duration runs out, nothing happens for the drain timeout, a `[limits]` bound is reached, a signal arrives or
+//! the broker fails.
 
 use super::engine::{Ended, Engine, Finished};
 use super::events::Ev;
 use super::interrupt;
 use crate::broker::real::EndReason;
+use crate::scenario::limits::LimitHit;
 use std::time::{Duration, Instant};
 
 /// The longest the loop waits without looking up (signals, drain, progress), wall clock.
@@ -38,6 +40,8 @@ impl Engine<'_> {
         let mut last_activity = Instant::now();
         let mut next_progress = Instant::now();
         let mut timers_in_a_row = 0;
+        let max_events = self.cfg.limits.max_events(self.cfg.messages);
+        let mut limit = None;
         let reason = loop {
             if let Some(sig) = interrupt::received() {
                 break EndReason::Interrupted(sig);
@@ -61,7 +65,19 @@ impl Engine<'_> {
             let wall_now = clock.now();
             if wall_now >= self.stop_at {
                 self.advance(self.stop_at.max(self.now))?;
-                break EndReason::DurationLimit;
+                if self.cfg.duration.is_some() {
+                    break EndReason::DurationLimit;
+                }
+                let hit = LimitHit::ScenarioTime { max: self.cfg.limits.max_scenario_time() };
+                let why = hit.key().to_string();
+                limit = Some(hit);
+                break EndReason::Limit(why);
+            }
+            if self.events >= max_events {
+                let hit = LimitHit::Events { max: max_events };
+                let why = hit.key().to_string();
+                limit = Some(hit);
+                break EndReason::Limit(why);
             }
             match self.q.peek_time() {
                 // Due timers first, but not for ever: a loop far behind its timers still takes in broker events.
@@ -121,7 +137,7 @@ impl Engine<'_> {
             None => Default::default(),
         };
         let by_limit = reason == EndReason::DurationLimit;
-        let ended = Ended { at: self.now, by_limit, limit: None, signal: None, events: self.events, gauges };
+        let ended = Ended { at: self.now, by_limit, limit, signal: None, events: self.events, gauges };
         let depths = self.broker.depths();
         Ok(Finished { ended, rec: self.rec, depths, downstream: self.downstream, real: Some(report) })
     }

@@ -1,5 +1,6 @@
 //! Scenarios on RabbitMQ against the same scenarios on the embedded broker: counts that must agree, poison
-//! messages bounded by the quorum delivery limit, delayed redelivery through TTL queues, and reject-publish.
+//! messages bounded by the quorum delivery limit, delayed redelivery through TTL queues, reject-publish, and a
+//! `[limits]` bound that stops a real run.
 
 use crate::support::*;
 use tempfile::TempDir;
@@ -204,4 +205,23 @@ fn ttl_expiry_drop_head_and_confirms_off_are_each_accounted_for() {
         assert_eq!(u(&m["completed"]) + u(&m["expired"]) + u(&m["dead_lettered"]["total"]), 60, "{name}: {m}");
         assert_no_queues_of(&id, "/");
     }
+}
+
+#[test]
+fn a_limits_bound_stops_a_real_run_with_exit_3_a_complete_report_and_every_message_accounted_for() {
+    let Some(_broker) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("real");
+    let id = run_id("limits");
+    let args = ["--broker", URL, "--time-scale", "5", "--run-id", &id, "--set", "limits.max_events=2000"];
+    let o = run("scenarios/steady-state.toml".as_ref(), &out, &args);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("stopped at limits.max_events = 2000"), "{}", text(&o));
+    let s = summary(&out);
+    assert_eq!(s["stopped_by"]["cause"], "limits.max_events");
+    assert_eq!(s["real_broker"]["ended_by"], "limit: limits.max_events");
+    let published = u(&s["messages"]["published"]);
+    assert!(published > 0 && published < 10_000, "stopped part way: {published} published");
+    assert_accounted(&s);
+    assert_no_queues_of(&id, "/");
 }
