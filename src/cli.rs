@@ -196,6 +196,40 @@ pub struct ScenarioArgs {
     /// `--set KEY=null` removes the key, e.g. `--set downstream.timeout=null` (a key with a default takes it).
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub sets: Vec<String>,
+    /// PerfTest-style shorthand for `--set messages=N`.
+    #[arg(long, value_name = "N")]
+    pub messages: Option<u64>,
+    /// PerfTest-style shorthand for `--set producers.rate.per_second=R` (messages per second; keeps the shape).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// PerfTest-style shorthand for `--set consumers.count=N`.
+    #[arg(long, value_name = "N")]
+    pub consumers: Option<u64>,
+    /// PerfTest-style shorthand for `--set consumers.prefetch=N`.
+    #[arg(long, value_name = "N")]
+    pub prefetch: Option<u64>,
+    /// PerfTest-style shorthand for `--set 'producers.size={ bytes = N }'` (message size in bytes).
+    #[arg(long, value_name = "BYTES")]
+    pub size: Option<u64>,
+}
+
+impl ScenarioArgs {
+    /// Every override in the order applied: the shorthands first, then the `--set` flags (which win).
+    pub fn all_sets(&self) -> Vec<String> {
+        let mut sets = Vec::new();
+        let mut push = |key: &str, value: Option<String>| {
+            if let Some(v) = value {
+                sets.push(format!("{key}={v}"));
+            }
+        };
+        push("messages", self.messages.map(|n| n.to_string()));
+        push("producers.rate.per_second", self.rate.map(|r| format!("{r:?}")));
+        push("consumers.count", self.consumers.map(|n| n.to_string()));
+        push("consumers.prefetch", self.prefetch.map(|n| n.to_string()));
+        push("producers.size", self.size.map(|n| format!("{{ bytes = {n} }}")));
+        sets.extend(self.sets.iter().cloned());
+        sets
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -8,7 +8,18 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     restore_sigpipe();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let hints = loadtest::habits::hints(&std::env::args().collect::<Vec<_>>());
+            let _ = e.print();
+            for h in hints {
+                eprintln!("{h}");
+            }
+            return ExitCode::from(Code::Input as u8);
+        }
+        Err(e) => e.exit(),
+    };
     let result = match &cli.command {
         Command::Run(a) => commands::repeat::run(a),
         Command::Validate(a) => commands::validate::validate(a),

@@ -87,6 +87,17 @@ fn completions_and_the_man_page_cover_every_subcommand() {
             assert!(text.contains(sub), "{shell} completions lack {sub}");
         }
     }
+    // The bash script parses, and sourcing it registers the completion.
+    let tmp = TempDir::new().unwrap();
+    let script = tmp.path().join("loadtest.bash");
+    std::fs::write(&script, loadtest().args(["completions", "bash"]).assert().success().get_output().stdout.clone())
+        .unwrap();
+    let syntax = std::process::Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    assert!(syntax.status.success(), "bash -n: {}", String::from_utf8_lossy(&syntax.stderr));
+    let check = format!("source '{}' && complete -p loadtest", script.display());
+    let registered = std::process::Command::new("bash").args(["-c", &check]).output().unwrap();
+    let line = String::from_utf8_lossy(&registered.stdout);
+    assert!(registered.status.success() && line.contains("loadtest"), "complete -p: {line}");
     let out = loadtest().arg("man").assert().success().get_output().stdout.clone();
     let page = String::from_utf8(out).unwrap();
     assert!(page.starts_with(".ie") || page.starts_with(".TH"), "roff: {}", &page[..40.min(page.len())]);

@@ -16,7 +16,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
 /// `DIR/run-1..N/` (complete run folders), `DIR/scenario.toml` (the first run's) and `DIR/summary.json` (medians).
 fn repeated(args: &RunArgs) -> Result<PathBuf, Failure> {
-    let scn = crate::scenario::load_file(&args.scenario, &args.scenario_args.sets)
+    let scn = crate::scenario::load_file(&args.scenario, &args.scenario_args.all_sets())
         .map_err(|e| Failure::input(e.to_string()))?;
     let first = args.seed.or(scn.seed).unwrap_or_else(super::run::fresh_seed);
     let n = args.repeat as usize;

@@ -27,7 +27,7 @@ pub struct Finished {
 }
 
 pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
-    let mut sets = args.scenario_args.sets.clone();
+    let mut sets = args.scenario_args.all_sets();
     sets.extend(super::target::overrides(&args.broker)?);
     let mut scn = crate::scenario::load_file(&args.scenario, &sets).map_err(|e| Failure::input(e.to_string()))?;
     let url_from = super::target::resolve_url(&mut scn)?;

@@ -6,7 +6,7 @@ use crate::exit::Failure;
 pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     let mut bad = 0;
     for file in &args.files {
-        match crate::scenario::load_file(file, &args.scenario_args.sets) {
+        match crate::scenario::load_file(file, &args.scenario_args.all_sets()) {
             Ok(s) => {
                 println!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages);
                 for key in s.inert_keys() {

@@ -70,6 +70,9 @@ const WINDOW_HELP: &str = "write a window of whole seconds, e.g. \"latency_ms.p9
 
 /// Parses one key and one expression. The error says what is wrong and how to fix it (the caller adds where).
 pub fn parse(key: &str, expression: &str) -> Result<Threshold, String> {
+    if let Some(hint) = k6_form(key, expression) {
+        return Err(hint);
+    }
     let (metric, window_s) = parse_key(key)?;
     let (op, limit) = parse_expression(expression)?;
     Ok(Threshold {
@@ -80,6 +83,55 @@ pub fn parse(key: &str, expression: &str) -> Result<Threshold, String> {
         limit,
         expression: expression.trim().to_string(),
     })
+}
+
+/// k6's threshold forms (`http_req_duration = "p(99)<2000"`, `avg<200`, `rate<0.01`): what to write here instead.
+pub fn k6_form(key: &str, expression: &str) -> Option<String> {
+    let e = expression.trim();
+    let k6_key = match key.trim() {
+        "http_req_duration" | "iteration_duration" => Some("latency_ms"),
+        "http_req_failed" | "checks" => Some("messages.dead_lettered"),
+        "iterations" | "http_reqs" => Some("messages.completed"),
+        _ => None,
+    };
+    let base = k6_key.unwrap_or(if key.trim().starts_with("latency_ms") { "latency_ms" } else { key.trim() });
+    let (stat, rest) = if let Some(after) = e.strip_prefix("p(") {
+        let (q, rest) = after.split_once(')')?;
+        let stat = match q.trim() {
+            "50" => "p50".to_string(),
+            "90" => "p90".to_string(),
+            "99" => "p99".to_string(),
+            "99.9" => "p999".to_string(),
+            other => format!("p{} (the percentiles here are p50, p90, p99 and p999)", other.replace('.', "")),
+        };
+        (Some(stat), rest)
+    } else if let Some(rest) = ["avg", "med", "max", "min"].iter().find_map(|w| e.strip_prefix(w).map(|r| (*w, r))) {
+        let stat = match rest.0 {
+            "avg" => "mean",
+            "med" => "p50",
+            "max" => "max",
+            _ => "p50 (there is no min here; the latency metrics are count, mean, p50, p90, p99, p999, max)",
+        };
+        (Some(stat.to_string()), rest.1)
+    } else if let Some(rest) = e.strip_prefix("rate").or_else(|| e.strip_prefix("count")) {
+        (None, rest)
+    } else if k6_key.is_some() {
+        (None, e)
+    } else {
+        return None;
+    };
+    let rest = rest.trim();
+    if !rest.starts_with(['<', '>', '=', '!']) {
+        return None;
+    }
+    let key_here = match stat {
+        Some(stat) => format!("{base}.{stat}"),
+        None => base.to_string(),
+    };
+    Some(format!(
+        "\"{e}\" is k6's threshold form; here the statistic is part of the key and the value is only the \
+         comparison: \"{key_here}\" = \"{rest}\" (counts, not rates: e.g. \"messages.lost\" = \"== 0\")"
+    ))
 }
 
 /// `latency_ms.p99` or `latency_ms.p99[10s]`.
@@ -148,6 +200,20 @@ pub fn parse_expression(text: &str) -> Result<(Op, f64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn k6_thresholds_say_what_to_write_here() {
+        let e = parse("latency_ms", "p(99)<2000").unwrap_err();
+        assert!(e.contains("\"latency_ms.p99\" = \"<2000\""), "{e}");
+        let e = parse("http_req_duration", "p(95) < 500").unwrap_err();
+        assert!(e.contains("\"latency_ms.p95 (the percentiles here are p50, p90, p99 and p999)\""), "{e}");
+        let e = parse("http_req_duration", "avg<200").unwrap_err();
+        assert!(e.contains("\"latency_ms.mean\" = \"<200\""), "{e}");
+        let e = parse("http_req_failed", "rate<0.01").unwrap_err();
+        assert!(e.contains("\"messages.dead_lettered\" = \"<0.01\""), "{e}");
+        assert!(parse("latency_ms.p99", "< 2000").is_ok(), "our own form is untouched");
+        assert!(parse("messages.lost", "== 0").is_ok());
+    }
 
     #[test]
     fn plain_and_windowed_keys() {

@@ -574,7 +574,8 @@ fn thresholds(errs: &Errs, node: &Node, path: &str) -> Option<Thresholds> {
             if texts.len() != exprs.len() {
                 continue;
             }
-            if let Err(problem) = threshold::parse_key(&key) {
+            let k6 = texts.iter().find_map(|t| threshold::k6_form(&key, t));
+            if let Some(problem) = k6.map_or_else(|| threshold::parse_key(&key).err(), Some) {
                 errs.bad_value(&at, &e.node, &problem);
                 continue;
             }
