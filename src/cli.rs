@@ -348,6 +348,10 @@ pub struct ValidateArgs {
     /// Scenario files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Also print what each would run: arrival rate over time, capacity, most in flight, the fault timeline, the
+    /// retry and redelivery schedule with jitter ranges (worked out from the file; nothing is simulated).
+    #[arg(long)]
+    pub plan: bool,
     #[command(flatten)]
     pub scenario_args: ScenarioArgs,
 }

@@ -1,4 +1,5 @@
-//! `loadtest validate FILE...`: loads each scenario and reports every problem; exit 2 if any file has one.
+//! `loadtest validate FILE...`: loads each scenario and reports every problem (exit 2 if any file has one), warns
+//! of likely mistakes, and with `--plan` prints what would run.
 
 use crate::cli::ValidateArgs;
 use crate::exit::Failure;
@@ -11,6 +12,15 @@ pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
                 println!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages);
                 for key in s.inert_keys() {
                     println!("  note: {key} applies to broker.semantics = \"servicebus\" only; ignored here");
+                }
+                let plan = crate::plan::plan(&s);
+                if args.plan {
+                    for line in &plan.lines {
+                        println!("  {line}");
+                    }
+                }
+                for w in &plan.warnings {
+                    println!("  warning: {w}");
                 }
             }
             Err(e) => {

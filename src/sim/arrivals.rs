@@ -117,6 +117,44 @@ impl Arrivals {
     }
 }
 
+/// When the last message is planned, in seconds: exact for evenly spaced arrivals and bursts, the expected time for
+/// Poisson ones (where the cumulative rate reaches `total`); `None` if the rate never gets there.
+pub fn planned_end(shape: &RateShape, total: u64) -> Option<f64> {
+    match Arrivals::new(shape, total).mode {
+        Mode::Burst { size, every } => Some((total.saturating_sub(1) / size.max(1)) as f64 * every as f64 / 1e9),
+        Mode::Rate { segments, poisson, .. } => {
+            let mut left = if poisson { total as f64 } else { total.saturating_sub(1) as f64 };
+            for s in &segments {
+                let m = s.mass();
+                if left < m {
+                    return Some(s.start + s.invert(left));
+                }
+                left -= m;
+            }
+            None
+        }
+    }
+}
+
+/// Messages planned by `t` seconds (expected, for Poisson arrivals), at most `total`.
+pub fn planned_by(shape: &RateShape, total: u64, t: f64) -> f64 {
+    match Arrivals::new(shape, total).mode {
+        Mode::Burst { size, every } => {
+            let bursts = (t * 1e9 / (every.max(1) as f64)).floor() + 1.0;
+            (bursts * size as f64).min(total as f64)
+        }
+        Mode::Rate { segments, .. } => {
+            let mut sum = 0.0;
+            for s in segments.iter().filter(|s| s.start < t) {
+                let tau = (t - s.start).min(s.len);
+                let slope = if s.len.is_infinite() { 0.0 } else { (s.r1 - s.r0) / s.len };
+                sum += s.r0 * tau + slope * tau * tau / 2.0;
+            }
+            sum.min(total as f64)
+        }
+    }
+}
+
 fn flat(start: f64, len: f64, rate: f64) -> Segment {
     Segment { start, len, r0: rate, r1: rate }
 }
