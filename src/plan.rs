@@ -42,8 +42,21 @@ fn rate(r: f64) -> String {
     }
 }
 
+/// When production ends: the last planned message, or the end of `producers.for`, whichever comes first.
+fn production_end(s: &Scenario) -> Option<f64> {
+    let end = planned_end(&s.producers.rate, s.messages);
+    match (end, s.producers.produce_for) {
+        (Some(e), Some(w)) => Some(e.min(w.secs_f64())),
+        (None, Some(w)) => Some(w.secs_f64()),
+        (e, None) => e,
+    }
+}
+
 /// The mean arrival rate while production runs, messages per second.
 fn mean_rate(s: &Scenario) -> f64 {
+    if let Some(w) = s.producers.produce_for {
+        return planned_by(&s.producers.rate, s.messages, w.secs_f64()) / w.secs_f64().max(1e-9);
+    }
     match planned_end(&s.producers.rate, s.messages) {
         Some(end) if end > 0.0 => s.messages as f64 / end,
         _ => match &s.producers.rate {
@@ -79,6 +92,14 @@ fn arrivals(s: &Scenario, p: &mut Plan) {
         RateShape::Burst { size, every } => format!("bursts of {size} every {every}"),
     };
     p.lines.push(format!("arrivals     {pieces}; {} producer(s)", s.producers.count));
+    if let Some(window) = s.producers.produce_for {
+        let expected = planned_by(&s.producers.rate, s.messages, window.secs_f64());
+        p.lines.push(format!(
+            "production   for {window} (`producers.for`): about {expected:.0} messages, at most {} (`messages`)",
+            s.messages
+        ));
+        return;
+    }
     let end = planned_end(&s.producers.rate, s.messages);
     let poisson = matches!(
         s.producers.rate,
@@ -256,16 +277,18 @@ fn jittered(d: u64, j: Jitter, policy: &RetryPolicy) -> String {
 fn mistakes(s: &Scenario, p: &mut Plan) {
     if let Some(stop) = s.duration {
         let stop_s = stop.secs_f64();
-        if let Some(end) = planned_end(&s.producers.rate, s.messages) {
+        if let Some(end) = production_end(s) {
             if end > stop_s {
                 let sent = planned_by(&s.producers.rate, s.messages, stop_s);
+                let bound = match s.producers.produce_for {
+                    Some(w) => format!("`producers.for` = {w}"),
+                    None => format!("`messages` = {} at {}", s.messages, rate(mean_rate(s))),
+                };
                 p.warnings.push(format!(
-                    "`duration` = {stop} stops the run before production ends at about {} (`messages` = {} at {}): \
-                     only about {sent:.0} messages are sent. `duration` is a hard stop in scenario time, not a \
-                     production window; to produce for longer raise `messages`",
+                    "`duration` = {stop} stops the run before production ends at about {} ({bound}): only about \
+                     {sent:.0} messages are sent. `duration` is a hard stop in scenario time, not a production \
+                     window; to produce for a time use `producers.for`",
                     secs(end),
-                    s.messages,
-                    rate(mean_rate(s))
                 ));
             }
         }

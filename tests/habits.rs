@@ -28,7 +28,9 @@ fn perftest_and_k6_flags_exit_2_with_what_to_write_here() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("hint: `--vus` looks like k6's virtual users"))
-        .stderr(predicate::str::contains("hint: `--duration` looks like k6's duration; here write --set duration="));
+        .stderr(predicate::str::contains(
+            "hint: `--duration` looks like k6's duration; here write --set producers.for=",
+        ));
 }
 
 #[test]

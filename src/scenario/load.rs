@@ -140,12 +140,18 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     let name = r.str("name").unwrap_or_else(|| default_name.to_string());
     let description = r.str("description").unwrap_or_default();
     let seed = r.u64("seed", 0);
+    let messages_given = r.has("messages");
     let messages = r.u64("messages", 1).unwrap_or(10_000);
     let duration = r.dur_pos("duration");
     let broker = broker::broker(section(&mut r, "broker"));
     let mut queue = broker::queue(section(&mut r, "queue"));
     broker::servicebus_defaults(&broker, &mut queue);
     let producers = producers(section(&mut r, "producers"));
+    // Production bounded by time only: `messages` becomes a cap that the window does not reach.
+    let messages = match producers.produce_for {
+        Some(window) if !messages_given => crate::sim::arrivals::cap_for(&producers.rate, window),
+        _ => messages,
+    };
     let consumers = consumers(section(&mut r, "consumers"));
     let downstream = r.table("downstream").map(downstream);
     let retry = retry(section(&mut r, "retry"));
@@ -242,11 +248,21 @@ fn producers(mut r: TableReader) -> ProducerCfg {
     let poison_fraction = r.fraction("poison_fraction").unwrap_or(0.0);
     let persistent = r.bool("persistent").unwrap_or(true);
     let confirm_window = r.u32("confirm_window", 0).unwrap_or(DEFAULT_CONFIRM_WINDOW);
+    let produce_for = r.dur_pos("for");
     r.finish();
-    ProducerCfg { count, rate, size, poison_fraction, persistent, confirm_window }
+    ProducerCfg { count, rate, size, poison_fraction, persistent, confirm_window, produce_for }
 }
 
 fn rate(errs: &Errs, node: &Node, path: &str) -> Option<RateShape> {
+    if let NodeValue::Str(text) = &node.value {
+        return match super::units::parse_rate(text) {
+            Ok(per_second) => Some(RateShape::Constant { per_second }),
+            Err(why) => {
+                errs.bad_value(path, node, &why);
+                None
+            }
+        };
+    }
     let mut t = errs.table(node, path, "a table like { shape = \"constant\", per_second = 100 }")?;
     let rate = match t.tag("shape", &["constant", "poisson", "ramp", "steps", "burst"])? {
         shape @ ("constant" | "poisson") => {
@@ -310,8 +326,8 @@ fn steps(errs: &Errs, node: &Node, path: &str) -> Option<Vec<Step>> {
 }
 
 fn size(errs: &Errs, node: &Node, path: &str) -> Option<SizeDist> {
-    if let NodeValue::Int(_) = node.value {
-        return errs.int_in(node, path, 0, MAX_MESSAGE_BYTES).map(|bytes| SizeDist::Fixed { bytes });
+    if let NodeValue::Int(_) | NodeValue::Str(_) = node.value {
+        return errs.bytes(node, path, MAX_MESSAGE_BYTES).map(|bytes| SizeDist::Fixed { bytes });
     }
     let forms = "{ bytes = 512 } or { min_bytes = 256, max_bytes = 4096 }";
     let mut t = errs.table(node, path, &format!("a size in bytes like 512, or a table like {forms}"))?;
@@ -319,14 +335,14 @@ fn size(errs: &Errs, node: &Node, path: &str) -> Option<SizeDist> {
         if node.entries().is_some_and(|e| e.is_empty()) {
             errs.bad_value(path, node, &format!("write {forms}"));
         }
-        let bytes = t.u64_in("bytes", 0, MAX_MESSAGE_BYTES).map(|bytes| SizeDist::Fixed { bytes });
+        let bytes = t.bytes("bytes", MAX_MESSAGE_BYTES).map(|bytes| SizeDist::Fixed { bytes });
         t.get("min_bytes"); // absent here; makes the key known for suggestions
         t.get("max_bytes");
         bytes
     } else {
         t.require("min_bytes", "256");
         t.require("max_bytes", "4096");
-        match (t.u64_in("min_bytes", 0, MAX_MESSAGE_BYTES), t.u64_in("max_bytes", 0, MAX_MESSAGE_BYTES)) {
+        match (t.bytes("min_bytes", MAX_MESSAGE_BYTES), t.bytes("max_bytes", MAX_MESSAGE_BYTES)) {
             (Some(min), Some(max)) if min > max => {
                 t.error("max_bytes", format!("{path}: max_bytes ({max}) is below min_bytes ({min}); raise max_bytes"));
                 None

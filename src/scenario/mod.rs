@@ -8,6 +8,7 @@ pub mod limits;
 pub mod load;
 pub mod node;
 mod reader;
+pub mod units;
 
 use crate::dist::Dist;
 use crate::time::{Dur, Nanos};
@@ -275,6 +276,9 @@ pub struct ProducerCfg {
     /// Real brokers: publisher confirms outstanding at most; 0 turns confirms off.
     #[serde(skip_serializing_if = "is_default_confirm_window")]
     pub confirm_window: u32,
+    /// Produce for this long (scenario time): no message is planned at or after it. `messages` still caps the count.
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    pub produce_for: Option<Dur>,
 }
 
 pub const DEFAULT_CONFIRM_WINDOW: u32 = 1000;

@@ -105,6 +105,24 @@ impl Errs {
         None
     }
 
+    /// A size: an integer number of bytes, or a string with a unit (`"1KiB"`), at most `max`.
+    pub fn bytes(&self, node: &Node, path: &str, max: u64) -> Option<u64> {
+        let NodeValue::Str(text) = &node.value else {
+            return self.int_in(node, path, 0, max);
+        };
+        match super::units::parse_bytes(text) {
+            Ok(b) if b <= max => Some(b),
+            Ok(b) => {
+                self.bad_value(path, node, &format!("must be at most {max} bytes, got {b}"));
+                None
+            }
+            Err(why) => {
+                self.bad_value(path, node, &why);
+                None
+            }
+        }
+    }
+
     pub fn u32(&self, node: &Node, path: &str, min: u32) -> Option<u32> {
         let v = self.int_in(node, path, min, u64::from(u32::MAX))?;
         u32::try_from(v).ok()
@@ -344,6 +362,9 @@ impl<'a> TableReader<'a> {
     }
     pub fn f64(&mut self, key: &'static str) -> Option<f64> {
         self.with(key, |e, n, p| e.f64(n, p))
+    }
+    pub fn bytes(&mut self, key: &'static str, max: u64) -> Option<u64> {
+        self.with(key, |e, n, p| e.bytes(n, p, max))
     }
     pub fn bool(&mut self, key: &'static str) -> Option<bool> {
         self.with(key, |e, n, p| e.bool(n, p))

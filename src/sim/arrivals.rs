@@ -49,6 +49,8 @@ pub struct Arrivals {
     mode: Mode,
     total: u64,
     emitted: u64,
+    /// No arrival is planned at or after this time (`producers.for`).
+    until: Nanos,
 }
 
 enum Mode {
@@ -76,10 +78,18 @@ impl Arrivals {
                 (segs, *poisson)
             }
             RateShape::Burst { size, every } => {
-                return Arrivals { mode: Mode::Burst { size: *size, every: every.ns() }, total, emitted: 0 };
+                let mode = Mode::Burst { size: *size, every: every.ns() };
+                return Arrivals { mode, total, emitted: 0, until: Nanos::MAX };
             }
         };
-        Arrivals { mode: Mode::Rate { segments, poisson, seg: 0, seg_base: 0.0, level: 0.0 }, total, emitted: 0 }
+        let mode = Mode::Rate { segments, poisson, seg: 0, seg_base: 0.0, level: 0.0 };
+        Arrivals { mode, total, emitted: 0, until: Nanos::MAX }
+    }
+
+    /// Plans nothing at or after `window` of scenario time (`producers.for`); `None` changes nothing.
+    pub fn until(mut self, window: Option<crate::time::Dur>) -> Arrivals {
+        self.until = window.map_or(Nanos::MAX, |w| w.ns());
+        self
     }
 
     /// Intended publish time of the next message, or `None` once all are planned (or the rate stays zero).
@@ -112,6 +122,10 @@ impl Arrivals {
                 }
             }
         };
+        if t >= self.until {
+            self.emitted = self.total;
+            return None;
+        }
         self.emitted += 1;
         Some(t)
     }
@@ -134,6 +148,28 @@ pub fn planned_end(shape: &RateShape, total: u64) -> Option<f64> {
             None
         }
     }
+}
+
+/// `messages` when only `producers.for` bounds production: for evenly spaced arrivals and bursts exactly what the
+/// window holds, for Poisson ones its expectation plus 8 standard deviations (a cap the window reaches with a
+/// probability under 1e-15), at least 1.
+pub fn cap_for(shape: &RateShape, window: crate::time::Dur) -> u64 {
+    let window_s = window.secs_f64();
+    let poisson = matches!(
+        shape,
+        RateShape::Poisson { .. } | RateShape::Ramp { poisson: true, .. } | RateShape::Steps { poisson: true, .. }
+    );
+    let expected = planned_by(shape, u64::MAX, window_s);
+    let cap = if poisson {
+        expected + 8.0 * expected.sqrt() + 8.0
+    } else if let RateShape::Burst { .. } = shape {
+        // a burst exactly at the window's end is not in it
+        planned_by(shape, u64::MAX, (window_s - 1e-9).max(0.0))
+    } else {
+        // arrivals at 0, 1/r, 2/r, ... before the window's end
+        expected.ceil().max(1.0)
+    };
+    (cap.min(i64::MAX as f64) as u64).max(1)
 }
 
 /// Messages planned by `t` seconds (expected, for Poisson arrivals), at most `total`.

@@ -98,7 +98,7 @@ impl<'a> Engine<'a> {
             notice_scratch: Vec::with_capacity(64),
             consumers,
             downstream: cfg.downstream.as_ref().map(Downstream::new),
-            arrivals: Arrivals::new(&cfg.producers.rate, cfg.messages),
+            arrivals: Arrivals::new(&cfg.producers.rate, cfg.messages).until(cfg.producers.produce_for),
             produced_all: false,
             planned_publish: 0,
             publish_held: false,

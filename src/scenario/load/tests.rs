@@ -136,7 +136,7 @@ fn defaults() -> Scenario {
         },
         producers: ProducerCfg {
             count: 1, rate: RateShape::Constant { per_second: 100.0 }, size: SizeDist::Fixed { bytes: 512 },
-            poison_fraction: 0.0, persistent: true, confirm_window: DEFAULT_CONFIRM_WINDOW,
+            poison_fraction: 0.0, persistent: true, confirm_window: DEFAULT_CONFIRM_WINDOW, produce_for: None,
         },
         consumers: ConsumerCfg {
             count: 1, concurrency: 1, prefetch: 1, service_time: Dist::fixed(ms(1)), on_failure: OnFailure::ErrorQueue,
