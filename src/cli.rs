@@ -12,6 +12,13 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log what the run does on stderr: -v connections, topology, reconnects, faults and the end; -vv also each
+    /// broker step (RUST_LOG, e.g. RUST_LOG=loadtest=debug,lapin=info, overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// The log lines' format: text, or json (one object per line, for log shippers).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,6 +11,7 @@ pub mod exit;
 pub mod export;
 pub mod gate;
 pub mod habits;
+pub mod logging;
 pub mod plan;
 pub mod progress;
 pub mod proxy;

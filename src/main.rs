@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
+    loadtest::logging::init(cli.verbose, &cli.log_format);
     let result = match &cli.command {
         Command::Run(a) => commands::repeat::run(a),
         Command::Validate(a) => commands::validate::validate(a),

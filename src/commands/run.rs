@@ -84,11 +84,19 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         eprintln!("running {} (seed {seed}, {} messages, {on}) ...", scn.name, scn.messages);
     }
     let wall = Instant::now();
+    tracing::info!(scenario = %scn.name, seed, messages = scn.messages, broker = ?scn.broker.kind, dir = %dir.display(), "run starting");
     let mut bar = crate::progress::Bar::new(crate::progress::wanted(args.quiet), scn.messages);
     let outcome = crate::sim::run_on(&scn, seed, series, broker, &mut |p| bar.update(p));
     bar.finish();
     let outcome = outcome.map_err(|e| Failure::runtime(e.to_string()))?;
     let wall_s = wall.elapsed().as_secs_f64();
+    tracing::info!(
+        published = outcome.recorded.published,
+        completed = outcome.recorded.completed,
+        scenario_s = outcome.end as f64 / 1e9,
+        wall_s,
+        "run finished"
+    );
     let hash = report::scenario_hash(&scn);
     let mut summary = Summary::build(&scn, &hash, seed, &outcome);
     if let Some(real) = summary.real_broker.as_mut() {

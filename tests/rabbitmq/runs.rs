@@ -213,9 +213,14 @@ fn a_limits_bound_stops_a_real_run_with_exit_3_a_complete_report_and_every_messa
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("real");
     let id = run_id("limits");
-    let args = ["--broker", URL, "--time-scale", "5", "--run-id", &id, "--set", "limits.max_events=2000"];
+    let args = ["--broker", URL, "--time-scale", "5", "--run-id", &id, "--set", "limits.max_events=2000", "-v"];
     let o = run("scenarios/steady-state.toml".as_ref(), &out, &args);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    // -v logs the broker and the topology (the URL's password is never in a log line).
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("RabbitMQ answered") && err.contains("version=3."), "{err}");
+    assert!(err.contains("topology declared") && err.contains(&id), "{err}");
+    assert!(!err.contains("guest:guest"), "{err}");
     assert!(text(&o).contains("stopped at limits.max_events = 2000"), "{}", text(&o));
     let s = summary(&out);
     assert_eq!(s["stopped_by"]["cause"], "limits.max_events");

@@ -269,6 +269,7 @@ impl Consumers {
 
     async fn reconnect(&mut self) -> bool {
         let started = Instant::now();
+        tracing::warn!("consuming connection lost; reconnecting");
         let mut backoff = Duration::from_millis(100);
         loop {
             tokio::time::sleep(backoff).await;
@@ -283,6 +284,7 @@ impl Consumers {
                 };
                 if declared && bounded(self.adopt(conn)).await.is_ok() {
                     self.r.outages.close(self.s.clock.now());
+                    tracing::info!(after_ms = started.elapsed().as_millis() as u64, "consuming connection restored");
                     return true;
                 }
                 self.conn = None;

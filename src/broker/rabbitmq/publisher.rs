@@ -380,6 +380,7 @@ impl Publisher {
             let _ = tokio::time::timeout(Duration::from_millis(500), old.close(320, "reconnecting".into())).await;
         }
         let started = Instant::now();
+        tracing::warn!(republishing = self.retry.len(), "publishing connection lost; reconnecting");
         let mut backoff = Duration::from_millis(100);
         loop {
             tokio::select! {
@@ -392,6 +393,7 @@ impl Publisher {
             if let Ok(conn) = self.s.endpoint.open(&self.s.connection_name).await {
                 if bounded(self.adopt(conn)).await.is_ok() {
                     self.r.outages.close(self.s.clock.now());
+                    tracing::info!(after_ms = started.elapsed().as_millis() as u64, "publishing connection restored");
                     return Reconnect::Done;
                 }
             }

@@ -58,6 +58,8 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     let timeout = Duration::from_nanos(scn.broker.connect_timeout.ns());
     let mut endpoint = Endpoint { url, tls: scn.broker.tls.clone(), timeout, via: None };
     let server = endpoint.probe()?;
+    let (place, tls) = (endpoint.url.place(), endpoint.tls.is_some());
+    tracing::info!(broker = %place, product = %server.product, version = %server.version, tls, "RabbitMQ answered");
     let ctl = faults::Ctl::find(opts.rabbitmqctl.as_deref());
     if scn.command_faults().next().is_some() {
         if !opts.allow_commands {
@@ -173,6 +175,7 @@ pub fn connect(scn: &Scenario, opts: &Options) -> Result<RabbitBroker, String> {
     };
     rt.spawn(consume::run(cs, con_conn, con_rx, tx, Arc::clone(&shared)));
     let exact_delays = scn.redelivery.intervals.iter().map(|d| topology::wall_ms(d.ns(), scale)).collect();
+    tracing::info!(run_id = %run_id, queue = %names.work, topology = ?made, "topology declared");
     let info = Info {
         endpoint,
         server,

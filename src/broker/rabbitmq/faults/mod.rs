@@ -156,6 +156,10 @@ fn drive(
                 let result = p.fault.start(&mut cx);
                 let now = clock.now();
                 run.start_s = Some(secs(now));
+                match &result {
+                    Ok(()) => tracing::info!(fault = p.index, kind = p.label, at_s = secs(now), "fault started"),
+                    Err(e) => tracing::warn!(fault = p.index, kind = p.label, error = %e, "fault failed to start"),
+                }
                 match result {
                     Ok(()) => match p.lasts {
                         Some(span) => due.push(Reverse((clock.instant(now.saturating_add(span)), i, 1))),
