@@ -77,6 +77,8 @@ pub struct Recorded {
     pub pre_fault_backlog: Option<u64>,
     pub rows: u64,
     pub breaker_opened: u64,
+    /// Retries the retry budget refused (they took the path of an exhausted retry policy).
+    pub budget_rejected: u64,
     pub peek_lock: PeekLockCounts,
 }
 
@@ -150,6 +152,7 @@ impl Recorder {
                 pre_fault_backlog: None,
                 rows: 0,
                 breaker_opened: 0,
+                budget_rejected: 0,
                 peek_lock: PeekLockCounts::default(),
             },
         }
@@ -278,6 +281,10 @@ impl Recorder {
 
     pub fn breaker_opened(&mut self) {
         self.r.breaker_opened += 1;
+    }
+
+    pub fn budget_rejected(&mut self) {
+        self.r.budget_rejected += 1;
     }
 
     /// A message was handled successfully. A second outcome for the same message (at-least-once delivery showing

@@ -56,6 +56,7 @@ pub const CATALOGUE: &[Metric] = &[
     m("attempts.total", "handler attempts", Lower),
     m("attempts.first", "first attempts", Neither),
     m("attempts.retries", "in-memory retries", Lower),
+    m("attempts.budget_rejected", "retries refused by the retry budget", Neither),
     m("attempts.redeliveries", "redeliveries", Lower),
     m("attempts.failed.*", "failed attempts:", Lower),
     m("attempts.downstream_calls", "downstream calls", Lower),

@@ -136,6 +136,9 @@ pub struct Attempts {
     pub total: u64,
     pub first: u64,
     pub retries: u64,
+    /// Only with a `[retry.budget]`: retries the budget refused (the message took the exhausted policy's path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_rejected: Option<u64>,
     pub redeliveries: u64,
     /// Failed attempts by failure kind.
     pub failed: BTreeMap<String, u64>,
@@ -308,6 +311,7 @@ impl Summary {
                 total: total_attempts,
                 first: r.attempts[0],
                 retries: r.attempts[1..5].iter().sum(),
+                budget_rejected: scn.retry.budget.as_ref().map(|_| r.budget_rejected),
                 redeliveries: r.attempts[5],
                 failed,
                 downstream_calls: r.calls,

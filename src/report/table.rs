@@ -60,9 +60,10 @@ pub fn render(s: &Summary) -> String {
     if m.rejected_at_publish > 0 {
         let _ = writeln!(out, "  refused      {} publishes refused by a full queue", m.rejected_at_publish);
     }
+    let refused = s.attempts.budget_rejected.map_or(String::new(), |n| format!(", {n} refused by the retry budget"));
     let _ = writeln!(
         out,
-        "  attempts     {}  ({:.2} per message; retries {}, redeliveries {})",
+        "  attempts     {}  ({:.2} per message; retries {}{refused}, redeliveries {})",
         s.attempts.total, s.amplification, s.attempts.retries, s.attempts.redeliveries
     );
     let l = &s.latency_ms;

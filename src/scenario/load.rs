@@ -426,8 +426,9 @@ fn retry(mut r: TableReader) -> RetryCfg {
         let m = format!("`{}` is in both retry.handle and retry.ignore; remove it from one of them", both.as_str());
         r.error("ignore", m);
     }
+    let budget = r.table("budget").and_then(overload::budget);
     r.finish();
-    RetryCfg { policy, jitter, filter: KindFilter { handle, ignore } }
+    RetryCfg { policy, jitter, filter: KindFilter { handle, ignore }, budget }
 }
 
 fn failure_kinds(errs: &Errs, node: &Node, path: &str) -> Option<Vec<FailureKind>> {
@@ -618,6 +619,7 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, ScenarioErrors> {
 
 mod broker;
 mod faults;
+mod overload;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod fault;
 pub mod limits;
 pub mod load;
 pub mod node;
+mod overload;
 mod reader;
 
 use crate::dist::Dist;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 pub use fault::{Fault, OutageMode, Stream, Toxic};
 pub use load::{load_file, load_str, ScenarioErrors};
+pub use overload::*;
 pub use reader::suggest;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -471,6 +473,9 @@ pub struct RetryCfg {
     pub jitter: Jitter,
     #[serde(flatten)]
     pub filter: KindFilter,
+    /// Caps the retries (`[retry.budget]`); a refused retry takes the path of an exhausted policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetCfg>,
 }
 
 /// Delayed redelivery through the broker (MassTransit UseDelayedRedelivery), after in-memory retries are exhausted.

@@ -4,12 +4,13 @@
 //! This is the one implementation of consumer logic; it only talks to the `Broker` trait and the downstream.
 
 use super::breaker::Breaker;
+use super::budget::RetryBudget;
 use super::downstream::{Call, CallResult, Caller};
 use super::engine::Engine;
 use super::events::Ev;
 use crate::broker::{DeadLetterReason, Delivery};
 use crate::record::AttemptClass;
-use crate::scenario::{BreakerCfg, FailureKind, OnFailure};
+use crate::scenario::{BudgetScope, FailureKind, OnFailure, Scenario};
 use crate::time::Nanos;
 use std::collections::VecDeque;
 
@@ -51,10 +52,14 @@ pub struct Consumer {
     free: Vec<u32>,
     pub busy: u32,
     pub breaker: Option<Breaker>,
+    /// The consumer's own retry budget (`scope = "consumer"`; a service-wide one is the engine's).
+    pub budget: Option<RetryBudget>,
 }
 
 impl Consumer {
-    pub fn new(concurrency: u32, breaker: Option<&BreakerCfg>) -> Consumer {
+    pub fn new(cfg: &Scenario) -> Consumer {
+        let concurrency = cfg.consumers.concurrency;
+        let own_budget = cfg.retry.budget.as_ref().filter(|b| b.scope == BudgetScope::Consumer);
         Consumer {
             life: Life::Down,
             generation: 0,
@@ -62,7 +67,8 @@ impl Consumer {
             slots: (0..concurrency).map(|_| Slot::default()).collect(),
             free: (0..concurrency).rev().collect(),
             busy: 0,
-            breaker: breaker.map(Breaker::new),
+            breaker: cfg.circuit_breaker.as_ref().map(Breaker::new),
+            budget: own_budget.map(RetryBudget::new),
         }
     }
 
@@ -163,6 +169,11 @@ impl Engine<'_> {
             AttemptClass::First
         };
         self.rec.attempt(class);
+        if !matches!(class, AttemptClass::Retry(_)) {
+            if let Some(b) = self.budget(c) {
+                b.first_attempt(now);
+            }
+        }
         let work = self.cfg.consumers.service_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
         self.q.push(now.saturating_add(work), Ev::LocalDone { consumer: c, slot, token });
     }
@@ -241,9 +252,12 @@ impl Engine<'_> {
         let now = self.now;
         let con = &mut self.consumers[c as usize];
         let token = con.bump(slot);
-        let Some(job) = con.slots[slot as usize].job.as_mut() else { return };
+        let Some(job) = con.slots[slot as usize].job.as_ref() else { return };
+        let (d, attempt) = (job.d, job.attempt);
         self.rec.attempt_done(now - job.started, result);
-        let d = job.d;
+        if let (Ok(()), Some(b)) = (result, self.budget(c)) {
+            b.success();
+        }
         let kind = match result {
             Ok(()) if !self.broker.holds_lock(c, d.tag) => {
                 // The complete fails (MessageLockLost): the side effect stays, the broker delivers it again.
@@ -269,7 +283,11 @@ impl Engine<'_> {
             return self.free_slot(c, slot);
         }
         let retryable = self.cfg.retry.filter.retries(kind);
-        if retryable && job.attempt <= self.retry.limit() {
+        if let (true, Some(b)) = (retryable, self.budget(c)) {
+            b.failure();
+        }
+        if retryable && attempt <= self.retry.limit() && self.budget_allows_retry(c) {
+            let Some(job) = self.consumers[c as usize].slots[slot as usize].job.as_mut() else { return };
             let delay = self.retry.next(job.attempt, job.prev_delay, &mut self.rng.retry);
             job.prev_delay = delay;
             job.attempt += 1;
@@ -296,6 +314,26 @@ impl Engine<'_> {
             OnFailure::Reject => self.broker.nack(now, c, d.tag, false, &mut self.out),
         }
         self.free_slot(c, slot);
+    }
+
+    /// The retry budget that pays for consumer `c`'s retries: the service's, else the consumer's own.
+    fn budget(&mut self, c: u32) -> Option<&mut RetryBudget> {
+        match &mut self.budget {
+            Some(b) => Some(b),
+            None => self.consumers[c as usize].budget.as_mut(),
+        }
+    }
+
+    /// Whether the budget (if any) lets a retry the policy wants go ahead. A refused retry is counted and takes
+    /// the path of an exhausted retry policy.
+    fn budget_allows_retry(&mut self, c: u32) -> bool {
+        let now = self.now;
+        let Some(b) = self.budget(c) else { return true };
+        if b.try_retry(now) {
+            return true;
+        }
+        self.rec.budget_rejected();
+        false
     }
 
     /// Peek-lock: a handler that gives up after its lock ran out cannot redeliver, dead-letter or abandon the

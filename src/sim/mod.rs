@@ -3,6 +3,7 @@
 pub mod arrivals;
 pub mod autoscale;
 pub mod breaker;
+pub mod budget;
 pub mod clock;
 pub mod consumer;
 pub mod downstream;
@@ -12,6 +13,7 @@ pub mod interrupt;
 mod real_loop;
 pub mod retry;
 pub mod rng;
+pub mod window;
 
 use crate::broker::embedded::EmbeddedBroker;
 use crate::broker::{Broker, Depths};

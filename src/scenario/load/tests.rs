@@ -47,6 +47,7 @@ policy = { kind = "exponential", limit = 5, base = "200ms", cap = "10s" }
 jitter = "full"
 handle = ["transient", "timeout"]
 ignore = ["validation"]
+budget = { kind = "ratio", ratio = 0.2, window = "30s", scope = "service" }
 
 [redelivery]
 intervals = ["1m", "5m", "15m"]
@@ -142,7 +143,7 @@ fn defaults() -> Scenario {
             count: 1, concurrency: 1, prefetch: 1, service_time: Dist::fixed(ms(1)), on_failure: OnFailure::ErrorQueue,
         },
         downstream: None,
-        retry: RetryCfg { policy: RetryPolicy::None, jitter: Jitter::None, filter: KindFilter::default() },
+        retry: RetryCfg { policy: RetryPolicy::None, jitter: Jitter::None, filter: KindFilter::default(), budget: None },
         redelivery: RedeliveryCfg { intervals: vec![], jitter: Jitter::None },
         circuit_breaker: None,
         autoscale: None,
@@ -194,6 +195,7 @@ fn full_expected() -> Scenario {
             policy: RetryPolicy::Exponential { limit: 5, base: ms(200), cap: secs(10) },
             jitter: Jitter::Full,
             filter: KindFilter { handle: vec![Transient, Timeout], ignore: vec![Validation] },
+            budget: Some(BudgetCfg { rule: BudgetRule::Ratio { ratio: 0.2, window: secs(30) }, scope: BudgetScope::Service }),
         },
         redelivery: RedeliveryCfg { intervals: vec![secs(60), secs(300), secs(900)], jitter: Jitter::Proportional },
         circuit_breaker: Some(BreakerCfg {
