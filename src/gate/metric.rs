@@ -83,7 +83,7 @@ pub struct Metric {
 }
 
 /// Fields summary.json has only when the feature that counts them is configured: absent, they do not apply.
-pub const OPTIONAL: &[&str] = &["attempts.budget_rejected"];
+pub const OPTIONAL: &[&str] = &["attempts.budget_rejected", "downstream.throttled"];
 
 const PERCENTILE_FIELDS: [(&str, LatencyStat); 7] = [
     ("count", LatencyStat::Count),
@@ -143,6 +143,7 @@ fn build() -> Vec<Metric> {
     add("downstream.crashes", "crashes", NullMeans::Never, None);
     add("downstream.peak_in_system", "requests", NullMeans::Never, None);
     add("downstream.circuit_breaker_opened", "times", NullMeans::Never, None);
+    add("downstream.throttled", "calls", NullMeans::Missing, None);
     add("queue.peak_ready", "messages", NullMeans::Never, None);
     add("queue.peak_unacked", "messages", NullMeans::Never, None);
     add("queue.peak_delayed", "messages", NullMeans::Never, None);
@@ -247,7 +248,8 @@ mod tests {
             crate::report::flat::flatten(&crate::report::simulate(&scn, 42).unwrap())
         };
         // the storm with every optional feature on, so that its optional fields are written
-        let storm = flat_of("scenarios/retry-storm.toml", &["retry.budget={ kind = \"grpc\" }"]);
+        let storm =
+            flat_of("scenarios/retry-storm.toml", &["retry.budget={ kind = \"grpc\" }", "downstream.throttle={}"]);
         let peek_lock = flat_of("scenarios/servicebus-lock-expiry.toml", &[]);
         for m in catalog() {
             let flat = if m.name.starts_with("servicebus.") { &peek_lock } else { &storm };

@@ -55,7 +55,7 @@ pub struct Recorded {
     pub expired: u64,
     pub ledger: Ledger,
     pub attempts: [u64; 6],
-    pub failures: [u64; 5],
+    pub failures: [u64; 6],
     pub calls: u64,
     pub calls_failed: u64,
     pub latency: Histogram<u64>,
@@ -100,6 +100,8 @@ pub struct PeekLockCounts {
 pub struct Recorder {
     series: SeriesWriter,
     row: Row,
+    /// The series has a `failed_throttled` column (adaptive throttling is configured).
+    throttled_column: bool,
     next_flush: Nanos,
     sec_latency: Histogram<u64>,
     nominal_capacity: f64,
@@ -114,6 +116,7 @@ impl Recorder {
         Recorder {
             series,
             row: Row::default(),
+            throttled_column: false,
             next_flush: NS_PER_SEC,
             sec_latency: new_histogram(),
             nominal_capacity,
@@ -130,7 +133,7 @@ impl Recorder {
                 expired: 0,
                 ledger: Ledger::default(),
                 attempts: [0; 6],
-                failures: [0; 5],
+                failures: [0; 6],
                 calls: 0,
                 calls_failed: 0,
                 latency: new_histogram(),
@@ -156,6 +159,13 @@ impl Recorder {
                 peek_lock: PeekLockCounts::default(),
             },
         }
+    }
+
+    /// Adds the `failed_throttled` column to the series (only then: the files of other runs stay as they were).
+    pub fn with_throttled_column(mut self) -> Recorder {
+        self.throttled_column = true;
+        self.row.failed_throttled = Some(0);
+        self
     }
 
     /// True when time `now` has passed the end of the current second: call `flush` with the gauges first.
@@ -203,7 +213,7 @@ impl Recorder {
         self.failure_eps.observe(sec, row.calls_failed);
         self.recovery.observe(sec, row.backlog());
         self.series.write(&row)?;
-        self.row = Row { time_s: sec + 1, ..Row::default() };
+        self.row = Row { time_s: sec + 1, failed_throttled: self.throttled_column.then_some(0), ..Row::default() };
         self.next_flush += NS_PER_SEC;
         Ok(())
     }
@@ -253,6 +263,11 @@ impl Recorder {
                     FailureKind::Validation => self.row.failed_validation += 1,
                     FailureKind::Poison => self.row.failed_poison += 1,
                     FailureKind::CircuitOpen => self.row.failed_circuit_open += 1,
+                    FailureKind::Throttled => {
+                        if let Some(n) = &mut self.row.failed_throttled {
+                            *n += 1;
+                        }
+                    }
                 }
             }
         }

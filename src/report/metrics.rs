@@ -79,6 +79,7 @@ pub const CATALOGUE: &[Metric] = &[
     m("downstream.peak_offered_per_s", "peak offered calls (/s)", Lower),
     m("downstream.peak_in_system", "peak requests in the downstream", Lower),
     m("downstream.circuit_breaker_opened", "circuit breaker opened", Neither),
+    m("downstream.throttled", "calls throttled locally", Neither),
     m("queue.peak_ready", "peak ready", Lower),
     m("queue.peak_unacked", "peak unacked", Lower),
     m("queue.peak_delayed", "peak delayed", Lower),

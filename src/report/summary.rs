@@ -170,6 +170,9 @@ pub struct DownstreamStats {
     pub crashes: u64,
     pub peak_in_system: u64,
     pub circuit_breaker_opened: u64,
+    /// Only with `[downstream.throttle]`: calls adaptive throttling rejected locally (never sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -333,6 +336,11 @@ impl Summary {
                 crashes: o.downstream_crashes,
                 peak_in_system: o.downstream_peak_in_system,
                 circuit_breaker_opened: r.breaker_opened,
+                throttled: scn
+                    .downstream
+                    .as_ref()
+                    .and_then(|d| d.throttle.as_ref())
+                    .map(|_| r.failures[FailureKind::Throttled.index()]),
             },
             queue: QueueStats {
                 peak_ready: r.peak_ready,

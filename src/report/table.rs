@@ -80,9 +80,10 @@ pub fn render(s: &Summary) -> String {
         real(&mut out, r);
     }
     if d.capacity_per_s > 0.0 {
+        let throttled = d.throttled.map_or(String::new(), |n| format!("  throttled {n} (rejected locally)"));
         let _ = writeln!(
             out,
-            "  downstream   capacity {:.0}/s  peak offered {}/s ({:.2}x)  crashes {}  overload waves {}",
+            "  downstream   capacity {:.0}/s  peak offered {}/s ({:.2}x)  crashes {}  overload waves {}{throttled}",
             d.capacity_per_s, d.peak_offered_per_s, d.peak_offered_ratio, d.crashes, s.overload_waves
         );
         let after = if s.faults_end_s.is_some() {

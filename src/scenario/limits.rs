@@ -31,6 +31,8 @@ pub const MAX_BUDGET_TOKENS: u32 = 1_000;
 pub const TOKEN_RATIO: (f64, f64) = (0.001, 1_000.0);
 /// `retry.budget.ratio`: retries per first attempt; more than a retry policy's largest limit allows nothing more.
 pub const MAX_BUDGET_RATIO: f64 = MAX_RETRY_LIMIT as f64;
+/// `downstream.throttle.k`: below 1 the throttle rejects calls the service accepts; the SRE book's values are 1.1-2.
+pub const THROTTLE_K: (f64, f64) = (1.0, 1_000.0);
 /// `latency-spike` factor: outside this the service time under the spike underflows to 0 or overflows.
 pub const FACTOR: (f64, f64) = (1e-6, 1e6);
 

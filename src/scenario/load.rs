@@ -411,8 +411,9 @@ fn downstream(mut r: TableReader) -> DownstreamCfg {
         t.finish();
         CrashCfg { when_in_system_above, after, restart }
     });
+    let throttle = r.table("throttle").map(overload::throttle);
     r.finish();
-    DownstreamCfg { name, servers, service_time, timeout, on_timeout, queue_limit, errors, crash }
+    DownstreamCfg { name, servers, service_time, timeout, on_timeout, queue_limit, errors, crash, throttle }
 }
 
 const JITTERS: [Jitter; 5] = [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated, Jitter::Proportional];

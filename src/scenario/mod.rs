@@ -355,6 +355,9 @@ pub struct DownstreamCfg {
     pub errors: ErrorRates,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crash: Option<CrashCfg>,
+    /// Client-side adaptive throttling of the calls (`[downstream.throttle]`), one per consumer instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleCfg>,
 }
 
 impl DownstreamCfg {
@@ -383,15 +386,18 @@ pub enum FailureKind {
     Poison,
     /// The circuit breaker is open; the call was not made.
     CircuitOpen,
+    /// Adaptive throttling rejected the call locally; it was not made.
+    Throttled,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 5] = [
+    pub const ALL: [FailureKind; 6] = [
         FailureKind::Transient,
         FailureKind::Timeout,
         FailureKind::Validation,
         FailureKind::Poison,
         FailureKind::CircuitOpen,
+        FailureKind::Throttled,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -400,6 +406,7 @@ impl FailureKind {
             FailureKind::Validation => "validation",
             FailureKind::Poison => "poison",
             FailureKind::CircuitOpen => "circuit-open",
+            FailureKind::Throttled => "throttled",
         }
     }
     pub fn index(self) -> usize {

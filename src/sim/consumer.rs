@@ -8,10 +8,12 @@ use super::budget::RetryBudget;
 use super::downstream::{Call, CallResult, Caller};
 use super::engine::Engine;
 use super::events::Ev;
+use super::throttle::Throttle;
 use crate::broker::{DeadLetterReason, Delivery};
 use crate::record::AttemptClass;
 use crate::scenario::{BudgetScope, FailureKind, OnFailure, Scenario};
 use crate::time::Nanos;
+use rand::RngExt;
 use std::collections::VecDeque;
 
 /// Handler attempts take at least this long, so that a requeue loop always advances time.
@@ -54,6 +56,8 @@ pub struct Consumer {
     pub breaker: Option<Breaker>,
     /// The consumer's own retry budget (`scope = "consumer"`; a service-wide one is the engine's).
     pub budget: Option<RetryBudget>,
+    /// Adaptive throttling of this instance's downstream calls (`[downstream.throttle]`).
+    pub throttle: Option<Throttle>,
 }
 
 impl Consumer {
@@ -69,6 +73,7 @@ impl Consumer {
             busy: 0,
             breaker: cfg.circuit_breaker.as_ref().map(Breaker::new),
             budget: own_budget.map(RetryBudget::new),
+            throttle: cfg.downstream.as_ref().and_then(|d| d.throttle.as_ref()).map(Throttle::new),
         }
     }
 
@@ -189,6 +194,9 @@ impl Engine<'_> {
             self.rec.side_effect(msg);
             return self.finish_attempt(c, slot, Ok(()));
         }
+        if self.throttled(c) {
+            return self.finish_attempt(c, slot, Err(FailureKind::Throttled));
+        }
         if let Some(b) = &mut self.consumers[c as usize].breaker {
             if !b.allow(now) {
                 return self.finish_attempt(c, slot, Err(FailureKind::CircuitOpen));
@@ -199,6 +207,7 @@ impl Engine<'_> {
         let Some(down) = &mut self.downstream else { return };
         match down.call(now, caller, &mut self.rng.downstream, &mut self.q, &mut self.notices) {
             Call::Refused => {
+                self.throttle_outcome(c, false);
                 self.rec.call_failed(now);
                 self.breaker_record(c, false);
                 self.finish_attempt(c, slot, Err(FailureKind::Transient));
@@ -223,6 +232,8 @@ impl Engine<'_> {
         if con.job(caller.slot, caller.token).is_none() {
             return;
         }
+        // The service answered: it accepted the call, unless the answer is a failure of overload or unavailability.
+        self.throttle_outcome(caller.consumer, matches!(result, Ok(()) | Err(FailureKind::Validation)));
         self.breaker_record(caller.consumer, result.is_ok());
         self.finish_attempt(caller.consumer, caller.slot, result);
     }
@@ -233,9 +244,30 @@ impl Engine<'_> {
         if let (Some(d), Some((req, caller))) = (&mut self.downstream, call) {
             d.abandon(self.now, req, caller, &mut self.q, &mut self.notices);
         }
+        self.throttle_outcome(c, false);
         self.rec.call_failed(self.now);
         self.breaker_record(c, false);
         self.finish_attempt(c, slot, Err(FailureKind::Timeout));
+    }
+
+    /// Adaptive throttling rejects the call consumer `c` is about to make (a draw from the throttle's own stream,
+    /// only when the probability is above 0); a rejection is a request the backend did not accept.
+    fn throttled(&mut self, c: u32) -> bool {
+        let now = self.now;
+        let Some(t) = &mut self.consumers[c as usize].throttle else { return false };
+        let p = t.probability(now);
+        if p <= 0.0 || self.rng.throttle.random::<f64>() >= p {
+            return false;
+        }
+        t.outcome(now, false);
+        true
+    }
+
+    fn throttle_outcome(&mut self, c: u32, accepted: bool) {
+        let now = self.now;
+        if let Some(t) = &mut self.consumers[c as usize].throttle {
+            t.outcome(now, accepted);
+        }
     }
 
     fn breaker_record(&mut self, c: u32, success: bool) {

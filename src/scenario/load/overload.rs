@@ -1,7 +1,7 @@
 //! `[retry.budget]` and `[downstream.throttle]`: the client-side overload controls, their defaults (gRPC's retry
 //! throttling example, the SRE book's retry budget and adaptive throttling) and ranges.
 
-use super::super::limits::{MAX_BUDGET_RATIO, MAX_BUDGET_TOKENS, TOKEN_RATIO};
+use super::super::limits::{MAX_BUDGET_RATIO, MAX_BUDGET_TOKENS, THROTTLE_K, TOKEN_RATIO};
 use super::super::reader::TableReader;
 use super::super::*;
 
@@ -24,6 +24,16 @@ pub(super) fn budget(mut t: TableReader) -> Option<BudgetCfg> {
     let scope = t.choice("scope", &[BudgetScope::Consumer, BudgetScope::Service]).unwrap_or(BudgetScope::Consumer);
     t.finish();
     Some(BudgetCfg { rule, scope })
+}
+
+pub(super) fn throttle(mut t: TableReader) -> ThrottleCfg {
+    let (lo, hi) = THROTTLE_K;
+    let range =
+        format!("must lie within [{lo}, {hi}]: below 1 it rejects calls the service accepts (the SRE book uses 2)");
+    let k = t.f64_where("k", |v| (lo..=hi).contains(&v), &range).unwrap_or(DEFAULT_THROTTLE_K);
+    let window = t.timer("window").unwrap_or(DEFAULT_THROTTLE_WINDOW);
+    t.finish();
+    ThrottleCfg { k, window }
 }
 
 #[cfg(test)]
@@ -74,5 +84,27 @@ mod tests {
         );
         let p = problems("[retry.budget]\nratio = 0.1\n", &[]);
         assert_eq!(p, ["line 1: [retry.budget] is missing the required key `kind`; add e.g. kind = \"grpc\""]);
+    }
+
+    #[test]
+    fn throttling_takes_the_sre_books_defaults_and_refuses_a_k_below_1() {
+        let s = load("[downstream]\n[downstream.throttle]\n", &[]).expect("loads");
+        let d = s.downstream.as_ref().unwrap();
+        assert_eq!(d.throttle, Some(ThrottleCfg { k: 2.0, window: Dur::from_secs(120) }));
+        let toml = s.to_toml();
+        assert!(toml.contains("[downstream.throttle]\nk = 2.0\nwindow = \"2m\""), "{toml}");
+        assert_eq!(load(&toml, &[]).expect("the resolved scenario loads back"), s);
+        assert!(!load("[downstream]\n", &[]).unwrap().to_toml().contains("throttle"));
+        let p = problems("[downstream]\nthrottle = { k = 0.5, window = \"2\", K = 2 }\n", &[]);
+        assert_eq!(
+            p,
+            [
+                "line 2: `downstream.throttle.k = 0.5`: must lie within [1, 1000]: below 1 it rejects calls the \
+                 service accepts (the SRE book uses 2), got 0.5",
+                "line 2: `downstream.throttle.window = \"2\"`: `2` is not a duration (time unit needed, for example 2sec \
+                 or 2ms); write e.g. \"250ms\", \"30s\", \"5m\", \"1h30m\"",
+                "line 2: unknown key `K` in [downstream.throttle]; did you mean `k`?",
+            ]
+        );
     }
 }

@@ -41,6 +41,7 @@ on_timeout = "cancel"
 queue_limit = 100
 errors = { transient = 0.05, timeout = 0.01, validation = 0.001 }
 crash = { when_in_system_above = 200, after = "10s", restart = "1m" }
+throttle = { k = 1.5, window = "1m" }
 
 [retry]
 policy = { kind = "exponential", limit = 5, base = "200ms", cap = "10s" }
@@ -190,6 +191,7 @@ fn full_expected() -> Scenario {
             timeout: Some(secs(2)), on_timeout: OnTimeout::Cancel, queue_limit: Some(100),
             errors: ErrorRates { transient: 0.05, timeout: 0.01, validation: 0.001 },
             crash: Some(CrashCfg { when_in_system_above: 200, after: secs(10), restart: secs(60) }),
+            throttle: Some(ThrottleCfg { k: 1.5, window: secs(60) }),
         }),
         retry: RetryCfg {
             policy: RetryPolicy::Exponential { limit: 5, base: ms(200), cap: secs(10) },

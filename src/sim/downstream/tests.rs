@@ -18,6 +18,7 @@ fn cfg(servers: u32) -> DownstreamCfg {
         queue_limit: None,
         errors: ErrorRates::default(),
         crash: None,
+        throttle: None,
     }
 }
 
