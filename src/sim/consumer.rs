@@ -206,13 +206,16 @@ impl Engine<'_> {
         self.rec.call_offered();
         let Some(down) = &mut self.downstream else { return };
         match down.call(now, caller, &mut self.rng.downstream, &mut self.q, &mut self.notices) {
-            Call::Refused => {
-                self.throttle_outcome(c, false);
-                self.rec.call_failed(now);
-                self.breaker_record(c, false);
-                self.finish_attempt(c, slot, Err(FailureKind::Transient));
-            }
-            Call::Pending { req } => {
+            Call::Refused { after: 0 } => self.on_call_refused(c, slot, token),
+            call => {
+                let req = match call {
+                    Call::Pending { req } => req,
+                    Call::Refused { after } => {
+                        // The refusal comes after a connect delay, unless the caller's timeout ends the call first.
+                        self.q.push(now.saturating_add(after), Ev::CallRefused { consumer: c, slot, token });
+                        None
+                    }
+                };
                 if let Some(job) = self.consumers[c as usize].job(slot, token) {
                     job.call = Some((req, caller));
                 }
@@ -221,6 +224,17 @@ impl Engine<'_> {
                 }
             }
         }
+    }
+
+    /// The downstream refused a call (at once, or after a refusing outage's `refuse_after`).
+    pub(super) fn on_call_refused(&mut self, c: u32, slot: u32, token: u32) {
+        if self.consumers[c as usize].job(slot, token).is_none() {
+            return;
+        }
+        self.throttle_outcome(c, false);
+        self.rec.call_failed(self.now);
+        self.breaker_record(c, false);
+        self.finish_attempt(c, slot, Err(FailureKind::Transient));
     }
 
     /// The downstream answered a call.

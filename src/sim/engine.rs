@@ -255,6 +255,7 @@ impl<'a> Engine<'a> {
             Ev::LocalDone { consumer, slot, token } => self.on_local_done(consumer, slot, token),
             Ev::RetryDue { consumer, slot, token } => self.on_retry_due(consumer, slot, token),
             Ev::CallTimeout { consumer, slot, token } => self.on_call_timeout(consumer, slot, token),
+            Ev::CallRefused { consumer, slot, token } => self.on_call_refused(consumer, slot, token),
             Ev::ServerDone { req, token } => {
                 if let Some(d) = &mut self.downstream {
                     d.on_done(self.now, req, token, &mut self.rng.downstream, &mut self.q, &mut self.notices);
@@ -391,7 +392,7 @@ impl<'a> Engine<'a> {
         let mut factor = 1.0;
         for (f, _) in self.cfg.faults.iter().zip(&self.active_faults).filter(|(_, a)| **a) {
             match f {
-                Fault::Outage { mode, .. } => outage = Some(*mode),
+                Fault::Outage { mode, refuse_after, .. } => outage = Some((*mode, refuse_after.ns())),
                 Fault::ErrorSpike { transient, timeout, validation, .. } => {
                     errors = crate::scenario::ErrorRates {
                         transient: *transient,
@@ -406,6 +407,6 @@ impl<'a> Engine<'a> {
         }
         d.errors = errors;
         d.factor = factor;
-        d.set_outage(outage, &mut self.notices);
+        d.set_outage(self.now, outage, &mut self.rng.downstream, &mut self.q, &mut self.notices);
     }
 }

@@ -210,7 +210,7 @@ fn full_expected() -> Scenario {
         limits: Default::default(),
         report: ReportCfg { episode_gap: secs(5) },
         faults: vec![
-            Fault::Outage { at: secs(300), duration: secs(120), mode: OutageMode::Hang },
+            Fault::Outage { at: secs(300), duration: secs(120), mode: OutageMode::Hang, refuse_after: Dur::ZERO },
             Fault::ErrorSpike { at: secs(600), duration: secs(60), transient: 0.5, timeout: 0.0, validation: 0.0 },
             Fault::LatencySpike { at: secs(720), duration: secs(30), factor: 10.0 },
             Fault::ConsumerCrash { at: secs(900), consumer: Some(1), restart: Some(secs(30)) },
