@@ -16,6 +16,11 @@ pub struct Dur(pub Nanos);
 impl Dur {
     pub const ZERO: Dur = Dur(0);
 
+    /// For `skip_serializing_if`: a zero duration that means "not set".
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+
     pub fn from_secs_f64(s: f64) -> Dur {
         Dur((s * NS_PER_SEC as f64).round().max(0.0) as u64)
     }

@@ -82,6 +82,9 @@ pub struct Metric {
     pub window: Option<WindowSource>,
 }
 
+/// Fields summary.json has only when the feature that counts them is configured: absent, they do not apply.
+pub const OPTIONAL: &[&str] = &["attempts.budget_rejected", "downstream.throttled"];
+
 const PERCENTILE_FIELDS: [(&str, LatencyStat); 7] = [
     ("count", LatencyStat::Count),
     ("mean", LatencyStat::Mean),
@@ -117,6 +120,7 @@ fn build() -> Vec<Metric> {
     add("attempts.total", "attempts", NullMeans::Never, counter(Counter::Attempts));
     add("attempts.first", "attempts", NullMeans::Never, None);
     add("attempts.retries", "attempts", NullMeans::Never, counter(Counter::Retries));
+    add("attempts.budget_rejected", "retries", NullMeans::Missing, None);
     add("attempts.redeliveries", "attempts", NullMeans::Never, counter(Counter::Redeliveries));
     for k in FailureKind::ALL {
         add(&format!("attempts.failed.{}", k.as_str()), "attempts", NullMeans::Never, None);
@@ -139,6 +143,7 @@ fn build() -> Vec<Metric> {
     add("downstream.crashes", "crashes", NullMeans::Never, None);
     add("downstream.peak_in_system", "requests", NullMeans::Never, None);
     add("downstream.circuit_breaker_opened", "times", NullMeans::Never, None);
+    add("downstream.throttled", "calls", NullMeans::Missing, None);
     add("queue.peak_ready", "messages", NullMeans::Never, None);
     add("queue.peak_unacked", "messages", NullMeans::Never, None);
     add("queue.peak_delayed", "messages", NullMeans::Never, None);
@@ -237,12 +242,15 @@ mod tests {
 
     #[test]
     fn every_numeric_leaf_of_a_summary_is_in_the_catalog_and_back() {
-        let flat_of = |file: &str| {
-            let scn = crate::scenario::load_file(std::path::Path::new(file), &[]).unwrap();
+        let flat_of = |file: &str, sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let scn = crate::scenario::load_file(std::path::Path::new(file), &sets).unwrap();
             crate::report::flat::flatten(&crate::report::simulate(&scn, 42).unwrap())
         };
-        let storm = flat_of("scenarios/retry-storm.toml");
-        let peek_lock = flat_of("scenarios/servicebus-lock-expiry.toml");
+        // the storm with every optional feature on, so that its optional fields are written
+        let storm =
+            flat_of("scenarios/retry-storm.toml", &["retry.budget={ kind = \"grpc\" }", "downstream.throttle={}"]);
+        let peek_lock = flat_of("scenarios/servicebus-lock-expiry.toml", &[]);
         for m in catalog() {
             let flat = if m.name.starts_with("servicebus.") { &peek_lock } else { &storm };
             assert!(read(flat, &m.name).is_some(), "{} is not in summary.json", m.name);

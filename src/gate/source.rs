@@ -64,7 +64,12 @@ impl Source {
         if m.name.starts_with("servicebus.") && self.summary.servicebus.is_none() {
             return Ok(None);
         }
-        metric::read(&self.flat, &m.name).ok_or_else(|| {
+        let read = metric::read(&self.flat, &m.name);
+        // A field written only when its feature is configured (`[retry.budget]`, ...) does not apply without it.
+        if read.is_none() && metric::OPTIONAL.contains(&m.name.as_str()) {
+            return Ok(None);
+        }
+        read.ok_or_else(|| {
             format!(
                 "{} has no `{}`; was it written by another version of loadtest?",
                 self.dir.join(report::SUMMARY).display(),

@@ -55,7 +55,7 @@ pub struct Recorded {
     pub expired: u64,
     pub ledger: Ledger,
     pub attempts: [u64; 6],
-    pub failures: [u64; 5],
+    pub failures: [u64; 6],
     pub calls: u64,
     pub calls_failed: u64,
     pub latency: Histogram<u64>,
@@ -77,6 +77,8 @@ pub struct Recorded {
     pub pre_fault_backlog: Option<u64>,
     pub rows: u64,
     pub breaker_opened: u64,
+    /// Retries the retry budget refused (they took the path of an exhausted retry policy).
+    pub budget_rejected: u64,
     pub peek_lock: PeekLockCounts,
 }
 
@@ -98,6 +100,8 @@ pub struct PeekLockCounts {
 pub struct Recorder {
     series: SeriesWriter,
     row: Row,
+    /// The series has a `failed_throttled` column (adaptive throttling is configured).
+    throttled_column: bool,
     next_flush: Nanos,
     sec_latency: Histogram<u64>,
     nominal_capacity: f64,
@@ -112,6 +116,7 @@ impl Recorder {
         Recorder {
             series,
             row: Row::default(),
+            throttled_column: false,
             next_flush: NS_PER_SEC,
             sec_latency: new_histogram(),
             nominal_capacity,
@@ -128,7 +133,7 @@ impl Recorder {
                 expired: 0,
                 ledger: Ledger::default(),
                 attempts: [0; 6],
-                failures: [0; 5],
+                failures: [0; 6],
                 calls: 0,
                 calls_failed: 0,
                 latency: new_histogram(),
@@ -150,9 +155,17 @@ impl Recorder {
                 pre_fault_backlog: None,
                 rows: 0,
                 breaker_opened: 0,
+                budget_rejected: 0,
                 peek_lock: PeekLockCounts::default(),
             },
         }
+    }
+
+    /// Adds the `failed_throttled` column to the series (only then: the files of other runs stay as they were).
+    pub fn with_throttled_column(mut self) -> Recorder {
+        self.throttled_column = true;
+        self.row.failed_throttled = Some(0);
+        self
     }
 
     /// True when time `now` has passed the end of the current second: call `flush` with the gauges first.
@@ -200,7 +213,7 @@ impl Recorder {
         self.failure_eps.observe(sec, row.calls_failed);
         self.recovery.observe(sec, row.backlog());
         self.series.write(&row)?;
-        self.row = Row { time_s: sec + 1, ..Row::default() };
+        self.row = Row { time_s: sec + 1, failed_throttled: self.throttled_column.then_some(0), ..Row::default() };
         self.next_flush += NS_PER_SEC;
         Ok(())
     }
@@ -250,6 +263,11 @@ impl Recorder {
                     FailureKind::Validation => self.row.failed_validation += 1,
                     FailureKind::Poison => self.row.failed_poison += 1,
                     FailureKind::CircuitOpen => self.row.failed_circuit_open += 1,
+                    FailureKind::Throttled => {
+                        if let Some(n) = &mut self.row.failed_throttled {
+                            *n += 1;
+                        }
+                    }
                 }
             }
         }
@@ -278,6 +296,10 @@ impl Recorder {
 
     pub fn breaker_opened(&mut self) {
         self.r.breaker_opened += 1;
+    }
+
+    pub fn budget_rejected(&mut self) {
+        self.r.budget_rejected += 1;
     }
 
     /// A message was handled successfully. A second outcome for the same message (at-least-once delivery showing

@@ -46,6 +46,9 @@ pub struct Row {
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub latency_max_ms: Option<f64>,
+    /// Calls adaptive throttling rejected locally; the column exists only when `[downstream.throttle]` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_throttled: Option<u64>,
 }
 
 impl Row {
@@ -63,6 +66,7 @@ impl Row {
             + self.failed_validation
             + self.failed_poison
             + self.failed_circuit_open
+            + self.failed_throttled.unwrap_or(0)
     }
     pub fn backlog(&self) -> u64 {
         self.ready + self.unacked + self.delayed

@@ -136,6 +136,9 @@ pub struct Attempts {
     pub total: u64,
     pub first: u64,
     pub retries: u64,
+    /// Only with a `[retry.budget]`: retries the budget refused (the message took the exhausted policy's path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_rejected: Option<u64>,
     pub redeliveries: u64,
     /// Failed attempts by failure kind.
     pub failed: BTreeMap<String, u64>,
@@ -167,6 +170,9 @@ pub struct DownstreamStats {
     pub crashes: u64,
     pub peak_in_system: u64,
     pub circuit_breaker_opened: u64,
+    /// Only with `[downstream.throttle]`: calls adaptive throttling rejected locally (never sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -308,6 +314,7 @@ impl Summary {
                 total: total_attempts,
                 first: r.attempts[0],
                 retries: r.attempts[1..5].iter().sum(),
+                budget_rejected: scn.retry.budget.as_ref().map(|_| r.budget_rejected),
                 redeliveries: r.attempts[5],
                 failed,
                 downstream_calls: r.calls,
@@ -329,6 +336,11 @@ impl Summary {
                 crashes: o.downstream_crashes,
                 peak_in_system: o.downstream_peak_in_system,
                 circuit_breaker_opened: r.breaker_opened,
+                throttled: scn
+                    .downstream
+                    .as_ref()
+                    .and_then(|d| d.throttle.as_ref())
+                    .map(|_| r.failures[FailureKind::Throttled.index()]),
             },
             queue: QueueStats {
                 peak_ready: r.peak_ready,

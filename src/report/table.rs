@@ -60,9 +60,10 @@ pub fn render(s: &Summary) -> String {
     if m.rejected_at_publish > 0 {
         let _ = writeln!(out, "  refused      {} publishes refused by a full queue", m.rejected_at_publish);
     }
+    let refused = s.attempts.budget_rejected.map_or(String::new(), |n| format!(", {n} refused by the retry budget"));
     let _ = writeln!(
         out,
-        "  attempts     {}  ({:.2} per message; retries {}, redeliveries {})",
+        "  attempts     {}  ({:.2} per message; retries {}{refused}, redeliveries {})",
         s.attempts.total, s.amplification, s.attempts.retries, s.attempts.redeliveries
     );
     let l = &s.latency_ms;
@@ -79,9 +80,10 @@ pub fn render(s: &Summary) -> String {
         real(&mut out, r);
     }
     if d.capacity_per_s > 0.0 {
+        let throttled = d.throttled.map_or(String::new(), |n| format!("  throttled {n} (rejected locally)"));
         let _ = writeln!(
             out,
-            "  downstream   capacity {:.0}/s  peak offered {}/s ({:.2}x)  crashes {}  overload waves {}",
+            "  downstream   capacity {:.0}/s  peak offered {}/s ({:.2}x)  crashes {}  overload waves {}{throttled}",
             d.capacity_per_s, d.peak_offered_per_s, d.peak_offered_ratio, d.crashes, s.overload_waves
         );
         let after = if s.faults_end_s.is_some() {

@@ -12,13 +12,23 @@ pub enum OutageMode {
     Refuse,
     /// Calls hang until the caller's timeout.
     Hang,
+    /// The service accepts and queues calls but serves none (a GC pause, a lock, a dead disk), work in service
+    /// included; then it works through everything queued, calls whose callers gave up included.
+    Stall,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Fault {
-    /// The downstream is down; calls in progress fail when it starts.
-    Outage { at: Dur, duration: Dur, mode: OutageMode },
+    /// The downstream is down (calls in progress fail when it starts), or stalled.
+    Outage {
+        at: Dur,
+        duration: Dur,
+        mode: OutageMode,
+        /// `refuse`: how long a refused call takes to fail (a connect delay); 0, at once, is not written.
+        #[serde(skip_serializing_if = "Dur::is_zero")]
+        refuse_after: Dur,
+    },
     /// Error rates replaced for the window.
     ErrorSpike { at: Dur, duration: Dur, transient: f64, timeout: f64, validation: f64 },
     /// Downstream service times multiplied by `factor` for the window.

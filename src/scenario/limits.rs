@@ -25,6 +25,16 @@ pub const MAX_MESSAGE_BYTES: u64 = 512 << 20;
 /// The shortest interval of a timer that repeats or re-arms (autoscaler polling, bursts, redelivery, the breaker):
 /// below it a run spends its events on ticks, not on messages.
 pub const MIN_TIMER: Dur = Dur(1_000);
+/// `retry.budget.max_tokens` (gRPC retry throttling): gRPC's own bound, `maxTokens` in (0, 1000].
+pub const MAX_BUDGET_TOKENS: u32 = 1_000;
+/// `retry.budget.token_ratio`: gRPC keeps three decimals, so 0.001 is the smallest ratio that adds tokens.
+pub const TOKEN_RATIO: (f64, f64) = (0.001, 1_000.0);
+/// `retry.budget.ratio`: retries per first attempt; more than a retry policy's largest limit allows nothing more.
+pub const MAX_BUDGET_RATIO: f64 = MAX_RETRY_LIMIT as f64;
+/// `downstream.throttle.k`: below 1 the throttle rejects calls the service accepts; the SRE book's values are 1.1-2.
+pub const THROTTLE_K: (f64, f64) = (1.0, 1_000.0);
+/// `faults[].refuse_after`: a connect delay before a refused call fails (Linux gives up a connect after ~2 min).
+pub const MAX_REFUSE_AFTER: Dur = Dur(3_600 * NS_PER_SEC);
 /// `latency-spike` factor: outside this the service time under the spike underflows to 0 or overflows.
 pub const FACTOR: (f64, f64) = (1e-6, 1e6);
 

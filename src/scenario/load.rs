@@ -427,8 +427,9 @@ fn downstream(mut r: TableReader) -> DownstreamCfg {
         t.finish();
         CrashCfg { when_in_system_above, after, restart }
     });
+    let throttle = r.table("throttle").map(overload::throttle);
     r.finish();
-    DownstreamCfg { name, servers, service_time, timeout, on_timeout, queue_limit, errors, crash }
+    DownstreamCfg { name, servers, service_time, timeout, on_timeout, queue_limit, errors, crash, throttle }
 }
 
 const JITTERS: [Jitter; 5] = [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated, Jitter::Proportional];
@@ -442,8 +443,9 @@ fn retry(mut r: TableReader) -> RetryCfg {
         let m = format!("`{}` is in both retry.handle and retry.ignore; remove it from one of them", both.as_str());
         r.error("ignore", m);
     }
+    let budget = r.table("budget").and_then(overload::budget);
     r.finish();
-    RetryCfg { policy, jitter, filter: KindFilter { handle, ignore } }
+    RetryCfg { policy, jitter, filter: KindFilter { handle, ignore }, budget }
 }
 
 fn failure_kinds(errs: &Errs, node: &Node, path: &str) -> Option<Vec<FailureKind>> {
@@ -635,6 +637,7 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, ScenarioErrors> {
 
 mod broker;
 mod faults;
+mod overload;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod fault;
 pub mod limits;
 pub mod load;
 pub mod node;
+mod overload;
 mod reader;
 pub mod units;
 
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 pub use fault::{Fault, OutageMode, Stream, Toxic};
 pub use load::{load_file, load_str, ScenarioErrors};
+pub use overload::*;
 pub use reader::suggest;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -357,6 +359,9 @@ pub struct DownstreamCfg {
     pub errors: ErrorRates,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crash: Option<CrashCfg>,
+    /// Client-side adaptive throttling of the calls (`[downstream.throttle]`), one per consumer instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleCfg>,
 }
 
 impl DownstreamCfg {
@@ -385,15 +390,18 @@ pub enum FailureKind {
     Poison,
     /// The circuit breaker is open; the call was not made.
     CircuitOpen,
+    /// Adaptive throttling rejected the call locally; it was not made.
+    Throttled,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 5] = [
+    pub const ALL: [FailureKind; 6] = [
         FailureKind::Transient,
         FailureKind::Timeout,
         FailureKind::Validation,
         FailureKind::Poison,
         FailureKind::CircuitOpen,
+        FailureKind::Throttled,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -402,6 +410,7 @@ impl FailureKind {
             FailureKind::Validation => "validation",
             FailureKind::Poison => "poison",
             FailureKind::CircuitOpen => "circuit-open",
+            FailureKind::Throttled => "throttled",
         }
     }
     pub fn index(self) -> usize {
@@ -475,6 +484,9 @@ pub struct RetryCfg {
     pub jitter: Jitter,
     #[serde(flatten)]
     pub filter: KindFilter,
+    /// Caps the retries (`[retry.budget]`); a refused retry takes the path of an exhausted policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetCfg>,
 }
 
 /// Delayed redelivery through the broker (MassTransit UseDelayedRedelivery), after in-memory retries are exhausted.

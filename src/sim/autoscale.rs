@@ -63,8 +63,7 @@ impl Engine<'_> {
                 let idx = match self.consumers.iter().position(|c| c.life == Life::Down) {
                     Some(i) => i,
                     None => {
-                        let c = &self.cfg.consumers;
-                        self.consumers.push(Consumer::new(c.concurrency, self.cfg.circuit_breaker.as_ref()));
+                        self.consumers.push(Consumer::new(self.cfg));
                         self.consumers.len() - 1
                     }
                 };

@@ -4,13 +4,16 @@
 //! This is the one implementation of consumer logic; it only talks to the `Broker` trait and the downstream.
 
 use super::breaker::Breaker;
+use super::budget::RetryBudget;
 use super::downstream::{Call, CallResult, Caller};
 use super::engine::Engine;
 use super::events::Ev;
+use super::throttle::Throttle;
 use crate::broker::{DeadLetterReason, Delivery};
 use crate::record::AttemptClass;
-use crate::scenario::{BreakerCfg, FailureKind, OnFailure};
+use crate::scenario::{BudgetScope, FailureKind, OnFailure, Scenario};
 use crate::time::Nanos;
+use rand::RngExt;
 use std::collections::VecDeque;
 
 /// Handler attempts take at least this long, so that a requeue loop always advances time.
@@ -51,10 +54,16 @@ pub struct Consumer {
     free: Vec<u32>,
     pub busy: u32,
     pub breaker: Option<Breaker>,
+    /// The consumer's own retry budget (`scope = "consumer"`; a service-wide one is the engine's).
+    pub budget: Option<RetryBudget>,
+    /// Adaptive throttling of this instance's downstream calls (`[downstream.throttle]`).
+    pub throttle: Option<Throttle>,
 }
 
 impl Consumer {
-    pub fn new(concurrency: u32, breaker: Option<&BreakerCfg>) -> Consumer {
+    pub fn new(cfg: &Scenario) -> Consumer {
+        let concurrency = cfg.consumers.concurrency;
+        let own_budget = cfg.retry.budget.as_ref().filter(|b| b.scope == BudgetScope::Consumer);
         Consumer {
             life: Life::Down,
             generation: 0,
@@ -62,7 +71,9 @@ impl Consumer {
             slots: (0..concurrency).map(|_| Slot::default()).collect(),
             free: (0..concurrency).rev().collect(),
             busy: 0,
-            breaker: breaker.map(Breaker::new),
+            breaker: cfg.circuit_breaker.as_ref().map(Breaker::new),
+            budget: own_budget.map(RetryBudget::new),
+            throttle: cfg.downstream.as_ref().and_then(|d| d.throttle.as_ref()).map(Throttle::new),
         }
     }
 
@@ -163,6 +174,11 @@ impl Engine<'_> {
             AttemptClass::First
         };
         self.rec.attempt(class);
+        if !matches!(class, AttemptClass::Retry(_)) {
+            if let Some(b) = self.budget(c) {
+                b.first_attempt(now);
+            }
+        }
         let work = self.cfg.consumers.service_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
         self.q.push(now.saturating_add(work), Ev::LocalDone { consumer: c, slot, token });
     }
@@ -178,6 +194,9 @@ impl Engine<'_> {
             self.rec.side_effect(msg);
             return self.finish_attempt(c, slot, Ok(()));
         }
+        if self.throttled(c) {
+            return self.finish_attempt(c, slot, Err(FailureKind::Throttled));
+        }
         if let Some(b) = &mut self.consumers[c as usize].breaker {
             if !b.allow(now) {
                 return self.finish_attempt(c, slot, Err(FailureKind::CircuitOpen));
@@ -187,12 +206,16 @@ impl Engine<'_> {
         self.rec.call_offered();
         let Some(down) = &mut self.downstream else { return };
         match down.call(now, caller, &mut self.rng.downstream, &mut self.q, &mut self.notices) {
-            Call::Refused => {
-                self.rec.call_failed(now);
-                self.breaker_record(c, false);
-                self.finish_attempt(c, slot, Err(FailureKind::Transient));
-            }
-            Call::Pending { req } => {
+            Call::Refused { after: 0 } => self.on_call_refused(c, slot, token),
+            call => {
+                let req = match call {
+                    Call::Pending { req } => req,
+                    Call::Refused { after } => {
+                        // The refusal comes after a connect delay, unless the caller's timeout ends the call first.
+                        self.q.push(now.saturating_add(after), Ev::CallRefused { consumer: c, slot, token });
+                        None
+                    }
+                };
                 if let Some(job) = self.consumers[c as usize].job(slot, token) {
                     job.call = Some((req, caller));
                 }
@@ -201,6 +224,17 @@ impl Engine<'_> {
                 }
             }
         }
+    }
+
+    /// The downstream refused a call (at once, or after a refusing outage's `refuse_after`).
+    pub(super) fn on_call_refused(&mut self, c: u32, slot: u32, token: u32) {
+        if self.consumers[c as usize].job(slot, token).is_none() {
+            return;
+        }
+        self.throttle_outcome(c, false);
+        self.rec.call_failed(self.now);
+        self.breaker_record(c, false);
+        self.finish_attempt(c, slot, Err(FailureKind::Transient));
     }
 
     /// The downstream answered a call.
@@ -212,6 +246,8 @@ impl Engine<'_> {
         if con.job(caller.slot, caller.token).is_none() {
             return;
         }
+        // The service answered: it accepted the call, unless the answer is a failure of overload or unavailability.
+        self.throttle_outcome(caller.consumer, matches!(result, Ok(()) | Err(FailureKind::Validation)));
         self.breaker_record(caller.consumer, result.is_ok());
         self.finish_attempt(caller.consumer, caller.slot, result);
     }
@@ -222,9 +258,30 @@ impl Engine<'_> {
         if let (Some(d), Some((req, caller))) = (&mut self.downstream, call) {
             d.abandon(self.now, req, caller, &mut self.q, &mut self.notices);
         }
+        self.throttle_outcome(c, false);
         self.rec.call_failed(self.now);
         self.breaker_record(c, false);
         self.finish_attempt(c, slot, Err(FailureKind::Timeout));
+    }
+
+    /// Adaptive throttling rejects the call consumer `c` is about to make (a draw from the throttle's own stream,
+    /// only when the probability is above 0); a rejection is a request the backend did not accept.
+    fn throttled(&mut self, c: u32) -> bool {
+        let now = self.now;
+        let Some(t) = &mut self.consumers[c as usize].throttle else { return false };
+        let p = t.probability(now);
+        if p <= 0.0 || self.rng.throttle.random::<f64>() >= p {
+            return false;
+        }
+        t.outcome(now, false);
+        true
+    }
+
+    fn throttle_outcome(&mut self, c: u32, accepted: bool) {
+        let now = self.now;
+        if let Some(t) = &mut self.consumers[c as usize].throttle {
+            t.outcome(now, accepted);
+        }
     }
 
     fn breaker_record(&mut self, c: u32, success: bool) {
@@ -241,9 +298,12 @@ impl Engine<'_> {
         let now = self.now;
         let con = &mut self.consumers[c as usize];
         let token = con.bump(slot);
-        let Some(job) = con.slots[slot as usize].job.as_mut() else { return };
+        let Some(job) = con.slots[slot as usize].job.as_ref() else { return };
+        let (d, attempt) = (job.d, job.attempt);
         self.rec.attempt_done(now - job.started, result);
-        let d = job.d;
+        if let (Ok(()), Some(b)) = (result, self.budget(c)) {
+            b.success();
+        }
         let kind = match result {
             Ok(()) if !self.broker.holds_lock(c, d.tag) => {
                 // The complete fails (MessageLockLost): the side effect stays, the broker delivers it again.
@@ -269,7 +329,11 @@ impl Engine<'_> {
             return self.free_slot(c, slot);
         }
         let retryable = self.cfg.retry.filter.retries(kind);
-        if retryable && job.attempt <= self.retry.limit() {
+        if let (true, Some(b)) = (retryable, self.budget(c)) {
+            b.failure();
+        }
+        if retryable && attempt <= self.retry.limit() && self.budget_allows_retry(c) {
+            let Some(job) = self.consumers[c as usize].slots[slot as usize].job.as_mut() else { return };
             let delay = self.retry.next(job.attempt, job.prev_delay, &mut self.rng.retry);
             job.prev_delay = delay;
             job.attempt += 1;
@@ -296,6 +360,26 @@ impl Engine<'_> {
             OnFailure::Reject => self.broker.nack(now, c, d.tag, false, &mut self.out),
         }
         self.free_slot(c, slot);
+    }
+
+    /// The retry budget that pays for consumer `c`'s retries: the service's, else the consumer's own.
+    fn budget(&mut self, c: u32) -> Option<&mut RetryBudget> {
+        match &mut self.budget {
+            Some(b) => Some(b),
+            None => self.consumers[c as usize].budget.as_mut(),
+        }
+    }
+
+    /// Whether the budget (if any) lets a retry the policy wants go ahead. A refused retry is counted and takes
+    /// the path of an exhausted retry policy.
+    fn budget_allows_retry(&mut self, c: u32) -> bool {
+        let now = self.now;
+        let Some(b) = self.budget(c) else { return true };
+        if b.try_retry(now) {
+            return true;
+        }
+        self.rec.budget_rejected();
+        false
     }
 
     /// Peek-lock: a handler that gives up after its lock ran out cannot redeliver, dead-letter or abandon the

@@ -1,5 +1,5 @@
 //! The downstream dependency (the "payment service"): servers with a service-time distribution, its own FIFO of
-//! waiting requests, error rates, outages, and overload behaviour (timed-out work keeps costing capacity unless
+//! waiting requests, error rates, outages (refused, hanging or stalled calls), and overload behaviour (timed-out work keeps costing capacity unless
 //! cancelled; optionally it crashes when overloaded for a while and refuses calls until it has restarted).
 //!
 //! Without this model no retry storm can emerge: it is what turns synchronized retries into renewed overload.
@@ -25,8 +25,9 @@ pub type CallResult = Result<(), FailureKind>;
 /// What `call` did with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call {
-    /// Answered at once (refused: down, or its queue is full).
-    Refused,
+    /// Refused (down, or its queue is full): the call fails `after` ns from now (0: at once; a refusing outage's
+    /// `refuse_after`, a connect delay).
+    Refused { after: Nanos },
     /// Accepted; the answer comes later (or never: the caller's timeout decides). `req` identifies it for `abandon`.
     Pending { req: Option<u32> },
 }
@@ -54,6 +55,8 @@ struct Req {
     /// Removed from the waiting line (cancelled) without being served.
     cancelled: bool,
     token: u32,
+    /// When its server finishes it (in service only).
+    done_at: Nanos,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +79,12 @@ pub struct Downstream {
     pub errors: ErrorRates,
     pub factor: f64,
     outage: Option<OutageMode>,
+    /// How long a refused call takes to fail during a refusing outage.
+    refuse_after: Nanos,
+    /// When the stall in force began.
+    stalled_since: Option<Nanos>,
+    /// Requests whose service a stall froze: (request, work left when the stall began).
+    frozen: Vec<(u32, Nanos)>,
     health: Health,
     busy: u32,
     waiting: VecDeque<u32>,
@@ -103,6 +112,9 @@ impl Downstream {
             errors: cfg.errors.clone(),
             factor: 1.0,
             outage: None,
+            refuse_after: 0,
+            stalled_since: None,
+            frozen: Vec::new(),
             health: Health::Up,
             busy: 0,
             waiting: VecDeque::new(),
@@ -139,14 +151,16 @@ impl Downstream {
         q: &mut EventQueue,
         notices: &mut Vec<Notice>,
     ) -> Call {
+        let stalled = self.outage == Some(OutageMode::Stall);
         match self.outage {
             Some(OutageMode::Hang) => return Call::Pending { req: None },
-            Some(OutageMode::Refuse) => return Call::Refused,
-            None if self.health != Health::Up => return Call::Refused,
-            None => {}
+            Some(OutageMode::Refuse) => return Call::Refused { after: self.refuse_after },
+            _ if self.health != Health::Up => return Call::Refused { after: 0 },
+            _ => {}
         }
-        if self.queue_limit.is_some_and(|limit| self.busy >= self.servers && self.live_waiting() >= limit) {
-            return Call::Refused;
+        let full = self.busy >= self.servers || stalled;
+        if self.queue_limit.is_some_and(|limit| full && self.live_waiting() >= limit) {
+            return Call::Refused { after: 0 };
         }
         let u: f64 = rng.random();
         let e = &self.errors;
@@ -161,8 +175,8 @@ impl Downstream {
             Ok(())
         };
         self.next_token = self.next_token.wrapping_add(1);
-        let req =
-            Req { caller, outcome, abandoned: false, in_service: false, cancelled: false, token: self.next_token };
+        let token = self.next_token;
+        let req = Req { caller, outcome, abandoned: false, in_service: false, cancelled: false, token, done_at: 0 };
         let id = match self.free.pop() {
             Some(i) => {
                 self.reqs[i as usize] = Some(req);
@@ -175,10 +189,10 @@ impl Downstream {
         };
         self.in_system += 1;
         self.peak_in_system = self.peak_in_system.max(self.in_system);
-        if self.busy < self.servers {
-            self.start(now, id, rng, q);
-        } else {
+        if full {
             self.waiting.push_back(id);
+        } else {
+            self.start(now, id, rng, q);
         }
         self.check_overload(now, q, notices);
         Call::Pending { req: Some(id) }
@@ -194,7 +208,8 @@ impl Downstream {
         let token = r.token;
         self.busy += 1;
         let work = self.service_time.sample(rng, self.factor).max(1);
-        q.push(now.saturating_add(work), Ev::ServerDone { req: id, token });
+        r.done_at = now.saturating_add(work);
+        q.push(r.done_at, Ev::ServerDone { req: id, token });
     }
 
     /// A server finished request `req` (stale completions of requests lost in a crash are ignored).
@@ -221,6 +236,12 @@ impl Downstream {
         if !r.abandoned {
             notices.push(Notice::Answer { caller: r.caller, result: r.outcome });
         }
+        self.fill(now, rng, q);
+        self.check_overload(now, q, notices);
+    }
+
+    /// Free servers take the next waiting requests (cancelled ones are dropped on the way).
+    fn fill<R: Rng + ?Sized>(&mut self, now: Nanos, rng: &mut R, q: &mut EventQueue) {
         while self.busy < self.servers {
             let Some(next) = self.waiting.pop_front() else { break };
             let Some(n) = self.reqs.get(next as usize).and_then(|r| r.as_ref()) else { continue };
@@ -231,7 +252,6 @@ impl Downstream {
             }
             self.start(now, next, rng, q);
         }
-        self.check_overload(now, q, notices);
     }
 
     /// The caller gave up on `req` (its timeout). With `cancel`, waiting work is dropped; otherwise it still runs.
@@ -307,16 +327,54 @@ impl Downstream {
         }
         self.free = (0..self.reqs.len() as u32).rev().collect();
         self.waiting.clear();
+        self.frozen.clear();
         self.busy = 0;
         self.in_system = 0;
         self.overloaded_since = None;
         self.check_generation += 1;
     }
 
-    /// An outage fault starts (`Some`) or ends (`None`).
-    pub fn set_outage(&mut self, mode: Option<OutageMode>, notices: &mut Vec<Notice>) {
-        if mode.is_some() && self.outage.is_none() {
-            self.fail_everything(notices);
+    /// The outage in force now (`None`: none), with a refusing outage's delay. Refusing or hanging resets the calls
+    /// in progress; a stall freezes them, and when it ends the servers work through everything it queued.
+    pub fn set_outage<R: Rng + ?Sized>(
+        &mut self,
+        now: Nanos,
+        outage: Option<(OutageMode, Nanos)>,
+        rng: &mut R,
+        q: &mut EventQueue,
+        notices: &mut Vec<Notice>,
+    ) {
+        let mode = outage.map(|(m, _)| m);
+        self.refuse_after = outage.map_or(0, |(_, after)| after);
+        match mode {
+            Some(OutageMode::Refuse | OutageMode::Hang) => {
+                if matches!(self.outage, None | Some(OutageMode::Stall)) {
+                    self.fail_everything(notices);
+                }
+                self.stalled_since = None;
+            }
+            Some(OutageMode::Stall) if self.stalled_since.is_none() => {
+                self.stalled_since = Some(now);
+                // Work in service stops where it is: its completions go stale (a new token) until the stall ends.
+                for (id, slot) in self.reqs.iter_mut().enumerate() {
+                    if let Some(r) = slot.as_mut().filter(|r| r.in_service) {
+                        self.next_token = self.next_token.wrapping_add(1);
+                        r.token = self.next_token;
+                        self.frozen.push((id as u32, r.done_at.saturating_sub(now)));
+                    }
+                }
+            }
+            Some(OutageMode::Stall) => {}
+            None => {
+                if self.stalled_since.take().is_some() {
+                    for (id, left) in std::mem::take(&mut self.frozen) {
+                        let Some(r) = self.reqs.get_mut(id as usize).and_then(|r| r.as_mut()) else { continue };
+                        r.done_at = now.saturating_add(left);
+                        q.push(r.done_at, Ev::ServerDone { req: id, token: r.token });
+                    }
+                    self.fill(now, rng, q);
+                }
+            }
         }
         self.outage = mode;
     }

@@ -6,6 +6,7 @@
 
 use super::arrivals::Arrivals;
 use super::autoscale::Autoscaler;
+use super::budget::RetryBudget;
 use super::clock::Pacer;
 use super::consumer::Consumer;
 use super::downstream::{Downstream, Notice};
@@ -40,6 +41,8 @@ pub struct Engine<'a> {
     active_faults: Vec<bool>,
     pub(super) autoscaler: Option<Autoscaler>,
     pub(super) retry: Backoff,
+    /// The retry budget shared by every consumer (`scope = "service"`).
+    pub(super) budget: Option<RetryBudget>,
     pub(super) redelivery: Backoff,
     pub(super) rng: Streams,
     pub(super) rec: Recorder,
@@ -85,8 +88,8 @@ impl<'a> Engine<'a> {
         pacer: Option<Pacer>,
         stop_at: Nanos,
     ) -> Engine<'a> {
-        let c = &cfg.consumers;
-        let consumers = (0..c.count).map(|_| Consumer::new(c.concurrency, cfg.circuit_breaker.as_ref())).collect();
+        let consumers = (0..cfg.consumers.count).map(|_| Consumer::new(cfg)).collect();
+        let shared_budget = cfg.retry.budget.as_ref().filter(|b| b.scope == crate::scenario::BudgetScope::Service);
         Engine {
             cfg,
             now: 0,
@@ -106,6 +109,7 @@ impl<'a> Engine<'a> {
             active_faults: vec![false; cfg.faults.len()],
             autoscaler: cfg.autoscale.as_ref().map(Autoscaler::new),
             retry: Backoff::from_policy(&cfg.retry.policy, cfg.retry.jitter),
+            budget: shared_budget.map(RetryBudget::new),
             redelivery: Backoff::intervals(
                 cfg.redelivery.intervals.iter().map(|d| d.ns()).collect(),
                 cfg.redelivery.jitter,
@@ -251,6 +255,7 @@ impl<'a> Engine<'a> {
             Ev::LocalDone { consumer, slot, token } => self.on_local_done(consumer, slot, token),
             Ev::RetryDue { consumer, slot, token } => self.on_retry_due(consumer, slot, token),
             Ev::CallTimeout { consumer, slot, token } => self.on_call_timeout(consumer, slot, token),
+            Ev::CallRefused { consumer, slot, token } => self.on_call_refused(consumer, slot, token),
             Ev::ServerDone { req, token } => {
                 if let Some(d) = &mut self.downstream {
                     d.on_done(self.now, req, token, &mut self.rng.downstream, &mut self.q, &mut self.notices);
@@ -387,7 +392,7 @@ impl<'a> Engine<'a> {
         let mut factor = 1.0;
         for (f, _) in self.cfg.faults.iter().zip(&self.active_faults).filter(|(_, a)| **a) {
             match f {
-                Fault::Outage { mode, .. } => outage = Some(*mode),
+                Fault::Outage { mode, refuse_after, .. } => outage = Some((*mode, refuse_after.ns())),
                 Fault::ErrorSpike { transient, timeout, validation, .. } => {
                     errors = crate::scenario::ErrorRates {
                         transient: *transient,
@@ -402,6 +407,6 @@ impl<'a> Engine<'a> {
         }
         d.errors = errors;
         d.factor = factor;
-        d.set_outage(outage, &mut self.notices);
+        d.set_outage(self.now, outage, &mut self.rng.downstream, &mut self.q, &mut self.notices);
     }
 }

@@ -29,6 +29,12 @@ pub enum Ev {
         slot: u32,
         token: u32,
     },
+    /// A refused call's connect delay (`refuse_after`) is over: it fails now.
+    CallRefused {
+        consumer: u32,
+        slot: u32,
+        token: u32,
+    },
     /// A downstream server finished a request.
     ServerDone {
         req: u32,

@@ -3,6 +3,7 @@
 pub mod arrivals;
 pub mod autoscale;
 pub mod breaker;
+pub mod budget;
 pub mod clock;
 pub mod consumer;
 pub mod downstream;
@@ -12,6 +13,8 @@ pub mod interrupt;
 mod real_loop;
 pub mod retry;
 pub mod rng;
+pub mod throttle;
+pub mod window;
 
 use crate::broker::embedded::EmbeddedBroker;
 use crate::broker::{Broker, Depths};
@@ -96,7 +99,10 @@ pub fn run_on(
     let secs = |d: crate::time::Dur| d.ns() / NS_PER_SEC;
     let recovery = Recovery::new(cfg.faults_start().map(secs), cfg.faults_end().map(secs));
     let gap = cfg.report.episode_gap.ns().div_ceil(NS_PER_SEC);
-    let rec = crate::record::Recorder::new(series, nominal, gap, recovery);
+    let mut rec = crate::record::Recorder::new(series, nominal, gap, recovery);
+    if cfg.downstream.as_ref().is_some_and(|d| d.throttle.is_some()) {
+        rec = rec.with_throttled_column();
+    }
     let stop_at = cfg.duration.unwrap_or(cfg.limits.max_scenario_time()).ns();
     let engine = engine::Engine::new(cfg, seed, broker, rec, pacer, stop_at);
     let engine::Finished { ended, rec, depths, downstream, real } = engine.run(progress)?;

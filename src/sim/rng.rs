@@ -1,6 +1,6 @@
 //! Seeded random streams, one per concern, so that changing one part of a scenario does not reshuffle the others.
 //!
-//! Arrivals, handler times, downstream service times and jitter each draw from their own ChaCha8 stream derived
+//! Arrivals, handler times, downstream service times, jitter and throttling each draw from their own ChaCha8 stream derived
 //! from the run seed: with the same seed, a jitter and a no-jitter run see the same arrivals.
 
 use rand::SeedableRng;
@@ -14,6 +14,8 @@ pub struct Streams {
     pub outcome: ChaCha8Rng,
     pub retry: ChaCha8Rng,
     pub redelivery: ChaCha8Rng,
+    /// Adaptive throttling's draws (none unless `[downstream.throttle]` is set).
+    pub throttle: ChaCha8Rng,
 }
 
 impl Streams {
@@ -27,6 +29,7 @@ impl Streams {
             outcome: s(5),
             retry: s(6),
             redelivery: s(7),
+            throttle: s(8),
         }
     }
 }

@@ -53,8 +53,22 @@ pub(super) fn faults(
         let fault = match kind {
             "outage" => {
                 let duration = window(&mut t);
-                let mode = t.choice("mode", &[OutageMode::Refuse, OutageMode::Hang]).unwrap_or(OutageMode::Refuse);
-                Fault::Outage { at, duration, mode }
+                let modes = [OutageMode::Refuse, OutageMode::Hang, OutageMode::Stall];
+                let chosen = t.choice("mode", &modes);
+                let max = crate::scenario::limits::MAX_REFUSE_AFTER;
+                let refuse_after =
+                    t.dur("refuse_after").filter(|d| t.check("refuse_after", *d <= max, "must be at most 1h"));
+                let other = chosen.filter(|m| *m != OutageMode::Refuse);
+                if let (true, Some(m)) = (t.has("refuse_after"), other) {
+                    let name = if m == OutageMode::Hang { "hang" } else { "stall" };
+                    let m = format!(
+                        "{p}.refuse_after delays refused calls, and mode = \"{name}\" refuses none; remove \
+                         refuse_after or set mode = \"refuse\""
+                    );
+                    t.error("refuse_after", m);
+                }
+                let mode = chosen.unwrap_or(OutageMode::Refuse);
+                Fault::Outage { at, duration, mode, refuse_after: refuse_after.unwrap_or(Dur::ZERO) }
             }
             "error-spike" => {
                 let duration = window(&mut t);
@@ -269,5 +283,35 @@ mod tests {
         assert!(p.contains("line 3") && p.contains("plain AMQP only"), "{p}");
         let p = problems("[broker]\nvia_proxy = true\n");
         assert!(p.contains("broker.via_proxy"), "{p}");
+    }
+
+    #[test]
+    fn outages_stall_or_refuse_after_a_delay_and_refuse_after_only_goes_with_refuse() {
+        let text = "[downstream]\n[[faults]]\nkind = \"outage\"\nat = \"1s\"\nduration = \"5s\"\nmode = \"stall\"\n\
+                    [[faults]]\nkind = \"outage\"\nat = \"9s\"\nduration = \"5s\"\nrefuse_after = \"3s\"\n";
+        let s = load(text).expect("loads");
+        let (sec, zero) = (Dur::from_secs, Dur::ZERO);
+        assert_eq!(
+            s.faults,
+            [
+                Fault::Outage { at: sec(1), duration: sec(5), mode: OutageMode::Stall, refuse_after: zero },
+                Fault::Outage { at: sec(9), duration: sec(5), mode: OutageMode::Refuse, refuse_after: sec(3) },
+            ]
+        );
+        let toml = s.to_toml();
+        assert!(toml.contains("mode = \"stall\"\n\n") && toml.contains("refuse_after = \"3s\""), "{toml}");
+        assert_eq!(toml.matches("refuse_after").count(), 1, "at its default (at once) it is not written: {toml}");
+        assert_eq!(load(&toml).expect("the resolved scenario loads back"), s);
+        let p = problems(
+            "[downstream]\ntimeout = \"1s\"\n[[faults]]\nkind = \"outage\"\nat = \"1s\"\nduration = \"5s\"\n\
+             mode = \"hang\"\nrefuse_after = \"3s\"\n[[faults]]\nkind = \"outage\"\nat = \"1s\"\nduration = \"5s\"\n\
+             refuse_after = \"2h\"\n",
+        );
+        assert_eq!(
+            p,
+            "error: <string> has 2 problems:\n  line 8: faults[0].refuse_after delays refused calls, and mode = \
+             \"hang\" refuses none; remove refuse_after or set mode = \"refuse\"\n  line 13: \
+             `faults[1].refuse_after = \"2h\"`: must be at most 1h, got \"2h\""
+        );
     }
 }

@@ -41,12 +41,14 @@ on_timeout = "cancel"
 queue_limit = 100
 errors = { transient = 0.05, timeout = 0.01, validation = 0.001 }
 crash = { when_in_system_above = 200, after = "10s", restart = "1m" }
+throttle = { k = 1.5, window = "1m" }
 
 [retry]
 policy = { kind = "exponential", limit = 5, base = "200ms", cap = "10s" }
 jitter = "full"
 handle = ["transient", "timeout"]
 ignore = ["validation"]
+budget = { kind = "ratio", ratio = 0.2, window = "30s", scope = "service" }
 
 [redelivery]
 intervals = ["1m", "5m", "15m"]
@@ -142,7 +144,7 @@ fn defaults() -> Scenario {
             count: 1, concurrency: 1, prefetch: 1, service_time: Dist::fixed(ms(1)), on_failure: OnFailure::ErrorQueue,
         },
         downstream: None,
-        retry: RetryCfg { policy: RetryPolicy::None, jitter: Jitter::None, filter: KindFilter::default() },
+        retry: RetryCfg { policy: RetryPolicy::None, jitter: Jitter::None, filter: KindFilter::default(), budget: None },
         redelivery: RedeliveryCfg { intervals: vec![], jitter: Jitter::None },
         circuit_breaker: None,
         autoscale: None,
@@ -189,11 +191,13 @@ fn full_expected() -> Scenario {
             timeout: Some(secs(2)), on_timeout: OnTimeout::Cancel, queue_limit: Some(100),
             errors: ErrorRates { transient: 0.05, timeout: 0.01, validation: 0.001 },
             crash: Some(CrashCfg { when_in_system_above: 200, after: secs(10), restart: secs(60) }),
+            throttle: Some(ThrottleCfg { k: 1.5, window: secs(60) }),
         }),
         retry: RetryCfg {
             policy: RetryPolicy::Exponential { limit: 5, base: ms(200), cap: secs(10) },
             jitter: Jitter::Full,
             filter: KindFilter { handle: vec![Transient, Timeout], ignore: vec![Validation] },
+            budget: Some(BudgetCfg { rule: BudgetRule::Ratio { ratio: 0.2, window: secs(30) }, scope: BudgetScope::Service }),
         },
         redelivery: RedeliveryCfg { intervals: vec![secs(60), secs(300), secs(900)], jitter: Jitter::Proportional },
         circuit_breaker: Some(BreakerCfg {
@@ -206,7 +210,7 @@ fn full_expected() -> Scenario {
         limits: Default::default(),
         report: ReportCfg { episode_gap: secs(5) },
         faults: vec![
-            Fault::Outage { at: secs(300), duration: secs(120), mode: OutageMode::Hang },
+            Fault::Outage { at: secs(300), duration: secs(120), mode: OutageMode::Hang, refuse_after: Dur::ZERO },
             Fault::ErrorSpike { at: secs(600), duration: secs(60), transient: 0.5, timeout: 0.0, validation: 0.0 },
             Fault::LatencySpike { at: secs(720), duration: secs(30), factor: 10.0 },
             Fault::ConsumerCrash { at: secs(900), consumer: Some(1), restart: Some(secs(30)) },

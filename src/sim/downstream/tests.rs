@@ -18,6 +18,7 @@ fn cfg(servers: u32) -> DownstreamCfg {
         queue_limit: None,
         errors: ErrorRates::default(),
         crash: None,
+        throttle: None,
     }
 }
 
@@ -81,7 +82,7 @@ fn overload_crash_fails_everyone_at_once_and_refuses_until_restarted() {
     assert_eq!(failed.len(), 4);
     assert!(failed.iter().all(|(t, _, r)| *t == 50 && *r == Err(FailureKind::Transient)));
     assert_eq!(d.crashes, 1);
-    assert_eq!(d.call(100 * MS, caller(9), &mut rng, &mut q, &mut n), Call::Refused);
+    assert_eq!(d.call(100 * MS, caller(9), &mut rng, &mut q, &mut n), Call::Refused { after: 0 });
     assert_eq!(d.capacity_now(), 0.0);
     run(&mut d, &mut q, &mut rng, 1050 * MS);
     assert!(d.is_up());
@@ -131,16 +132,51 @@ fn outages_refuse_or_hang_and_reset_calls_in_progress() {
     let mut d = Downstream::new(&cfg(1));
     let (mut q, mut rng, mut n) = (EventQueue::default(), ChaCha8Rng::seed_from_u64(1), Vec::new());
     d.call(0, caller(0), &mut rng, &mut q, &mut n);
-    d.set_outage(Some(OutageMode::Refuse), &mut n);
+    d.set_outage(0, Some((OutageMode::Refuse, 0)), &mut rng, &mut q, &mut n);
     assert_eq!(answers(&n.iter().map(|x| (0, *x)).collect::<Vec<_>>()), vec![(0, 0, Err(FailureKind::Transient))]);
-    assert_eq!(d.call(1, caller(1), &mut rng, &mut q, &mut n), Call::Refused);
-    d.set_outage(Some(OutageMode::Hang), &mut n);
+    assert_eq!(d.call(1, caller(1), &mut rng, &mut q, &mut n), Call::Refused { after: 0 });
+    // refuse_after: the refusal comes after the connect delay
+    d.set_outage(1, Some((OutageMode::Refuse, 3_000 * MS)), &mut rng, &mut q, &mut n);
+    assert_eq!(d.call(1, caller(1), &mut rng, &mut q, &mut n), Call::Refused { after: 3_000 * MS });
+    d.set_outage(2, Some((OutageMode::Hang, 0)), &mut rng, &mut q, &mut n);
     assert_eq!(d.call(2, caller(2), &mut rng, &mut q, &mut n), Call::Pending { req: None });
-    d.set_outage(None, &mut n);
+    d.set_outage(3, None, &mut rng, &mut q, &mut n);
     assert!(d.is_up());
     // the stale completion of the reset request must not answer anyone
     let got = run(&mut d, &mut q, &mut rng, u64::MAX);
     assert!(answers(&got).is_empty(), "{got:?}");
+}
+
+#[test]
+fn a_stall_queues_calls_freezes_work_in_service_and_then_serves_everything() {
+    let mut d = Downstream::new(&cfg(1));
+    let (mut q, mut rng, mut n) = (EventQueue::default(), ChaCha8Rng::seed_from_u64(1), Vec::new());
+    // message 0 is in service until 100 ms; the stall begins at 50 ms and lasts a second
+    let req0 = match d.call(0, caller(0), &mut rng, &mut q, &mut n) {
+        Call::Pending { req } => req,
+        other => panic!("{other:?}"),
+    };
+    assert!(run(&mut d, &mut q, &mut rng, 50 * MS).is_empty());
+    d.set_outage(50 * MS, Some((OutageMode::Stall, 0)), &mut rng, &mut q, &mut n);
+    assert!(n.is_empty(), "a stall resets nothing");
+    assert_eq!(d.capacity_now(), 0.0);
+    // calls are accepted and queued, none is served; the caller of message 1 gives up while it waits
+    for m in 1..=3 {
+        assert!(matches!(d.call(60 * MS, caller(m), &mut rng, &mut q, &mut n), Call::Pending { req: Some(_) }));
+    }
+    assert_eq!(d.in_system(), 4);
+    assert!(run(&mut d, &mut q, &mut rng, 1_000 * MS).is_empty(), "nothing finishes during the stall");
+    let req1 = Some(req0.unwrap() + 1);
+    d.abandon(900 * MS, req1, caller(1), &mut q, &mut n);
+    d.set_outage(1_050 * MS, None, &mut rng, &mut q, &mut n);
+    let got = run(&mut d, &mut q, &mut rng, u64::MAX);
+    // message 0 had 50 ms of work left: it finishes at 1,100 ms; then the queue, the abandoned call included (it
+    // costs its 100 ms and its side effect happens, but nobody hears the answer)
+    assert_eq!(answers(&got), vec![(1_100, 0, Ok(())), (1_300, 2, Ok(())), (1_400, 3, Ok(()))]);
+    let effects: Vec<_> =
+        got.iter().filter(|(_, x)| matches!(x, Notice::SideEffect { .. })).map(|(t, _)| t / MS).collect();
+    assert_eq!(effects, [1_100, 1_200, 1_300, 1_400]);
+    assert_eq!(d.in_system(), 0);
 }
 
 #[test]
@@ -151,7 +187,7 @@ fn queue_limit_refuses_excess_and_error_rates_are_drawn() {
     let (mut q, mut rng, mut n) = (EventQueue::default(), ChaCha8Rng::seed_from_u64(1), Vec::new());
     assert!(matches!(d.call(0, caller(0), &mut rng, &mut q, &mut n), Call::Pending { .. }));
     assert!(matches!(d.call(0, caller(1), &mut rng, &mut q, &mut n), Call::Pending { .. }));
-    assert_eq!(d.call(0, caller(2), &mut rng, &mut q, &mut n), Call::Refused);
+    assert_eq!(d.call(0, caller(2), &mut rng, &mut q, &mut n), Call::Refused { after: 0 });
 
     let mut c = cfg(1000);
     c.errors = ErrorRates { transient: 0.2, timeout: 0.1, validation: 0.05 };
