@@ -240,6 +240,27 @@ fn retries(s: &Scenario, p: &mut Plan) {
         let shown: Vec<String> = d.intervals.iter().map(|i| jittered(i.ns(), d.jitter, &RetryPolicy::None)).collect();
         p.lines.push(format!("redelivery   {}, jitter {}", shown.join(", "), jitter_name(d.jitter)));
     }
+    if let Some(b) = &r.budget {
+        use crate::scenario::{BudgetRule, BudgetScope};
+        let scope = if b.scope == BudgetScope::Service { "shared by all consumers" } else { "per consumer" };
+        p.lines.push(match &b.rule {
+            BudgetRule::Grpc { max_tokens, token_ratio } => format!(
+                "budget       gRPC retry throttling {scope}: {max_tokens} tokens, a failure costs 1, a success adds \
+                 {token_ratio}; no retry at or below {}",
+                *max_tokens as f64 / 2.0
+            ),
+            BudgetRule::Ratio { ratio, window } => {
+                format!("budget       retries at most {:.0}% of first attempts over {window}, {scope}", ratio * 100.0)
+            }
+        });
+    }
+    if let Some(t) = s.downstream.as_ref().and_then(|d| d.throttle.as_ref()) {
+        p.lines.push(format!(
+            "throttle     each consumer rejects locally with probability max(0, (requests - {} x accepts) / \
+             (requests + 1)) over {}",
+            t.k, t.window
+        ));
+    }
     let per_message = (n as u64 + 1).saturating_mul(d.intervals.len() as u64 + 1);
     p.lines.push(format!("attempts     at most {per_message} per message ({} x {})", n + 1, d.intervals.len() + 1));
 }
@@ -379,6 +400,9 @@ mod tests {
         let p = plan_of(&text);
         let all = p.lines.join("\n");
         assert!(all.contains("jitter full: 0s..1s, 0s..2s, 0s..4s, 0s..8s, 0s..16s"), "{all}");
+        let text = base.replace("ignore = [\"validation\"]", "ignore = [\"validation\"]\nbudget = { kind = \"grpc\" }");
+        let all = plan_of(&text).lines.join("\n");
+        assert!(all.contains("budget       gRPC retry throttling per consumer: 10 tokens, a failure costs 1, a success adds 0.1; no retry at or below 5"), "{all}");
         assert!(p.warnings.iter().any(|w| w.contains("below minimum_throughput = 100000")), "{:?}", p.warnings);
     }
 }
