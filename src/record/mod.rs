@@ -338,10 +338,17 @@ impl Recorder {
         self.r.produced
     }
 
-    /// Closes the last (partial) second and hands over the measurements.
+    /// Something was counted in the current second (outcomes at the very instant the run ended included).
+    fn row_has_counts(&self) -> bool {
+        self.row != Row { time_s: self.row.time_s, ..Row::default() } || !self.sec_latency.is_empty()
+    }
+
+    /// Closes the last second and hands over the measurements. The last second is closed when the run ended
+    /// inside it, or when anything was counted in it: a run that ends exactly on a whole second `t` with outcomes
+    /// at `t` writes them in a row for second `t`, so the rows always add up to the run's totals.
     pub fn finish(mut self, now: Nanos, g: &Gauges) -> std::io::Result<Recorded> {
         self.flush(now, g)?;
-        if now > self.next_flush - NS_PER_SEC || self.series.rows == 0 {
+        if now > self.next_flush - NS_PER_SEC || self.row_has_counts() || self.series.rows == 0 {
             self.close_row(g)?;
         }
         self.series.finish()?;
