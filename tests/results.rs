@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempfile::TempDir;
 
-/// What one `loadtest run` left: its folder and summary.json.
+/// What one `loadtest run` left: its folder, summary.json, and what it printed.
 struct Ran {
     dir: PathBuf,
     summary: Value,
+    stdout: String,
+    stderr: String,
 }
 
 fn loadtest() -> Command {
@@ -18,17 +20,21 @@ fn loadtest() -> Command {
     c
 }
 
-/// Runs the scenario `text` (written to `name.toml`) into `tmp/name`, expecting success.
-fn run(tmp: &TempDir, name: &str, text: &str) -> Ran {
+/// Runs the scenario `text` (written to `name.toml`) into `tmp/name` with `extra` arguments, expecting success.
+fn run_with(tmp: &TempDir, name: &str, text: &str, extra: &[&str]) -> Ran {
     let file = tmp.path().join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let dir = tmp.path().join(name);
-    let out = loadtest().arg("run").arg(&file).arg("--out").arg(&dir).output().unwrap();
+    let out = loadtest().arg("run").arg(&file).arg("--out").arg(&dir).args(extra).output().unwrap();
     let (stdout, stderr) =
         (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
     assert!(out.status.success(), "{name}: {stdout}\n{stderr}");
     let summary = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    Ran { dir, summary }
+    Ran { dir, summary, stdout, stderr }
+}
+
+fn run(tmp: &TempDir, name: &str, text: &str) -> Ran {
+    run_with(tmp, name, text, &[])
 }
 
 /// `timeseries.csv` as written: the header and the rows, each a map from column to text.
@@ -85,4 +91,76 @@ fn the_per_second_files_add_up_to_the_summary_whether_the_run_ends_on_a_whole_se
         assert_eq!(hlog_count(&r.dir), 100, "{service}: latency.hlog");
         assert_eq!(u(&s["latency_ms"]["count"]), 100, "{service}");
     }
+}
+
+/// 10 messages/s for 10 s through a downstream; `faults` appended as written.
+fn with_faults(faults: &str) -> String {
+    format!(
+        "name = \"faults\"\nseed = 1\nmessages = 100\nduration = \"10s\"\n[producers]\nrate = {{ shape = \"constant\", \
+         per_second = 10 }}\n[consumers]\ncount = 1\nservice_time = \"10ms\"\n[downstream]\nservers = 2\nservice_time = \
+         \"20ms\"\n[retry]\npolicy = {{ kind = \"intervals\", intervals = [\"1s\", \"1s\"] }}\n{faults}"
+    )
+}
+
+const OUTAGE_2S: &str = "[[faults]]\nkind = \"outage\"\nat = \"2s\"\nduration = \"1s\"\n";
+const OUTAGE_1000H: &str = "[[faults]]\nkind = \"outage\"\nat = \"1000h\"\nduration = \"5m\"\n";
+
+#[test]
+fn a_fault_the_run_never_reached_is_named_and_left_out_of_the_recovery() {
+    let tmp = TempDir::new().unwrap();
+    let r = run(&tmp, "late", &with_faults(&format!("{OUTAGE_2S}{OUTAGE_1000H}")));
+    let s = &r.summary;
+    // Recovery from the outage that happened (2-3 s), not "never after 3600300 s".
+    assert_eq!((s["faults_end_s"].as_f64(), s["recovery_s"].as_f64()), (Some(3.0), Some(0.0)));
+    assert_eq!(s["faults_not_reached"], serde_json::json!([{ "index": 1, "kind": "outage", "at_s": 3600000.0 }]));
+    assert_eq!(s["duration_s"], 9.93);
+    let warning = "faults[1] (outage at 3600000 s) never happened: the run ended at 9.93 s, before it was due";
+    assert!(r.stdout.contains(&format!("  WARNING      {warning}")), "{}", r.stdout);
+    assert!(r.stdout.contains("  recovery     0.0 s after the last fault ended at 3.0 s"), "{}", r.stdout);
+    let html = std::fs::read_to_string(r.dir.join("index.html")).unwrap();
+    assert!(html.contains(&format!("<li><b>Warning:</b> {warning}")), "index.html names it");
+    let quiet = run_with(&tmp, "late-quiet", &with_faults(&format!("{OUTAGE_2S}{OUTAGE_1000H}")), &["-q"]);
+    assert!(quiet.stderr.contains(&format!("warning: {warning}")), "{}", quiet.stderr);
+    // Every fault reached: no such key, so summaries of such runs are as they were.
+    let r = run(&tmp, "on-time", &with_faults(OUTAGE_2S));
+    assert!(r.summary.get("faults_not_reached").is_none(), "{}", r.summary);
+    assert!(!r.stdout.contains("WARNING"), "{}", r.stdout);
+
+    // Only the late fault: nothing to recover from, and the gate says so (null still fails `<`, exit 1).
+    let r = run(&tmp, "only-late", &with_faults(&format!("{OUTAGE_1000H}[thresholds]\n\"recovery_s\" = \"< 600\"\n")));
+    assert_eq!((&r.summary["faults_end_s"], &r.summary["recovery_s"]), (&Value::Null, &Value::Null));
+    assert!(!r.stdout.contains("  recovery "), "no recovery line without a fault that happened: {}", r.stdout);
+    let gate = loadtest().arg("gate").arg(&r.dir).output().unwrap();
+    let out = String::from_utf8_lossy(&gate.stdout);
+    assert_eq!(gate.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("null: no fault that ends happened (faults[0] at 3600000 s due after the run ended at 9.93 s)"),
+        "{out}"
+    );
+
+    // `validate` warns about a fault at or after the duration stop, and still accepts the file.
+    let file = tmp.path().join("late.toml");
+    let v = loadtest().arg("validate").arg(&file).output().unwrap();
+    let out = String::from_utf8_lossy(&v.stdout);
+    assert!(v.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "  warning: faults[1] (outage at 3600000 s) starts at or after the duration stop (10 s): the run ends"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_fault_cut_short_by_the_run_s_end_happened_but_has_no_recovery() {
+    let tmp = TempDir::new().unwrap();
+    let r = run(&tmp, "cut", &with_faults("[[faults]]\nkind = \"outage\"\nat = \"8s\"\nduration = \"5m\"\n"));
+    let s = &r.summary;
+    assert_eq!((s["faults_end_s"].as_f64(), &s["recovery_s"]), (Some(308.0), &Value::Null));
+    assert!(s.get("faults_not_reached").is_none());
+    assert!(
+        r.stdout.contains("  recovery     - (the last fault, due to end at 308.0 s, was still on when the run ended)"),
+        "{}",
+        r.stdout
+    );
 }

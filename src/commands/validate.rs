@@ -12,6 +12,9 @@ pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
                 for key in s.inert_keys() {
                     println!("  note: {key} applies to broker.semantics = \"servicebus\" only; ignored here");
                 }
+                for w in s.faults_after_duration() {
+                    println!("  warning: {w}");
+                }
             }
             Err(e) => {
                 eprintln!("{e}");

@@ -218,6 +218,35 @@ pub fn null_note(name: &str) -> &'static str {
     }
 }
 
+/// `null_note`, told why this run's value is null where the summary says (`recovery_s` without a fault to recover
+/// from, or with one still on at the end).
+pub fn null_note_for(name: &str, s: &crate::report::summary::Summary) -> String {
+    if name != "recovery_s" {
+        return null_note(name).to_string();
+    }
+    let never = "(counts as never)";
+    match s.faults_end_s {
+        Some(end) if end > s.duration_s => {
+            format!(
+                "null: the last fault, due to end at {end} s, was still on when the run ended at {} s {never}",
+                s.duration_s
+            )
+        }
+        Some(_) => null_note(name).to_string(),
+        None if !s.faults_not_reached.is_empty() => {
+            let late: Vec<String> =
+                s.faults_not_reached.iter().map(|f| format!("faults[{}] at {} s", f.index, f.at_s)).collect();
+            format!(
+                "null: no fault that ends happened ({} due after the run ended at {} s), so there was nothing to \
+                 recover from {never}",
+                late.join(", "),
+                s.duration_s
+            )
+        }
+        None => format!("null: no fault of the scenario ends, so there is nothing to recover from {never}"),
+    }
+}
+
 /// A metric's value in a flattened summary (`report::flat`): `Some(None)` is null; `messages.dead_lettered` means
 /// its `.total`; a key missing from a by-kind map (`attempts.failed.timeout`) is 0. `None` if the summary has no
 /// such field.

@@ -1,6 +1,7 @@
 //! Turns per-second flags into episodes: separate periods in which something held (failed calls, offered load
 //! above capacity), merged across gaps shorter than the configured episode gap.
 
+use crate::time::{Nanos, NS_PER_SEC};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,11 +53,16 @@ impl Episodes {
     }
 }
 
-/// Tracks when the backlog returns to its pre-fault level after the last fault ends, and stays there.
+/// Tracks when the backlog returns to its pre-fault level after the last fault ends, and stays there. Only faults
+/// that happened count: one that starts after the run ended is left out, one cut short by the run's end counts.
 #[derive(Debug)]
 pub struct Recovery {
-    fault_start_s: Option<u64>,
-    fault_end_s: Option<u64>,
+    /// Every fault's (start, end) in scenario time, by start; `None` for one that never ends (a crash without restart).
+    faults: Vec<(Nanos, Option<Nanos>)>,
+    /// `faults[..reached]` have started.
+    reached: usize,
+    /// When the last fault that started ends (of those that end).
+    end: Option<Nanos>,
     recent: std::collections::VecDeque<u64>,
     level: Option<u64>,
     last_above_s: Option<u64>,
@@ -67,10 +73,13 @@ pub struct Recovery {
 const PRE_FAULT_WINDOW: usize = 30;
 
 impl Recovery {
-    pub fn new(fault_start_s: Option<u64>, fault_end_s: Option<u64>) -> Recovery {
+    /// `faults`: each fault's start and end (if it ends), in scenario time.
+    pub fn new(mut faults: Vec<(Nanos, Option<Nanos>)>) -> Recovery {
+        faults.sort_by_key(|f| f.0);
         Recovery {
-            fault_start_s,
-            fault_end_s,
+            faults,
+            reached: 0,
+            end: None,
             recent: Default::default(),
             level: None,
             last_above_s: None,
@@ -78,27 +87,39 @@ impl Recovery {
         }
     }
 
-    /// The backlog at the end of second `sec`.
-    pub fn observe(&mut self, sec: u64, backlog: u64) {
-        let (Some(start), Some(end)) = (self.fault_start_s, self.fault_end_s) else { return };
-        if sec < start {
+    /// The backlog at the end of second `sec`; `until` is the end of that second, or the run's end for its last.
+    pub fn observe(&mut self, sec: u64, backlog: u64, until: Nanos) {
+        while let Some(&(_, end)) = self.faults.get(self.reached).filter(|f| f.0 < until) {
+            self.reached += 1;
+            if end.is_some_and(|e| self.end.is_none_or(|known| e > known)) {
+                // A later end: recovery is measured from it, not from an earlier fault's.
+                self.end = end;
+                self.last_above_s = None;
+            }
+        }
+        let Some(&(first, _)) = self.faults.first() else { return };
+        if sec < first / NS_PER_SEC {
             self.recent.push_back(backlog);
             if self.recent.len() > PRE_FAULT_WINDOW {
                 self.recent.pop_front();
             }
             return;
         }
+        if self.end.is_none() {
+            return; // no fault that happened ends (yet): nothing to recover from
+        }
         let level = *self.level.get_or_insert_with(|| self.recent.iter().copied().max().unwrap_or(0));
-        if sec + 1 >= end && backlog > level {
+        if self.end.is_some_and(|end| sec + 1 >= end / NS_PER_SEC) && backlog > level {
             self.last_above_s = Some(sec + 1);
         }
         self.last_backlog = backlog;
     }
 
     /// Seconds from the end of the last fault until the backlog was back to its pre-fault level for good;
-    /// `None` if there was no ending fault or the run ended above the level.
-    pub fn finish(&self) -> Option<f64> {
-        let end = self.fault_end_s?;
+    /// `None` if no fault that happened ends, the last one was still on at the run's end `run_end`, or the run
+    /// ended above the level.
+    pub fn finish(&self, run_end: Nanos) -> Option<f64> {
+        let end = self.end.filter(|e| *e <= run_end)? / NS_PER_SEC;
         let level = self.level?;
         if self.last_backlog > level {
             return None;
@@ -129,25 +150,51 @@ mod tests {
         );
     }
 
+    const S: Nanos = NS_PER_SEC;
+
+    /// Feeds one backlog per second, each second closing at its end, the last at `run_end`.
+    fn feed(r: &mut Recovery, backlog: &[u64], run_end: Nanos) {
+        for (s, b) in backlog.iter().enumerate() {
+            let until = ((s as u64 + 1) * S).min(run_end);
+            r.observe(s as u64, *b, until);
+        }
+    }
+
     #[test]
     fn recovery_is_measured_from_the_fault_end_to_the_last_excursion() {
-        let mut r = Recovery::new(Some(5), Some(10));
+        let mut r = Recovery::new(vec![(5 * S, Some(10 * S))]);
         let backlog = [2, 3, 1, 2, 3, 50, 80, 90, 100, 120, 110, 60, 30, 3, 2, 4, 1, 0];
-        for (s, b) in backlog.iter().enumerate() {
-            r.observe(s as u64, *b);
-        }
+        feed(&mut r, &backlog, 18 * S);
         assert_eq!(r.pre_fault_level(), Some(3));
         // above 3 until the end of second 12, and again for second 15 (4 > 3): recovered for good at 16
-        assert_eq!(r.finish(), Some(6.0));
+        assert_eq!(r.finish(18 * S), Some(6.0));
     }
 
     #[test]
     fn no_recovery_when_the_run_ends_above_the_level_or_without_faults() {
-        let mut r = Recovery::new(Some(1), Some(2));
-        for (s, b) in [0, 10, 20, 30].iter().enumerate() {
-            r.observe(s as u64, *b);
-        }
-        assert_eq!(r.finish(), None);
-        assert_eq!(Recovery::new(None, None).finish(), None);
+        let mut r = Recovery::new(vec![(S, Some(2 * S))]);
+        feed(&mut r, &[0, 10, 20, 30], 4 * S);
+        assert_eq!(r.finish(4 * S), None);
+        assert_eq!(Recovery::new(vec![]).finish(4 * S), None);
+    }
+
+    #[test]
+    fn a_fault_after_the_run_is_left_out_and_one_cut_by_the_end_gives_no_recovery() {
+        // An outage at 2-3 s, and one at 1000 h the 8 s run never reaches: recovery counts from 3 s.
+        let backlog = [1, 1, 9, 5, 1, 1, 0, 0];
+        let mut r = Recovery::new(vec![(3_600_000 * S, Some(3_600_300 * S)), (2 * S, Some(3 * S))]);
+        feed(&mut r, &backlog, 8 * S);
+        assert_eq!((r.pre_fault_level(), r.finish(8 * S)), (Some(1), Some(1.0)));
+        // Only the unreached one: nothing to recover from, no pre-fault level.
+        let mut r = Recovery::new(vec![(3_600_000 * S, Some(3_600_300 * S))]);
+        feed(&mut r, &backlog, 8 * S);
+        assert_eq!((r.pre_fault_level(), r.finish(8 * S)), (None, None));
+        // A fault starting in the run's last, partial second happened; one at its very end did not.
+        let mut r = Recovery::new(vec![(7_500_000_000, Some(20 * S))]);
+        feed(&mut r, &backlog, 7_600_000_000);
+        assert_eq!((r.pre_fault_level(), r.finish(7_600_000_000)), (Some(9), None), "still on at the end");
+        let mut r = Recovery::new(vec![(7_600_000_000, Some(20 * S))]);
+        feed(&mut r, &backlog, 7_600_000_000);
+        assert_eq!(r.pre_fault_level(), None);
     }
 }

@@ -164,12 +164,13 @@ impl Recorder {
     /// Closes every second that ended at or before `now`, with the gauges as they stood then.
     pub fn flush(&mut self, now: Nanos, g: &Gauges) -> std::io::Result<()> {
         while now >= self.next_flush {
-            self.close_row(g)?;
+            self.close_row(g, self.next_flush)?;
         }
         Ok(())
     }
 
-    fn close_row(&mut self, g: &Gauges) -> std::io::Result<()> {
+    /// Closes the current second with the gauges `g`; `until` is its end (the run's end for a last partial one).
+    fn close_row(&mut self, g: &Gauges, until: Nanos) -> std::io::Result<()> {
         let mut row = std::mem::take(&mut self.row);
         row.ready = g.ready;
         row.unacked = g.unacked;
@@ -198,7 +199,7 @@ impl Recorder {
             if self.nominal_capacity > 0.0 && row.offered as f64 > self.nominal_capacity { row.offered } else { 0 };
         self.waves.observe(sec, above);
         self.failure_eps.observe(sec, row.calls_failed);
-        self.recovery.observe(sec, row.backlog());
+        self.recovery.observe(sec, row.backlog(), until);
         self.series.write(&row)?;
         self.row = Row { time_s: sec + 1, ..Row::default() };
         self.next_flush += NS_PER_SEC;
@@ -349,13 +350,13 @@ impl Recorder {
     pub fn finish(mut self, now: Nanos, g: &Gauges) -> std::io::Result<Recorded> {
         self.flush(now, g)?;
         if now > self.next_flush - NS_PER_SEC || self.row_has_counts() || self.series.rows == 0 {
-            self.close_row(g)?;
+            self.close_row(g, now)?;
         }
         self.series.finish()?;
         self.r.rows = self.series.rows;
         self.r.waves = self.waves.finish();
         self.r.failure_episodes = self.failure_eps.finish();
-        self.r.recovery_s = self.recovery.finish();
+        self.r.recovery_s = self.recovery.finish(now);
         self.r.pre_fault_backlog = self.recovery.pre_fault_level();
         if self.r.min_consumers == u64::MAX {
             self.r.min_consumers = 0;

@@ -61,6 +61,10 @@ pub struct Summary {
     pub faults_end_s: Option<f64>,
     /// From the end of the last fault until the backlog is back to its pre-fault level for good; null if never.
     pub recovery_s: Option<f64>,
+    /// Only when some `[[faults]]` start at or after the run's end: they never happened, so they are left out of
+    /// `faults_end_s` and `recovery_s`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults_not_reached: Vec<FaultNotReached>,
     pub episodes: EpisodeLists,
     /// Only under Service Bus semantics: the peek-lock settings and what the locks did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +98,16 @@ pub struct PeekLockStats {
     pub dead_letter_queue: String,
     /// Broker-decided dead letters by Service Bus's DeadLetterReason.
     pub dead_lettered_by_servicebus_reason: BTreeMap<String, u64>,
+}
+
+/// A fault of the scenario that the run ended before.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultNotReached {
+    /// Its position in `[[faults]]` (0-based).
+    pub index: usize,
+    pub kind: String,
+    /// When it was due to start.
+    pub at_s: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -275,7 +289,14 @@ impl Summary {
         let secs = |ns: u64| round(ns as f64 / NS_PER_SEC as f64, 3);
         let duration_s = secs(o.end);
         let capacity = scn.downstream.as_ref().map_or(0.0, |d| d.capacity_per_s());
-        let faults_end = scn.faults_end().map(|d| d.secs_f64());
+        // A fault happened if it started before the run ended (one cut short by the end counts).
+        let (reached, not_reached): (Vec<_>, Vec<_>) =
+            scn.faults.iter().enumerate().partition(|(_, f)| f.at().ns() < o.end);
+        let faults_end = reached.iter().filter_map(|(_, f)| f.end()).max().map(|d| d.secs_f64());
+        let faults_not_reached = not_reached
+            .iter()
+            .map(|(i, f)| FaultNotReached { index: *i, kind: f.label().to_string(), at_s: round(f.at().secs_f64(), 3) })
+            .collect();
         let after_faults = match faults_end {
             Some(end) => r.failure_episodes.iter().filter(|e| e.end_s as f64 > end).count() as u64,
             None => 0,
@@ -344,6 +365,7 @@ impl Summary {
             last_failure_s: r.last_failure.map(secs),
             faults_end_s: faults_end,
             recovery_s: r.recovery_s,
+            faults_not_reached,
             episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
             servicebus: peek_lock,
             real_broker: o.real.clone().map(|mut real| {
@@ -352,6 +374,19 @@ impl Summary {
             }),
             repeats: None,
         }
+    }
+
+    /// What the terminal and the HTML page warn about: results that would otherwise mislead.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in &self.faults_not_reached {
+            out.push(format!(
+                "faults[{}] ({} at {} s) never happened: the run ended at {} s, before it was due; it is left out of \
+                 the fault end and the recovery",
+                f.index, f.kind, f.at_s, self.duration_s
+            ));
+        }
+        out
     }
 
     pub fn to_json(&self) -> String {

@@ -97,12 +97,22 @@ pub fn render(s: &Summary) -> String {
             opt_s(s.last_failure_s)
         );
     }
-    if let Some(end) = s.faults_end_s {
-        let _ = writeln!(
-            out,
-            "  recovery     {} after the last fault ended at {end:.1} s",
-            s.recovery_s.map_or("never (backlog still above its pre-fault level)".to_string(), |r| format!("{r:.1} s"))
-        );
+    match s.faults_end_s {
+        Some(end) if end > s.duration_s => {
+            let _ = writeln!(
+                out,
+                "  recovery     - (the last fault, due to end at {end:.1} s, was still on when the run ended)"
+            );
+        }
+        Some(end) => {
+            let _ = writeln!(
+                out,
+                "  recovery     {} after the last fault ended at {end:.1} s",
+                s.recovery_s
+                    .map_or("never (backlog still above its pre-fault level)".to_string(), |r| format!("{r:.1} s"))
+            );
+        }
+        None => {}
     }
     if let Some(p) = &s.servicebus {
         let dlq: u64 = p.dead_lettered_by_servicebus_reason.values().sum();
@@ -117,6 +127,9 @@ pub fn render(s: &Summary) -> String {
             p.completed_after_lock_lost,
             p.dead_letter_queue
         );
+    }
+    for w in s.warnings() {
+        let _ = writeln!(out, "  WARNING      {w}");
     }
     if !m.accounted || m.lost > 0 {
         let _ = writeln!(out, "  WARNING      {} message(s) lost: published != outcomes + in flight", m.lost);

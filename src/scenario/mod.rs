@@ -577,12 +577,20 @@ impl Scenario {
         crate::secret::mask_scenario_toml(&text)
     }
 
-    /// When the last fault stops acting, if any fault ends.
-    pub fn faults_end(&self) -> Option<Dur> {
-        self.faults.iter().filter_map(|f| f.end()).max()
-    }
-    pub fn faults_start(&self) -> Option<Dur> {
-        self.faults.iter().map(|f| f.at()).min()
+    /// Faults that start at or after the `duration` stop: the run ends before them, so they never happen.
+    pub fn faults_after_duration(&self) -> Vec<String> {
+        let Some(d) = self.duration else { return Vec::new() };
+        let late = self.faults.iter().enumerate().filter(|(_, f)| f.at() >= d);
+        late.map(|(i, f)| {
+            format!(
+                "faults[{i}] ({} at {} s) starts at or after the duration stop ({} s): the run ends first, so it \
+                 never happens",
+                f.label(),
+                f.at().secs_f64(),
+                d.secs_f64()
+            )
+        })
+        .collect()
     }
     /// The AMQP connections go through the fault proxy: asked for, or needed by a network fault.
     pub fn uses_proxy(&self) -> bool {
