@@ -164,3 +164,47 @@ fn a_fault_cut_short_by_the_run_s_end_happened_but_has_no_recovery() {
         r.stdout
     );
 }
+
+#[test]
+fn a_run_that_publishes_or_completes_nothing_says_so_and_shows_no_latency() {
+    let tmp = TempDir::new().unwrap();
+    let empty = "name = \"empty\"\nseed = 1\nmessages = 1000\nduration = \"10s\"\n[producers]\nrate = { shape = \
+                 \"poisson\", per_second = 1e-9 }\n[thresholds]\n\"latency_ms.p99\" = \"< 100\"\n";
+    let r = run(&tmp, "empty", empty);
+    let s = &r.summary;
+    assert_eq!((u(&s["messages"]["produced"]), u(&s["messages"]["published"])), (0, 0));
+    let note = "nothing was published (0 of 1000 messages): none was due before the run ended at 10 s; no latency \
+                was measured";
+    assert_eq!(s["notes"], serde_json::json!([note]));
+    // summary.json keeps its numbers (no nulls where there were none): the count says nothing was measured.
+    let zeros =
+        serde_json::json!({ "count": 0, "mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "p999": 0.0, "max": 0.0 });
+    assert_eq!(s["latency_ms"], zeros);
+    assert!(r.stdout.contains(&format!("  WARNING      {note}")), "{}", r.stdout);
+    assert!(r.stdout.contains("  latency      p50 -  p90 -  p99 -  max -  (no message completed"), "{}", r.stdout);
+    let html = std::fs::read_to_string(r.dir.join("index.html")).unwrap();
+    assert!(html.contains("<div class=\"v \">-</div><div class=\"k\">p99 latency"), "key figure is -");
+    // The readers still read the folder; a latency threshold fails, saying why.
+    let gate = loadtest().arg("gate").arg(&r.dir).output().unwrap();
+    let out = String::from_utf8_lossy(&gate.stdout);
+    assert_eq!(gate.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("latency_ms.p99  null < 100            FAIL  null: no message completed, so there is no latency")
+    );
+    let cmp = loadtest().arg("compare").arg(&r.dir).arg(&r.dir).arg("--out").arg(tmp.path().join("cmp")).output();
+    assert!(cmp.unwrap().status.success());
+    assert!(loadtest().arg("report").arg(&r.dir).output().unwrap().status.success());
+
+    // Published, and every message dead-lettered (validation errors are not retried): nothing completed.
+    let none = "name = \"none\"\nseed = 1\nmessages = 5\n[downstream]\nerrors = { validation = 1.0 }\n";
+    let r = run(&tmp, "none-completed", none);
+    let s = &r.summary;
+    assert_eq!((u(&s["messages"]["published"]), u(&s["messages"]["dead_lettered"]["total"])), (5, 5));
+    let note = "no message completed (0 of 5 published); no latency was measured";
+    assert_eq!(s["notes"], serde_json::json!([note]));
+    assert!(r.stdout.contains(&format!("  WARNING      {note}")), "{}", r.stdout);
+    assert!(r.stdout.contains("  latency      p50 -  p90 -"), "{}", r.stdout);
+    // A run that completes something has no notes key.
+    let r = run(&tmp, "some", "name = \"some\"\nseed = 1\nmessages = 5\n");
+    assert!(r.summary.get("notes").is_none(), "{}", r.summary);
+}

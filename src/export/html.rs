@@ -352,7 +352,8 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
         card(&mut b, "recovery after the faults", &rec, if s.recovery_s.is_none() { "bad" } else { "" });
     }
     card(&mut b, "amplification (attempts per message)", &fmt_num(s.amplification), "");
-    card(&mut b, "p99 latency", &fmt_ms(s.latency_ms.p99), "");
+    let p99 = if s.latency_ms.count == 0 { "-".to_string() } else { fmt_ms(s.latency_ms.p99) };
+    card(&mut b, "p99 latency", &p99, "");
     card(&mut b, "completed", &fmt_tick(s.messages.completed as f64), "");
     let dl = s.messages.dead_lettered.total;
     card(&mut b, "dead-lettered", &fmt_tick(dl as f64), if dl > 0 { "bad" } else { "" });

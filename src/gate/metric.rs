@@ -221,6 +221,9 @@ pub fn null_note(name: &str) -> &'static str {
 /// `null_note`, told why this run's value is null where the summary says (`recovery_s` without a fault to recover
 /// from, or with one still on at the end).
 pub fn null_note_for(name: &str, s: &crate::report::summary::Summary) -> String {
+    if let Some(empty) = empty_distribution(name, s) {
+        return format!("null: {empty}, so there is no latency to judge");
+    }
     if name != "recovery_s" {
         return null_note(name).to_string();
     }
@@ -245,6 +248,18 @@ pub fn null_note_for(name: &str, s: &crate::report::summary::Summary) -> String 
         }
         None => format!("null: no fault of the scenario ends, so there is nothing to recover from {never}"),
     }
+}
+
+/// Why `name` (a statistic other than the count of `latency_ms`, `latency_raw_ms` or `attempt_latency_ms`) has no
+/// value in this run although summary.json gives it as 0: nothing was measured. `None` if it was.
+pub fn empty_distribution(name: &str, s: &crate::report::summary::Summary) -> Option<&'static str> {
+    let (dist, stat) = name.split_once('.')?;
+    let (count, why) = match dist {
+        "latency_ms" | "latency_raw_ms" => (s.latency_ms.count, "no message completed"),
+        "attempt_latency_ms" => (s.attempt_latency_ms.count, "no handler attempt was made"),
+        _ => return None,
+    };
+    (count == 0 && stat != "count").then_some(why)
 }
 
 /// A metric's value in a flattened summary (`report::flat`): `Some(None)` is null; `messages.dead_lettered` means

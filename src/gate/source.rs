@@ -64,6 +64,10 @@ impl Source {
         if m.name.starts_with("servicebus.") && self.summary.servicebus.is_none() {
             return Ok(None);
         }
+        // A percentile of an empty distribution is 0 in summary.json but measured nothing: no value to judge.
+        if metric::empty_distribution(&m.name, &self.summary).is_some() {
+            return Ok(None);
+        }
         metric::read(&self.flat, &m.name).ok_or_else(|| {
             format!(
                 "{} has no `{}`; was it written by another version of loadtest?",

@@ -45,6 +45,10 @@ pub struct Summary {
     /// 128 + the signal; everything up to then is reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<StoppedBy>,
+    /// Only when the run's figures would mislead without them: sentences the terminal and the HTML page print as
+    /// warnings (a run that published or completed nothing: its latency figures are 0 because nothing was measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub downstream: DownstreamStats,
     pub queue: QueueStats,
     pub consumers: ConsumerStats,
@@ -302,6 +306,20 @@ impl Summary {
             None => 0,
         };
         let list = |v: &[Episode]| v.iter().take(MAX_LISTED_EPISODES).copied().collect();
+        let mut notes = Vec::new();
+        if published == 0 {
+            let why = if r.produced > r.refused || r.produced == 0 {
+                format!("none was due before the run ended at {duration_s} s")
+            } else {
+                format!("the broker refused all {} publishes", r.refused)
+            };
+            notes.push(format!(
+                "nothing was published (0 of {} messages): {why}; no latency was measured",
+                scn.messages
+            ));
+        } else if r.completed == 0 {
+            notes.push(format!("no message completed (0 of {published} published); no latency was measured"));
+        }
         Summary {
             schema_version: SCHEMA_VERSION,
             scenario: ScenarioId { name: scn.name.clone(), hash: hash.to_string() },
@@ -343,6 +361,7 @@ impl Summary {
             duration_s,
             stopped_by_duration_limit: o.stopped_by_limit,
             stopped_by: StoppedBy::of(o),
+            notes,
             downstream: DownstreamStats {
                 capacity_per_s: round(capacity, 3),
                 peak_offered_per_s: r.peak_offered_per_s,
@@ -378,7 +397,7 @@ impl Summary {
 
     /// What the terminal and the HTML page warn about: results that would otherwise mislead.
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.notes.clone();
         for f in &self.faults_not_reached {
             out.push(format!(
                 "faults[{}] ({} at {} s) never happened: the run ended at {} s, before it was due; it is left out of \

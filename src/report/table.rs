@@ -66,14 +66,18 @@ pub fn render(s: &Summary) -> String {
         s.attempts.total, s.amplification, s.attempts.retries, s.attempts.redeliveries
     );
     let l = &s.latency_ms;
-    let _ = writeln!(
-        out,
-        "  latency      p50 {}  p90 {}  p99 {}  max {}  (end to end, from intended publish time)",
-        human_ms(l.p50),
-        human_ms(l.p90),
-        human_ms(l.p99),
-        human_ms(l.max)
-    );
+    if l.count == 0 {
+        let _ = writeln!(out, "  latency      p50 -  p90 -  p99 -  max -  (no message completed: nothing to measure)");
+    } else {
+        let _ = writeln!(
+            out,
+            "  latency      p50 {}  p90 {}  p99 {}  max {}  (end to end, from intended publish time)",
+            human_ms(l.p50),
+            human_ms(l.p90),
+            human_ms(l.p99),
+            human_ms(l.max)
+        );
+    }
     let _ = writeln!(out, "  throughput   {:.1} completed/s", s.throughput_per_s);
     if let Some(r) = &s.real_broker {
         real(&mut out, r);
