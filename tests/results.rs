@@ -72,13 +72,16 @@ fn batches(service: &str) -> String {
 #[test]
 fn the_per_second_files_add_up_to_the_summary_whether_the_run_ends_on_a_whole_second_or_not() {
     let tmp = TempDir::new().unwrap();
-    // Ends at exactly 10.000 s with 10 completions at that instant; and at 12.5 s.
-    for (service, duration, rows) in [("1s", 10.0, 11), ("1250ms", 12.5, 13)] {
+    // Ends at exactly 10.000 s with 10 completions at that instant; and at 12.5 s. Seconds 0..=10 and 0..=12 are
+    // read back; the second file leaves out the idle seconds 4 and 9 (nothing starts or completes in them).
+    for (service, duration, written, seconds) in [("1s", 10.0, 11, 11), ("1250ms", 12.5, 11, 13)] {
         let r = run(&tmp, &format!("batches-{service}"), &batches(service));
         let s = &r.summary;
         assert_eq!(s["duration_s"], duration, "{service}");
         assert_eq!(u(&s["messages"]["completed"]), 100, "{service}");
-        assert_eq!(csv(&r.dir).len(), rows, "{service}: rows 0..={}", rows - 1);
+        assert_eq!(csv(&r.dir).len(), written, "{service}");
+        let back = loadtest::record::series::read_csv(&r.dir.join("timeseries.csv")).unwrap();
+        assert_eq!(back.len(), seconds, "{service}");
         for (column, total) in [
             ("published", &s["messages"]["published"]),
             ("completed", &s["messages"]["completed"]),
@@ -207,4 +210,53 @@ fn a_run_that_publishes_or_completes_nothing_says_so_and_shows_no_latency() {
     // A run that completes something has no notes key.
     let r = run(&tmp, "some", "name = \"some\"\nseed = 1\nmessages = 5\n");
     assert!(r.summary.get("notes").is_none(), "{}", r.summary);
+}
+
+#[test]
+fn idle_seconds_cost_next_to_nothing_on_disk() {
+    let tmp = TempDir::new().unwrap();
+    // A million hours at 1e-9 messages/s: 6 messages in 3.6e9 s of scenario time.
+    let huge = "name = \"idle\"\nseed = 1\nmessages = 1000\nduration = \"1000000h\"\n[producers]\nrate = { shape = \
+                \"poisson\", per_second = 1e-9 }\n";
+    let r = run(&tmp, "idle", huge);
+    assert_eq!((u(&r.summary["messages"]["completed"]), r.summary["duration_s"].as_f64()), (6, Some(3.6e9)));
+    // The first second, each second with a completion, and the last: 8 rows, the file under 1 kB.
+    let rows = csv(&r.dir);
+    let times: Vec<&str> = rows.iter().map(|r| r["time_s"].as_str()).collect();
+    assert_eq!(
+        times,
+        ["0", "225198268", "1543535839", "1719178099", "1894496108", "2232056433", "3490791747", "3599999999"]
+    );
+    assert_eq!(column_sum(&r.dir, "completed"), 6);
+    assert_eq!(hlog_count(&r.dir), 6);
+    assert!(std::fs::metadata(r.dir.join("timeseries.csv")).unwrap().len() < 1000);
+    // Read back, a run this long keeps each gap as its first and last second.
+    let back = loadtest::record::series::read_csv(&r.dir.join("timeseries.csv")).unwrap();
+    assert_eq!(back.len(), 8 + 2 * 7);
+    assert_eq!(loadtest::record::series::seconds(&back), 3_600_000_000);
+    // The readers: charts and the page render, report re-renders, compare and gate read it.
+    assert!(r.dir.join("charts/backlog.svg").is_file() && r.dir.join("index.html").is_file());
+    assert!(loadtest().arg("report").arg(&r.dir).output().unwrap().status.success());
+    let cmp = loadtest().arg("compare").arg(&r.dir).arg(&r.dir).arg("--out").arg(tmp.path().join("cmp")).output();
+    assert!(cmp.unwrap().status.success());
+}
+
+#[test]
+fn windowed_gate_figures_are_the_same_from_a_file_with_idle_seconds_left_out() {
+    // Batches of 10 every 10 s, each done 1 s later: seconds 2-9, 12-19, 22-29 are idle and left out. The run ends
+    // at 31.000 s: 32 seconds, 28 windows of 5 s, of which the 2 + 5 + 5 + 1 around the completions at 1, 11, 21
+    // and 31 s hold 10; 30 windows of 3 s, of which all but the 1 + 3 + 3 + 2 around the publishes at 0, 10, 20
+    // and 30 s hold none.
+    let tmp = TempDir::new().unwrap();
+    let text = "name = \"gaps\"\nseed = 1\nmessages = 40\n[producers]\nrate = { shape = \"burst\", size = 10, every = \
+                \"10s\" }\n[consumers]\ncount = 1\nconcurrency = 10\nprefetch = 10\nservice_time = \"1s\"\n[thresholds]\n\
+                \"messages.completed[5s]\" = \"< 10\"\n\"messages.published[3s]\" = \"> 0\"\n";
+    let r = run(&tmp, "gaps", text);
+    let times: Vec<String> = csv(&r.dir).iter().map(|r| r["time_s"].clone()).collect();
+    assert_eq!(times, ["0", "1", "10", "11", "20", "21", "30", "31"]);
+    let gate = loadtest().arg("gate").arg(&r.dir).output().unwrap();
+    let out = String::from_utf8_lossy(&gate.stdout);
+    assert_eq!(gate.status.code(), Some(1), "{out}");
+    assert!(out.contains("breached in 13 of 28 windows, first from 0 s"), "{out}");
+    assert!(out.contains("worst 3 s window 1 s to 4 s; breached in 21 of 30 windows, first from 1 s"), "{out}");
 }

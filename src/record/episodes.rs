@@ -115,6 +115,31 @@ impl Recovery {
         self.last_backlog = backlog;
     }
 
+    /// Seconds `from..to`, each with the backlog `backlog` and closed at its end (idle seconds closed at once):
+    /// what `observe` of each would do, in a step per stretch of seconds that observe alike.
+    pub fn observe_idle(&mut self, from: u64, to: u64, backlog: u64) {
+        let mut sec = from;
+        while sec < to {
+            self.observe(sec, backlog, (sec + 1) * NS_PER_SEC);
+            sec += 1;
+            // Alike up to the first fault's second, or the second in which the next fault starts.
+            let first = self.faults.first().map(|f| f.0 / NS_PER_SEC);
+            let next = self.faults.get(self.reached).map(|f| f.0 / NS_PER_SEC);
+            let stop = [first, next].into_iter().flatten().filter(|b| *b >= sec).fold(to, u64::min);
+            if stop > sec {
+                if first.is_some_and(|f| sec < f) {
+                    let copies = (stop - sec - 1).min(PRE_FAULT_WINDOW as u64);
+                    self.recent.extend(std::iter::repeat_n(backlog, copies as usize));
+                    while self.recent.len() > PRE_FAULT_WINDOW {
+                        self.recent.pop_front();
+                    }
+                }
+                self.observe(stop - 1, backlog, stop * NS_PER_SEC);
+                sec = stop;
+            }
+        }
+    }
+
     /// Seconds from the end of the last fault until the backlog was back to its pre-fault level for good;
     /// `None` if no fault that happened ends, the last one was still on at the run's end `run_end`, or the run
     /// ended above the level.
@@ -176,6 +201,38 @@ mod tests {
         feed(&mut r, &[0, 10, 20, 30], 4 * S);
         assert_eq!(r.finish(4 * S), None);
         assert_eq!(Recovery::new(vec![]).finish(4 * S), None);
+    }
+
+    #[test]
+    fn idle_stretches_observed_at_once_end_as_second_by_second() {
+        // Backlogs with long flat stretches, against faults before, inside and after them.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for case in 0..200 {
+            let faults: Vec<(Nanos, Option<Nanos>)> = (0..1 + next(3))
+                .map(|_| {
+                    let at = next(400) * S + next(S);
+                    (at, (next(4) > 0).then(|| at + next(100) * S + next(S)))
+                })
+                .collect();
+            let (mut one, mut bulk) = (Recovery::new(faults.clone()), Recovery::new(faults));
+            let mut sec = 0;
+            while sec < 500 {
+                let (len, backlog) = (1 + next(60), next(6));
+                for s in sec..sec + len {
+                    one.observe(s, backlog, (s + 1) * S);
+                }
+                bulk.observe_idle(sec, sec + len, backlog);
+                sec += len;
+            }
+            assert_eq!(format!("{one:?}"), format!("{bulk:?}"), "case {case}");
+            assert_eq!(one.finish(sec * S), bulk.finish(sec * S));
+        }
     }
 
     #[test]

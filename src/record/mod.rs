@@ -161,10 +161,22 @@ impl Recorder {
         now >= self.next_flush
     }
 
-    /// Closes every second that ended at or before `now`, with the gauges as they stood then.
+    /// Closes every second that ended at or before `now`, with the gauges as they stood then. Nothing happens
+    /// between two calls, so after the first second closed here the rest are idle: they are closed at once.
     pub fn flush(&mut self, now: Nanos, g: &Gauges) -> std::io::Result<()> {
-        while now >= self.next_flush {
-            self.close_row(g, self.next_flush)?;
+        if now < self.next_flush {
+            return Ok(());
+        }
+        self.close_row(g, self.next_flush)?;
+        if now >= self.next_flush {
+            let idle = (now - self.next_flush) / NS_PER_SEC + 1;
+            let (from, to) = (self.row.time_s, self.row.time_s + idle);
+            let backlog = g.ready + g.unacked + g.delayed;
+            // Peaks, minimums and episodes see nothing new in an idle second; the recovery sees its backlog.
+            self.recovery.observe_idle(from, to, backlog);
+            self.series.idle_until(to - 1);
+            self.row = Row { time_s: to, ..Row::default() };
+            self.next_flush += idle * NS_PER_SEC;
         }
         Ok(())
     }
@@ -200,7 +212,7 @@ impl Recorder {
         self.waves.observe(sec, above);
         self.failure_eps.observe(sec, row.calls_failed);
         self.recovery.observe(sec, row.backlog(), until);
-        self.series.write(&row)?;
+        self.series.write(row)?;
         self.row = Row { time_s: sec + 1, ..Row::default() };
         self.next_flush += NS_PER_SEC;
         Ok(())
@@ -349,7 +361,7 @@ impl Recorder {
     /// at `t` writes them in a row for second `t`, so the rows always add up to the run's totals.
     pub fn finish(mut self, now: Nanos, g: &Gauges) -> std::io::Result<Recorded> {
         self.flush(now, g)?;
-        if now > self.next_flush - NS_PER_SEC || self.row_has_counts() || self.series.rows == 0 {
+        if now > self.next_flush - NS_PER_SEC || self.row_has_counts() || self.series.closed == 0 {
             self.close_row(g, now)?;
         }
         self.series.finish()?;
