@@ -260,3 +260,30 @@ fn windowed_gate_figures_are_the_same_from_a_file_with_idle_seconds_left_out() {
     assert!(out.contains("breached in 13 of 28 windows, first from 0 s"), "{out}");
     assert!(out.contains("worst 3 s window 1 s to 4 s; breached in 21 of 30 windows, first from 1 s"), "{out}");
 }
+
+#[test]
+fn recovery_is_not_driven_by_noise_near_saturation() {
+    let tmp = TempDir::new().unwrap();
+    // The retry storm at 97 messages/s against 100/s of capacity, 50,000 messages, and an outage of 1 ms: 10 calls
+    // fail, nothing is dead-lettered. The backlog wanders above its pre-fault maximum (44) for the rest of the run
+    // by itself, so "back to the pre-fault level for good" said 472 s; the band (up to 44 + 22) says at once.
+    let storm = std::fs::read_to_string("scenarios/retry-storm.toml").unwrap();
+    let text = storm
+        .replace("per_second = 33.3", "per_second = 97")
+        .replace("messages = 10_000", "messages = 50_000")
+        .replace("duration = \"5m\"", "duration = \"1ms\"");
+    let r = run(&tmp, "one-ms", &text);
+    let s = &r.summary;
+    assert_eq!((u(&s["attempts"]["downstream_calls_failed"]), u(&s["messages"]["dead_lettered"]["total"])), (10, 0));
+    assert_eq!((u(&s["queue"]["pre_fault_backlog"]), u(&s["queue"]["peak_unacked"])), (44, 106));
+    assert_eq!((s["faults_end_s"].as_f64(), s["recovery_s"].as_f64()), (Some(30.001), Some(0.0)));
+    // The shipped storms still take a long time: their backlog (delayed redeliveries included) is back in the band
+    // only as the last messages finish.
+    for (name, recovery, duration) in [("retry-storm", 4269.0, 4599.779), ("retry-storm-jitter", 2160.0, 2492.37)] {
+        let r = run(&tmp, name, &std::fs::read_to_string(format!("scenarios/{name}.toml")).unwrap());
+        assert_eq!(
+            (r.summary["recovery_s"].as_f64(), r.summary["duration_s"].as_f64()),
+            (Some(recovery), Some(duration))
+        );
+    }
+}

@@ -211,7 +211,7 @@ pub fn listing(windowed: bool) -> String {
 /// What a null value of this metric means, for notes in the gate's output.
 pub fn null_note(name: &str) -> &'static str {
     match name {
-        "recovery_s" => "null: the backlog never returned to its pre-fault level (counts as never)",
+        "recovery_s" => "null: the backlog never returned to its pre-fault band for 30 s (counts as never)",
         "last_failure_s" => "null: no downstream call failed",
         "queue.pre_fault_backlog" => "null: the scenario has no fault, so there is no pre-fault level",
         _ => "null",

@@ -63,7 +63,8 @@ pub struct Summary {
     pub last_failure_s: Option<f64>,
     /// When the last fault ended; null without faults that end.
     pub faults_end_s: Option<f64>,
-    /// From the end of the last fault until the backlog is back to its pre-fault level for good; null if never.
+    /// From the end of the last fault until the backlog is back within its pre-fault band and stays there for 30 s
+    /// (`record::episodes::Recovery`); null if never.
     pub recovery_s: Option<f64>,
     /// Only when some `[[faults]]` start at or after the run's end: they never happened, so they are left out of
     /// `faults_end_s` and `recovery_s`.
@@ -192,7 +193,7 @@ pub struct QueueStats {
     pub peak_ready: u64,
     pub peak_unacked: u64,
     pub peak_delayed: u64,
-    /// Highest backlog (ready + unacked + delayed) in the seconds before the first fault.
+    /// Highest backlog (ready + unacked + delayed) in the 30 s before the first fault: the recovery band's base.
     pub pre_fault_backlog: Option<u64>,
 }
 

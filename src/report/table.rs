@@ -113,7 +113,7 @@ pub fn render(s: &Summary) -> String {
                 out,
                 "  recovery     {} after the last fault ended at {end:.1} s",
                 s.recovery_s
-                    .map_or("never (backlog still above its pre-fault level)".to_string(), |r| format!("{r:.1} s"))
+                    .map_or("never (backlog not back within its pre-fault band)".to_string(), |r| format!("{r:.1} s"))
             );
         }
         None => {}
