@@ -212,7 +212,7 @@ fn faults(s: &Scenario, p: &mut Plan) {
     for (i, f) in s.faults.iter().enumerate() {
         let end = f.end().map_or("never ends".to_string(), |e| format!("to {e}"));
         let head = if i == 0 { "faults      " } else { "            " };
-        p.lines.push(format!("{head} #{} {} at {} {end}", i + 1, f.label(), f.at()));
+        p.lines.push(format!("{head} faults[{i}] {} at {} {end}", f.label(), f.at()));
     }
 }
 
@@ -316,15 +316,14 @@ fn mistakes(s: &Scenario, p: &mut Plan) {
         for (i, f) in s.faults.iter().enumerate() {
             if f.at() >= stop {
                 p.warnings.push(format!(
-                    "fault #{} ({}) starts at {}, at or after the `duration` stop at {stop}: it never happens",
-                    i + 1,
+                    "faults[{i}] ({}) starts at {}, at or after the `duration` stop at {stop}: the run ends first, so \
+                     it never happens",
                     f.label(),
                     f.at()
                 ));
             } else if f.end().is_some_and(|e| e > stop) {
                 p.warnings.push(format!(
-                    "fault #{} ({}) is cut by the `duration` stop at {stop} before it ends: recovery cannot be seen",
-                    i + 1,
+                    "faults[{i}] ({}) is cut by the `duration` stop at {stop} before it ends: recovery cannot be seen",
                     f.label()
                 ));
             }
@@ -376,7 +375,7 @@ mod tests {
         assert!(all.contains("retry        5 in memory, jitter none: 1s, 2s, 4s, 8s, 16s; 31s of waiting"), "{all}");
         assert!(all.contains("redelivery   1m, 5m, 30m, jitter none"), "{all}");
         assert!(all.contains("at most 24 per message (6 x 4)"), "{all}");
-        assert!(all.contains("#1 outage at 30s to 5m30s"), "{all}");
+        assert!(all.contains("faults[0] outage at 30s to 5m30s"), "{all}");
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 
@@ -389,7 +388,7 @@ mod tests {
         assert!(p.warnings[0].contains("`duration` = 50s stops the run before production ends"), "{:?}", p.warnings);
         assert!(p.warnings[0].contains("`messages` = 10000"), "{:?}", p.warnings);
         assert!(p.warnings[0].contains("only about 1665 messages are sent"), "{:?}", p.warnings);
-        assert!(p.warnings[1].contains("fault #1 (outage) is cut by the `duration` stop"), "{:?}", p.warnings);
+        assert!(p.warnings[1].contains("faults[0] (outage) is cut by the `duration` stop"), "{:?}", p.warnings);
     }
 
     #[test]

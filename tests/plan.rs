@@ -19,7 +19,7 @@ fn the_plan_of_the_retry_storm() {
         .success()
         .stdout(predicate::str::contains("production   10000 messages, the last expected at about 5m (mean 33.30/s)"))
         .stdout(predicate::str::contains("utilisation  33% of the smaller capacity (100/s)"))
-        .stdout(predicate::str::contains("faults       #1 outage at 30s to 5m30s"))
+        .stdout(predicate::str::contains("faults       faults[0] outage at 30s to 5m30s"))
         .stdout(predicate::str::contains("at most 24 per message (6 x 4)"))
         .stdout(predicate::str::contains("warning").not());
 }
@@ -31,7 +31,7 @@ fn a_duration_stop_before_production_ends_is_warned_and_the_run_agrees() {
         .assert()
         .success()
         .stdout(predicate::str::contains("warning: `duration` = 50s stops the run before production ends"))
-        .stdout(predicate::str::contains("fault #1 (outage) is cut by the `duration` stop at 50s"))
+        .stdout(predicate::str::contains("faults[0] (outage) is cut by the `duration` stop at 50s"))
         .get_output()
         .stdout
         .clone();

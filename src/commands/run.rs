@@ -115,6 +115,9 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", dir.display())))?;
     crate::export::render_dir(&dir).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
     if args.quiet {
+        for w in summary.warnings() {
+            eprintln!("warning: {w}");
+        }
         println!("{}", dir.display());
     } else {
         print!("{}", report::table::render(&summary));

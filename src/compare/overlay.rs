@@ -5,6 +5,7 @@
 use crate::export::chart::*;
 use crate::export::latency_dist;
 use crate::export::RunData;
+use crate::record::series::seconds;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -32,7 +33,7 @@ fn title(what: &str, runs: &[RunData]) -> String {
 
 /// The time axis that spans the longest run.
 fn time_axis(runs: &[RunData]) -> TimeAxis {
-    let longest = runs.iter().max_by(|a, b| a.rows.len().cmp(&b.rows.len()));
+    let longest = runs.iter().max_by_key(|r| seconds(&r.rows));
     longest.map_or_else(|| TimeAxis::new(1.0, "virtual", 1.0), TimeAxis::of)
 }
 
@@ -58,8 +59,8 @@ where
         let dash = pal::MUTED.stroke_width(2);
         chart.draw_series(DashedLineSeries::new(vec![(0.0, cap), (axis.end, cap)], 10, 6, dash))?;
     }
-    let longest = runs.iter().map(|r| r.rows.len()).max().unwrap_or(0);
-    let width = line_width(longest, area.dim_in_pixel().0);
+    let longest = runs.iter().map(|r| seconds(&r.rows)).max().unwrap_or(0);
+    let width = line_width(longest as usize, area.dim_in_pixel().0);
     for (i, r) in runs.iter().enumerate() {
         let pts = r.rows.iter().map(|row| (axis.x(row.time_s as f64 + 0.5), value(row)));
         chart.draw_series(LineSeries::new(pts, color(i).stroke_width(width)))?;
@@ -112,14 +113,10 @@ impl Draw<[RunData]> for Attempts {
             let style = MeshStyle { y_labels: 4, desc_size: 15.0, label_size: 14.0 };
             mesh_styled(&mut chart, x_desc, "attempts / s", x_fmt, &|v| fmt_tick(*v), style)?;
             shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
-            let mut down_spans: Vec<(f64, f64)> = Vec::new();
-            for r in run.rows.iter().filter(|r| r.capacity <= 0.0 && run.summary.downstream.capacity_per_s > 0.0) {
-                let t = r.time_s as f64;
-                match down_spans.last_mut() {
-                    Some(l) if l.1 == t => l.1 = t + 1.0,
-                    _ => down_spans.push((t, t + 1.0)),
-                }
-            }
+            let down_spans = match run.summary.downstream.capacity_per_s > 0.0 {
+                true => crate::export::data::down_intervals(&run.rows),
+                false => Vec::new(),
+            };
             let style = down.mix(0.16).filled();
             chart.draw_series(
                 down_spans.iter().map(|(a, b)| Rectangle::new([(axis.x(*a), 0.0), (axis.x(*b), y_max)], style)),

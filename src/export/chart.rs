@@ -325,7 +325,7 @@ impl TimeAxis {
     }
     pub fn of(run: &RunData) -> TimeAxis {
         let s = &run.summary;
-        TimeAxis::new(s.duration_s.max(run.rows.len() as f64), &s.clock, s.time_scale)
+        TimeAxis::new(s.duration_s.max(crate::record::series::seconds(&run.rows) as f64), &s.clock, s.time_scale)
     }
     /// Scenario seconds to axis units.
     pub fn x(&self, seconds: f64) -> f64 {
@@ -373,7 +373,7 @@ pub fn headroom(max: f64) -> f64 {
 /// Fault windows of the run, in scenario seconds: (start, end, kind). Faults without an end run to the end. On a
 /// real broker, its lost connections and `connection.blocked` spans are windows too.
 pub fn fault_windows(run: &RunData) -> Vec<(f64, f64, &'static str)> {
-    let end = run.summary.duration_s.max(run.rows.len() as f64);
+    let end = run.summary.duration_s.max(crate::record::series::seconds(&run.rows) as f64);
     let mut windows: Vec<(f64, f64, &'static str)> = run
         .scenario
         .faults

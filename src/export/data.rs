@@ -75,3 +75,16 @@ impl RunData {
         }
     }
 }
+
+/// Intervals (in scenario seconds) in which the downstream had no capacity (a row's gauges hold until the next row).
+pub fn down_intervals(rows: &[Row]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.capacity <= 0.0) {
+        let (t, until) = (r.time_s as f64, rows.get(i + 1).map_or(r.time_s + 1, |n| n.time_s) as f64);
+        match out.last_mut() {
+            Some(last) if last.1 == t => last.1 = until,
+            _ => out.push((t, until)),
+        }
+    }
+    out
+}

@@ -328,6 +328,14 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
     }
     let _ = writeln!(b, "<p class=\"meta\">{}</p>\n</header>", escape(&meta_line(run)));
 
+    let warnings = s.warnings();
+    if !warnings.is_empty() {
+        b.push_str("<ul id=\"warnings\">\n");
+        for w in warnings {
+            let _ = writeln!(b, "<li><b>Warning:</b> {}</li>", escape(&w));
+        }
+        b.push_str("</ul>\n");
+    }
     b.push_str("<h2>Key figures</h2>\n<div class=\"cards\" id=\"key-figures\">");
     let d = &s.downstream;
     if d.capacity_per_s > 0.0 {
@@ -335,12 +343,17 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
         card(&mut b, "overload waves", &s.overload_waves.to_string(), "");
         card(&mut b, "downstream crashes", &d.crashes.to_string(), if d.crashes > 0 { "bad" } else { "" });
     }
-    if s.faults_end_s.is_some() {
-        let rec = s.recovery_s.map_or("never".to_string(), |r| format!("{} s", fmt_num(r)));
+    if let Some(end) = s.faults_end_s {
+        let rec = match s.recovery_s {
+            _ if end > s.duration_s => "- (a fault was still on at the end)".to_string(),
+            None => "never".to_string(),
+            Some(r) => format!("{} s", fmt_num(r)),
+        };
         card(&mut b, "recovery after the faults", &rec, if s.recovery_s.is_none() { "bad" } else { "" });
     }
     card(&mut b, "amplification (attempts per message)", &fmt_num(s.amplification), "");
-    card(&mut b, "p99 latency", &fmt_ms(s.latency_ms.p99), "");
+    let p99 = if s.latency_ms.count == 0 { "-".to_string() } else { fmt_ms(s.latency_ms.p99) };
+    card(&mut b, "p99 latency", &p99, "");
     card(&mut b, "completed", &fmt_tick(s.messages.completed as f64), "");
     let dl = s.messages.dead_lettered.total;
     card(&mut b, "dead-lettered", &fmt_tick(dl as f64), if dl > 0 { "bad" } else { "" });

@@ -30,22 +30,9 @@ const ZOOM_AFTER_S: f64 = 160.0;
 /// The zoom window, for runs long enough to need one and with faults that end.
 pub fn zoom_window(run: &RunData) -> Option<(f64, f64)> {
     let end = run.summary.faults_end_s?;
-    let duration = run.rows.len() as f64;
+    let duration = crate::record::series::seconds(&run.rows) as f64;
     (duration > 2.0 * (ZOOM_BEFORE_S + ZOOM_AFTER_S) && end < duration)
         .then(|| ((end - ZOOM_BEFORE_S).max(0.0), (end + ZOOM_AFTER_S).min(duration)))
-}
-
-/// Intervals (in scenario seconds) in which the downstream had no capacity.
-fn down_intervals(rows: &[Row]) -> Vec<(f64, f64)> {
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    for r in rows.iter().filter(|r| r.capacity <= 0.0) {
-        let t = r.time_s as f64;
-        match out.last_mut() {
-            Some(last) if last.1 == t => last.1 = t + 1.0,
-            _ => out.push((t, t + 1.0)),
-        }
-    }
-    out
 }
 
 impl RetryStorm {
@@ -87,7 +74,7 @@ impl RetryStorm {
         let nominal = run.summary.downstream.capacity_per_s;
         if nominal > 0.0 {
             let style = DOWN.mix(DOWN_ALPHA).filled();
-            let down = down_intervals(&run.rows).into_iter().filter(|(a, b)| *b > from && *a < to);
+            let down = super::data::down_intervals(&run.rows).into_iter().filter(|(a, b)| *b > from && *a < to);
             chart.draw_series(down.map(|(a, b)| Rectangle::new([(axis.x(a), 0.0), (axis.x(b), y_max)], style)))?;
         }
         if let Some((a, b)) = zoom {

@@ -46,7 +46,7 @@ impl Draw<RunData> for Throughput {
             failed.push((axis.x(r.time_s as f64 + 1.0), r.failed() as f64));
         }
         chart.draw_series(AreaSeries::new(failed, 0.0, pal::RED.mix(FAILED_ALPHA).filled()))?;
-        let width = line_width(run.rows.len(), area.dim_in_pixel().0);
+        let width = line_width(crate::record::series::seconds(&run.rows) as usize, area.dim_in_pixel().0);
         for (_, color, col) in LINES {
             let pts = run.rows.iter().map(|r| (axis.x(r.time_s as f64 + 0.5), col(r) as f64));
             chart.draw_series(LineSeries::new(pts, color.stroke_width(width)))?;

@@ -399,7 +399,7 @@ mod tests {
         let rec = m("recovery_s");
         assert!(compare("x", rec, None, Some(4000.0), Tolerance::Absolute(0.0), false, "").passed);
         let c = compare("x", rec, Some(100.0), None, Tolerance::Relative(0.1), false, "");
-        assert!(!c.passed && c.note.contains("never returned"), "{c:?}");
+        assert!(!c.passed && c.note.contains("never returned to its pre-fault band"), "{c:?}");
         assert!(compare("x", rec, None, None, Tolerance::Absolute(0.0), true, "").passed);
     }
 }

@@ -216,11 +216,55 @@ pub fn listing(windowed: bool) -> String {
 /// What a null value of this metric means, for notes in the gate's output.
 pub fn null_note(name: &str) -> &'static str {
     match name {
-        "recovery_s" => "null: the backlog never returned to its pre-fault level (counts as never)",
+        "recovery_s" => "null: the backlog never returned to its pre-fault band for 30 s (counts as never)",
         "last_failure_s" => "null: no downstream call failed",
         "queue.pre_fault_backlog" => "null: the scenario has no fault, so there is no pre-fault level",
         _ => "null",
     }
+}
+
+/// `null_note`, told why this run's value is null where the summary says (`recovery_s` without a fault to recover
+/// from, or with one still on at the end).
+pub fn null_note_for(name: &str, s: &crate::report::summary::Summary) -> String {
+    if let Some(empty) = empty_distribution(name, s) {
+        return format!("null: {empty}, so there is no latency to judge");
+    }
+    if name != "recovery_s" {
+        return null_note(name).to_string();
+    }
+    let never = "(counts as never)";
+    match s.faults_end_s {
+        Some(end) if end > s.duration_s => {
+            format!(
+                "null: the last fault, due to end at {end} s, was still on when the run ended at {} s {never}",
+                s.duration_s
+            )
+        }
+        Some(_) => null_note(name).to_string(),
+        None if !s.faults_not_reached.is_empty() => {
+            let late: Vec<String> =
+                s.faults_not_reached.iter().map(|f| format!("faults[{}] at {} s", f.index, f.at_s)).collect();
+            format!(
+                "null: no fault that ends happened ({} due after the run ended at {} s), so there was nothing to \
+                 recover from {never}",
+                late.join(", "),
+                s.duration_s
+            )
+        }
+        None => format!("null: no fault of the scenario ends, so there is nothing to recover from {never}"),
+    }
+}
+
+/// Why `name` (a statistic other than the count of `latency_ms`, `latency_raw_ms` or `attempt_latency_ms`) has no
+/// value in this run although summary.json gives it as 0: nothing was measured. `None` if it was.
+pub fn empty_distribution(name: &str, s: &crate::report::summary::Summary) -> Option<&'static str> {
+    let (dist, stat) = name.split_once('.')?;
+    let (count, why) = match dist {
+        "latency_ms" | "latency_raw_ms" => (s.latency_ms.count, "no message completed"),
+        "attempt_latency_ms" => (s.attempt_latency_ms.count, "no handler attempt was made"),
+        _ => return None,
+    };
+    (count == 0 && stat != "count").then_some(why)
 }
 
 /// A metric's value in a flattened summary (`report::flat`): `Some(None)` is null; `messages.dead_lettered` means

@@ -113,7 +113,7 @@ pub fn check_thresholds(src: &mut Source, thresholds: &[Threshold]) -> Result<Ve
                 let v = src.plain(m)?;
                 let passed = holds(t.op, v, m.null, t.limit);
                 let note = match v {
-                    None => metric::null_note(&m.name).to_string(),
+                    None => metric::null_note_for(&m.name, &src.summary),
                     Some(v) if !passed => margin(t.op, v, t.limit),
                     Some(_) => String::new(),
                 };

@@ -64,6 +64,10 @@ impl Source {
         if m.name.starts_with("servicebus.") && self.summary.servicebus.is_none() {
             return Ok(None);
         }
+        // A percentile of an empty distribution is 0 in summary.json but measured nothing: no value to judge.
+        if metric::empty_distribution(&m.name, &self.summary).is_some() {
+            return Ok(None);
+        }
         let read = metric::read(&self.flat, &m.name);
         // A field written only when its feature is configured (`[retry.budget]`, ...) does not apply without it.
         if read.is_none() && metric::OPTIONAL.contains(&m.name.as_str()) {

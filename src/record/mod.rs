@@ -174,15 +174,33 @@ impl Recorder {
         now >= self.next_flush
     }
 
-    /// Closes every second that ended at or before `now`, with the gauges as they stood then.
+    /// Closes every second that ended at or before `now`, with the gauges as they stood then. Nothing happens
+    /// between two calls, so after the first second closed here the rest are idle: they are closed at once.
     pub fn flush(&mut self, now: Nanos, g: &Gauges) -> std::io::Result<()> {
-        while now >= self.next_flush {
-            self.close_row(g)?;
+        if now < self.next_flush {
+            return Ok(());
+        }
+        self.close_row(g, self.next_flush)?;
+        if now >= self.next_flush {
+            let idle = (now - self.next_flush) / NS_PER_SEC + 1;
+            let (from, to) = (self.row.time_s, self.row.time_s + idle);
+            let backlog = g.ready + g.unacked + g.delayed;
+            // Peaks, minimums and episodes see nothing new in an idle second; the recovery sees its backlog.
+            self.recovery.observe_idle(from, to, backlog);
+            self.series.idle_until(to - 1);
+            self.row = self.fresh_row(to);
+            self.next_flush += idle * NS_PER_SEC;
         }
         Ok(())
     }
 
-    fn close_row(&mut self, g: &Gauges) -> std::io::Result<()> {
+    /// An empty row for second `time_s` (with the throttled column's 0 when the series has that column).
+    fn fresh_row(&self, time_s: u64) -> Row {
+        Row { time_s, failed_throttled: self.throttled_column.then_some(0), ..Row::default() }
+    }
+
+    /// Closes the current second with the gauges `g`; `until` is its end (the run's end for a last partial one).
+    fn close_row(&mut self, g: &Gauges, until: Nanos) -> std::io::Result<()> {
         let mut row = std::mem::take(&mut self.row);
         row.ready = g.ready;
         row.unacked = g.unacked;
@@ -211,9 +229,9 @@ impl Recorder {
             if self.nominal_capacity > 0.0 && row.offered as f64 > self.nominal_capacity { row.offered } else { 0 };
         self.waves.observe(sec, above);
         self.failure_eps.observe(sec, row.calls_failed);
-        self.recovery.observe(sec, row.backlog());
-        self.series.write(&row)?;
-        self.row = Row { time_s: sec + 1, failed_throttled: self.throttled_column.then_some(0), ..Row::default() };
+        self.recovery.observe(sec, row.backlog(), until);
+        self.series.write(row)?;
+        self.row = self.fresh_row(sec + 1);
         self.next_flush += NS_PER_SEC;
         Ok(())
     }
@@ -360,17 +378,24 @@ impl Recorder {
         self.r.produced
     }
 
-    /// Closes the last (partial) second and hands over the measurements.
+    /// Something was counted in the current second (outcomes at the very instant the run ended included).
+    fn row_has_counts(&self) -> bool {
+        self.row != self.fresh_row(self.row.time_s) || !self.sec_latency.is_empty()
+    }
+
+    /// Closes the last second and hands over the measurements. The last second is closed when the run ended
+    /// inside it, or when anything was counted in it: a run that ends exactly on a whole second `t` with outcomes
+    /// at `t` writes them in a row for second `t`, so the rows always add up to the run's totals.
     pub fn finish(mut self, now: Nanos, g: &Gauges) -> std::io::Result<Recorded> {
         self.flush(now, g)?;
-        if now > self.next_flush - NS_PER_SEC || self.series.rows == 0 {
-            self.close_row(g)?;
+        if now > self.next_flush - NS_PER_SEC || self.row_has_counts() || self.series.closed == 0 {
+            self.close_row(g, now)?;
         }
         self.series.finish()?;
         self.r.rows = self.series.rows;
         self.r.waves = self.waves.finish();
         self.r.failure_episodes = self.failure_eps.finish();
-        self.r.recovery_s = self.recovery.finish();
+        self.r.recovery_s = self.recovery.finish(now);
         self.r.pre_fault_backlog = self.recovery.pre_fault_level();
         if self.r.min_consumers == u64::MAX {
             self.r.min_consumers = 0;

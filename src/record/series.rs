@@ -1,5 +1,7 @@
 //! The per-second time series: one row per second of scenario time, streamed to `timeseries.csv` as each second
 //! closes (and each second's latency histogram to `latency.hlog`), so memory does not grow with the length of the run.
+//! An idle second (nothing counted, every gauge as in the row before) is left out of the file, so disk follows the
+//! work done, not scenario time; `read_csv` puts such seconds back.
 
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +73,27 @@ impl Row {
     pub fn backlog(&self) -> u64 {
         self.ready + self.unacked + self.delayed
     }
+    /// Second `time_s` if nothing happened in it after `self`: the same gauges, no counts, no latency.
+    pub fn idle_after(&self, time_s: u64) -> Row {
+        Row {
+            time_s,
+            ready: self.ready,
+            unacked: self.unacked,
+            delayed: self.delayed,
+            dlq: self.dlq,
+            capacity: self.capacity,
+            in_system: self.in_system,
+            in_flight: self.in_flight,
+            consumers: self.consumers,
+            failed_throttled: self.failed_throttled.map(|_| 0),
+            ..Row::default()
+        }
+    }
+}
+
+/// Seconds of scenario time that `rows` (as `read_csv` gives them) cover.
+pub fn seconds(rows: &[Row]) -> u64 {
+    rows.last().map_or(0, |r| r.time_s + 1)
 }
 
 /// Streams rows to CSV (or nowhere, for benchmarks and tests that only need the summary), and optionally each
@@ -79,17 +102,22 @@ pub struct SeriesWriter {
     csv: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
     hlog: Option<super::hlog::HlogWriter>,
     dead: Option<crate::dlq::record::Writer>,
+    /// Rows written (idle seconds left out).
     pub rows: u64,
+    /// Seconds closed so far.
+    pub closed: u64,
+    /// The last second closed, and whether it was left out (then the file must still end with it).
+    last: Option<(Row, bool)>,
 }
 
 impl SeriesWriter {
     pub fn to_file(path: &std::path::Path) -> std::io::Result<SeriesWriter> {
         let f = std::fs::File::create(path)?;
         let csv = Some(csv::Writer::from_writer(std::io::BufWriter::new(f)));
-        Ok(SeriesWriter { csv, hlog: None, dead: None, rows: 0 })
+        Ok(SeriesWriter { csv, hlog: None, dead: None, rows: 0, closed: 0, last: None })
     }
     pub fn discard() -> SeriesWriter {
-        SeriesWriter { csv: None, hlog: None, dead: None, rows: 0 }
+        SeriesWriter { csv: None, hlog: None, dead: None, rows: 0, closed: 0, last: None }
     }
     /// Also streams every dead letter (time, id, reason, queue) to `path` (`dead_letters.csv`).
     pub fn with_dead_letters(
@@ -126,14 +154,35 @@ impl SeriesWriter {
             None => Ok(()),
         }
     }
-    pub fn write(&mut self, row: &Row) -> std::io::Result<()> {
+    /// One closed second: written, unless it is idle (nothing counted, gauges as in the second before).
+    pub fn write(&mut self, row: Row) -> std::io::Result<()> {
+        self.closed += 1;
+        let idle = self.last.as_ref().is_some_and(|(prev, _)| row == prev.idle_after(row.time_s));
+        if !idle {
+            self.put(&row)?;
+        }
+        self.last = Some((row, idle));
+        Ok(())
+    }
+    /// The seconds after the last one closed up to and including `to_s`, all idle.
+    pub fn idle_until(&mut self, to_s: u64) {
+        if let Some((prev, _)) = &self.last {
+            self.closed += to_s - prev.time_s;
+            self.last = Some((prev.idle_after(to_s), true));
+        }
+    }
+    fn put(&mut self, row: &Row) -> std::io::Result<()> {
         self.rows += 1;
         if let Some(w) = &mut self.csv {
             w.serialize(row).map_err(std::io::Error::other)?;
         }
         Ok(())
     }
+    /// Ends the file with the run's last second, idle or not, so that readers know where the run ended.
     pub fn finish(&mut self) -> std::io::Result<()> {
+        if let Some((row, true)) = self.last.take() {
+            self.put(&row)?;
+        }
         if let Some(w) = &mut self.csv {
             w.flush()?;
         }
@@ -147,7 +196,80 @@ impl SeriesWriter {
     }
 }
 
-/// Reads a `timeseries.csv` back (charts and `loadtest report` render from it).
+/// Runs up to this many seconds of scenario time are read back one row per second.
+pub const DENSE_UP_TO_S: u64 = 1_000_000;
+
+/// Reads a `timeseries.csv` back (charts, `loadtest report`, the gate's windows, fault costs), putting back the
+/// idle seconds the file leaves out: one row per second for runs up to `DENSE_UP_TO_S` seconds; in a longer run
+/// each gap becomes its first and last second, so memory follows the file. Either way a row's gauges hold until
+/// the next row, and seconds without a row counted nothing.
 pub fn read_csv(path: &std::path::Path) -> Result<Vec<Row>, csv::Error> {
-    csv::Reader::from_path(path)?.deserialize().collect()
+    let stored: Vec<Row> = csv::Reader::from_path(path)?.deserialize().collect::<Result<_, _>>()?;
+    Ok(fill_gaps(stored))
+}
+
+/// The rows of a file with its idle seconds put back (see `read_csv`).
+pub fn fill_gaps(stored: Vec<Row>) -> Vec<Row> {
+    let dense = seconds(&stored) <= DENSE_UP_TO_S;
+    let mut out: Vec<Row> = Vec::with_capacity(if dense { seconds(&stored) as usize } else { stored.len() * 3 });
+    for row in stored {
+        if let Some(prev) = out.last().cloned() {
+            let (from, to) = (prev.time_s + 1, row.time_s); // the gap: seconds from..to
+            if dense {
+                out.extend((from..to).map(|t| prev.idle_after(t)));
+            } else if to > from {
+                out.push(prev.idle_after(from));
+                if to - 1 > from {
+                    out.push(prev.idle_after(to - 1));
+                }
+            }
+        }
+        out.push(row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(time_s: u64, completed: u64, ready: u64) -> Row {
+        Row { time_s, completed, ready, ..Row::default() }
+    }
+
+    /// What `write`/`idle_until` put in the file, read back raw and through `read_csv`.
+    fn written(f: impl FnOnce(&mut SeriesWriter)) -> (Vec<Row>, Vec<Row>) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("timeseries.csv");
+        let mut w = SeriesWriter::to_file(&path).unwrap();
+        f(&mut w);
+        w.finish().unwrap();
+        let raw = csv::Reader::from_path(&path).unwrap().deserialize().collect::<Result<_, _>>().unwrap();
+        (raw, read_csv(&path).unwrap())
+    }
+
+    #[test]
+    fn idle_seconds_are_left_out_and_read_back_as_repeats() {
+        let every = [row(0, 0, 0), row(1, 5, 2), row(2, 0, 2), row(3, 0, 2), row(4, 1, 2), row(5, 0, 0), row(6, 0, 0)];
+        let (raw, back) = written(|w| every.iter().for_each(|r| w.write(r.clone()).unwrap()));
+        // 2 and 3 repeat 1's gauges with nothing counted; 6 repeats 5 but ends the run, so it is written.
+        assert_eq!(raw.iter().map(|r| r.time_s).collect::<Vec<_>>(), [0, 1, 4, 5, 6]);
+        assert_eq!(back, every);
+        // A stretch closed at once (`idle_until`), ending the run: its last second is written.
+        let (raw, back) = written(|w| {
+            w.write(row(0, 3, 1)).unwrap();
+            w.idle_until(9);
+        });
+        assert_eq!(raw, [row(0, 3, 1), row(9, 0, 1)]);
+        assert_eq!(back.len(), 10);
+        assert_eq!(back[5], row(5, 0, 1));
+    }
+
+    #[test]
+    fn a_long_run_reads_back_each_gap_as_its_first_and_last_second() {
+        let far = DENSE_UP_TO_S + 10;
+        let back = fill_gaps(vec![row(0, 1, 4), row(far, 2, 0)]);
+        assert_eq!(back, [row(0, 1, 4), row(1, 0, 4), row(far - 1, 0, 4), row(far, 2, 0)]);
+        assert_eq!(seconds(&back), far + 1);
+    }
 }

@@ -52,8 +52,13 @@ fn merge(values: &[Value], path: &str) -> Value {
             let mut out = serde_json::Map::new();
             for k in keys {
                 let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                let column: Vec<Value> =
-                    values.iter().map(|v| v.get(k).cloned().unwrap_or(Value::from(0u64))).collect();
+                // A key a run left out stands for 0, or for an empty list (`notes`, `faults_not_reached`).
+                let absent = if values.iter().any(|v| v.get(k).is_some_and(Value::is_array)) {
+                    Value::Array(Vec::new())
+                } else {
+                    Value::from(0u64)
+                };
+                let column: Vec<Value> = values.iter().map(|v| v.get(k).cloned().unwrap_or(absent.clone())).collect();
                 out.insert(k.clone(), merge(&column, &child));
             }
             Value::Object(out)
@@ -68,6 +73,16 @@ fn merge(values: &[Value], path: &str) -> Value {
             })
         }
         Value::Number(_) | Value::Null if values.iter().any(|v| v.is_number()) => median(values, path),
+        // The warnings' lists: what any run had, each once.
+        Value::Array(_) if path == "notes" || path == "faults_not_reached" => {
+            let mut all: Vec<Value> = Vec::new();
+            for item in values.iter().filter_map(Value::as_array).flatten() {
+                if !all.contains(item) {
+                    all.push(item.clone());
+                }
+            }
+            Value::Array(all)
+        }
         _ => first.clone(),
     }
 }
@@ -109,7 +124,14 @@ mod tests {
         assert!(!m.messages.accounted);
         assert_eq!(m.attempts.failed.get("timeout"), Some(&0), "a key missing in two runs has median 0");
         assert_eq!(m.seed, 1);
-        assert_eq!(m.repeats, Some(reps));
+        assert_eq!(m.repeats, Some(reps.clone()));
+        // Warnings of any run carry over, each once; a run without them has none (the key is absent).
+        runs[1].notes = vec!["no message completed (0 of 5 published); no latency was measured".into()];
+        runs[2].notes = runs[1].notes.clone();
+        let late = crate::report::summary::FaultNotReached { index: 0, kind: "outage".into(), at_s: 600.0 };
+        runs[2].faults_not_reached = vec![late.clone()];
+        let m = medians(&runs, reps.clone()).unwrap();
+        assert_eq!((&m.notes, &m.faults_not_reached), (&runs[1].notes, &vec![late]));
         let back: Summary = serde_json::from_str(&m.to_json()).unwrap();
         assert_eq!(back.repeats.map(|r| r.count), Some(3), "summary.json carries the repeats field");
     }

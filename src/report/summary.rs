@@ -45,6 +45,10 @@ pub struct Summary {
     /// 128 + the signal; everything up to then is reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<StoppedBy>,
+    /// Only when the run's figures would mislead without them: sentences the terminal and the HTML page print as
+    /// warnings (a run that published or completed nothing: its latency figures are 0 because nothing was measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub downstream: DownstreamStats,
     pub queue: QueueStats,
     pub consumers: ConsumerStats,
@@ -59,8 +63,13 @@ pub struct Summary {
     pub last_failure_s: Option<f64>,
     /// When the last fault ended; null without faults that end.
     pub faults_end_s: Option<f64>,
-    /// From the end of the last fault until the backlog is back to its pre-fault level for good; null if never.
+    /// From the end of the last fault until the backlog is back within its pre-fault band and stays there for 30 s
+    /// (`record::episodes::Recovery`); null if never.
     pub recovery_s: Option<f64>,
+    /// Only when some `[[faults]]` start at or after the run's end: they never happened, so they are left out of
+    /// `faults_end_s` and `recovery_s`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults_not_reached: Vec<FaultNotReached>,
     pub episodes: EpisodeLists,
     /// Only under Service Bus semantics: the peek-lock settings and what the locks did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +103,16 @@ pub struct PeekLockStats {
     pub dead_letter_queue: String,
     /// Broker-decided dead letters by Service Bus's DeadLetterReason.
     pub dead_lettered_by_servicebus_reason: BTreeMap<String, u64>,
+}
+
+/// A fault of the scenario that the run ended before.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultNotReached {
+    /// Its position in `[[faults]]` (0-based).
+    pub index: usize,
+    pub kind: String,
+    /// When it was due to start.
+    pub at_s: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -180,7 +199,7 @@ pub struct QueueStats {
     pub peak_ready: u64,
     pub peak_unacked: u64,
     pub peak_delayed: u64,
-    /// Highest backlog (ready + unacked + delayed) in the seconds before the first fault.
+    /// Highest backlog (ready + unacked + delayed) in the 30 s before the first fault: the recovery band's base.
     pub pre_fault_backlog: Option<u64>,
 }
 
@@ -281,12 +300,33 @@ impl Summary {
         let secs = |ns: u64| round(ns as f64 / NS_PER_SEC as f64, 3);
         let duration_s = secs(o.end);
         let capacity = scn.downstream.as_ref().map_or(0.0, |d| d.capacity_per_s());
-        let faults_end = scn.faults_end().map(|d| d.secs_f64());
+        // A fault happened if it started before the run ended (one cut short by the end counts).
+        let (reached, not_reached): (Vec<_>, Vec<_>) =
+            scn.faults.iter().enumerate().partition(|(_, f)| f.at().ns() < o.end);
+        let faults_end = reached.iter().filter_map(|(_, f)| f.end()).max().map(|d| d.secs_f64());
+        let faults_not_reached = not_reached
+            .iter()
+            .map(|(i, f)| FaultNotReached { index: *i, kind: f.label().to_string(), at_s: round(f.at().secs_f64(), 3) })
+            .collect();
         let after_faults = match faults_end {
             Some(end) => r.failure_episodes.iter().filter(|e| e.end_s as f64 > end).count() as u64,
             None => 0,
         };
         let list = |v: &[Episode]| v.iter().take(MAX_LISTED_EPISODES).copied().collect();
+        let mut notes = Vec::new();
+        if published == 0 {
+            let why = if r.produced > r.refused || r.produced == 0 {
+                format!("none was due before the run ended at {duration_s} s")
+            } else {
+                format!("the broker refused all {} publishes", r.refused)
+            };
+            notes.push(format!(
+                "nothing was published (0 of {} messages): {why}; no latency was measured",
+                scn.messages
+            ));
+        } else if r.completed == 0 {
+            notes.push(format!("no message completed (0 of {published} published); no latency was measured"));
+        }
         Summary {
             schema_version: SCHEMA_VERSION,
             scenario: ScenarioId { name: scn.name.clone(), hash: hash.to_string() },
@@ -329,6 +369,7 @@ impl Summary {
             duration_s,
             stopped_by_duration_limit: o.stopped_by_limit,
             stopped_by: StoppedBy::of(o),
+            notes,
             downstream: DownstreamStats {
                 capacity_per_s: round(capacity, 3),
                 peak_offered_per_s: r.peak_offered_per_s,
@@ -356,6 +397,7 @@ impl Summary {
             last_failure_s: r.last_failure.map(secs),
             faults_end_s: faults_end,
             recovery_s: r.recovery_s,
+            faults_not_reached,
             episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
             servicebus: peek_lock,
             real_broker: o.real.clone().map(|mut real| {
@@ -364,6 +406,19 @@ impl Summary {
             }),
             repeats: None,
         }
+    }
+
+    /// What the terminal and the HTML page warn about: results that would otherwise mislead.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = self.notes.clone();
+        for f in &self.faults_not_reached {
+            out.push(format!(
+                "faults[{}] ({} at {} s) never happened: the run ended at {} s, before it was due; it is left out of \
+                 the fault end and the recovery",
+                f.index, f.kind, f.at_s, self.duration_s
+            ));
+        }
+        out
     }
 
     pub fn to_json(&self) -> String {

@@ -67,14 +67,18 @@ pub fn render(s: &Summary) -> String {
         s.attempts.total, s.amplification, s.attempts.retries, s.attempts.redeliveries
     );
     let l = &s.latency_ms;
-    let _ = writeln!(
-        out,
-        "  latency      p50 {}  p90 {}  p99 {}  max {}  (end to end, from intended publish time)",
-        human_ms(l.p50),
-        human_ms(l.p90),
-        human_ms(l.p99),
-        human_ms(l.max)
-    );
+    if l.count == 0 {
+        let _ = writeln!(out, "  latency      p50 -  p90 -  p99 -  max -  (no message completed: nothing to measure)");
+    } else {
+        let _ = writeln!(
+            out,
+            "  latency      p50 {}  p90 {}  p99 {}  max {}  (end to end, from intended publish time)",
+            human_ms(l.p50),
+            human_ms(l.p90),
+            human_ms(l.p99),
+            human_ms(l.max)
+        );
+    }
     let _ = writeln!(out, "  throughput   {:.1} completed/s", s.throughput_per_s);
     if let Some(r) = &s.real_broker {
         real(&mut out, r);
@@ -99,12 +103,22 @@ pub fn render(s: &Summary) -> String {
             opt_s(s.last_failure_s)
         );
     }
-    if let Some(end) = s.faults_end_s {
-        let _ = writeln!(
-            out,
-            "  recovery     {} after the last fault ended at {end:.1} s",
-            s.recovery_s.map_or("never (backlog still above its pre-fault level)".to_string(), |r| format!("{r:.1} s"))
-        );
+    match s.faults_end_s {
+        Some(end) if end > s.duration_s => {
+            let _ = writeln!(
+                out,
+                "  recovery     - (the last fault, due to end at {end:.1} s, was still on when the run ended)"
+            );
+        }
+        Some(end) => {
+            let _ = writeln!(
+                out,
+                "  recovery     {} after the last fault ended at {end:.1} s",
+                s.recovery_s
+                    .map_or("never (backlog not back within its pre-fault band)".to_string(), |r| format!("{r:.1} s"))
+            );
+        }
+        None => {}
     }
     if let Some(p) = &s.servicebus {
         let dlq: u64 = p.dead_lettered_by_servicebus_reason.values().sum();
@@ -119,6 +133,9 @@ pub fn render(s: &Summary) -> String {
             p.completed_after_lock_lost,
             p.dead_letter_queue
         );
+    }
+    for w in s.warnings() {
+        let _ = writeln!(out, "  WARNING      {w}");
     }
     if !m.accounted || m.lost > 0 {
         let _ = writeln!(out, "  WARNING      {} message(s) lost: published != outcomes + in flight", m.lost);

@@ -593,13 +593,6 @@ impl Scenario {
         crate::secret::mask_scenario_toml(&text)
     }
 
-    /// When the last fault stops acting, if any fault ends.
-    pub fn faults_end(&self) -> Option<Dur> {
-        self.faults.iter().filter_map(|f| f.end()).max()
-    }
-    pub fn faults_start(&self) -> Option<Dur> {
-        self.faults.iter().map(|f| f.at()).min()
-    }
     /// The AMQP connections go through the fault proxy: asked for, or needed by a network fault.
     pub fn uses_proxy(&self) -> bool {
         self.broker.via_proxy || self.faults.iter().any(|f| matches!(f, Fault::Network { .. }))

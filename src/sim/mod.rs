@@ -96,8 +96,7 @@ pub fn run_on(
     let is_real = cfg.broker.kind != BrokerKind::Embedded;
     let pacer = (cfg.broker.clock == ClockKind::Real && !is_real).then(|| clock::Pacer::new(cfg.broker.time_scale));
     let nominal = cfg.downstream.as_ref().map_or(0.0, |d| d.capacity_per_s());
-    let secs = |d: crate::time::Dur| d.ns() / NS_PER_SEC;
-    let recovery = Recovery::new(cfg.faults_start().map(secs), cfg.faults_end().map(secs));
+    let recovery = Recovery::new(cfg.faults.iter().map(|f| (f.at().ns(), f.end().map(|e| e.ns()))).collect());
     let gap = cfg.report.episode_gap.ns().div_ceil(NS_PER_SEC);
     let mut rec = crate::record::Recorder::new(series, nominal, gap, recovery);
     if cfg.downstream.as_ref().is_some_and(|d| d.throttle.is_some()) {
