@@ -10,6 +10,7 @@ pub mod dlq;
 pub mod exit;
 pub mod export;
 pub mod gate;
+pub mod out;
 pub mod progress;
 pub mod proxy;
 pub mod record;

@@ -18,10 +18,19 @@ fn main() -> ExitCode {
         Command::Baseline(c) => commands::baseline::baseline(c),
         Command::Dlq(c) => commands::dlq::dlq(c),
     };
-    match result {
-        Ok(()) => ExitCode::from(Code::Ok as u8),
-        Err(f) => {
-            eprintln!("error: {}", f.message.trim_start_matches("error: "));
+    // A failed write to stdout or stderr (a full disk) is one line and exit 3, never a panic.
+    let unwritten = loadtest::out::finish();
+    match (result, unwritten) {
+        (Ok(()), None) => ExitCode::from(Code::Ok as u8),
+        (Ok(()), Some(why)) => {
+            loadtest::errln!("error: {why}");
+            ExitCode::from(Code::Runtime as u8)
+        }
+        (Err(f), why) => {
+            loadtest::errln!("error: {}", f.message.trim_start_matches("error: "));
+            if let Some(why) = why {
+                loadtest::errln!("error: {why}");
+            }
             ExitCode::from(f.code as u8)
         }
     }

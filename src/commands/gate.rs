@@ -56,7 +56,7 @@ pub fn check(run: &Path, opts: &GateOptions, out: Option<&Path>) -> Result<(), F
         notes,
         checks,
     };
-    print!("{}", gate::render::table(&outcome));
+    crate::out!("{}", gate::render::table(&outcome));
     let dir = out.unwrap_or(run);
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(dir.join(GATE_MD), gate::render::markdown(&outcome)))
@@ -64,7 +64,7 @@ pub fn check(run: &Path, opts: &GateOptions, out: Option<&Path>) -> Result<(), F
         .map_err(|e| {
             Failure::runtime(format!("cannot write gate.md and gate.xml to {}: {e}; pass --out DIR", dir.display()))
         })?;
-    println!("wrote {} and {}", dir.join(GATE_MD).display(), dir.join(GATE_XML).display());
+    crate::outln!("wrote {} and {}", dir.join(GATE_MD).display(), dir.join(GATE_XML).display());
     let failed = outcome.failed();
     if failed.is_empty() {
         return Ok(());

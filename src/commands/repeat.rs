@@ -40,7 +40,7 @@ fn repeated(args: &RunArgs) -> Result<PathBuf, Failure> {
         } else {
             format!("seed {first} each time (a real clock varies the runs)")
         };
-        eprintln!("repeating {} {n} times with {how}", scn.name);
+        crate::errln!("repeating {} {n} times with {how}", scn.name);
     }
     let mut summaries = Vec::new();
     let mut names = Vec::new();
@@ -67,11 +67,11 @@ fn repeated(args: &RunArgs) -> Result<PathBuf, Failure> {
     let scenario = std::fs::read_to_string(dir.join(&names[0]).join(report::SCENARIO)).unwrap_or_default();
     write(report::SCENARIO, &scenario)?;
     if args.quiet {
-        println!("{}", dir.display());
+        crate::outln!("{}", dir.display());
     } else {
-        println!("medians of {n} runs ({}):", names.join(", "));
-        print!("{}", report::table::render(&medians));
-        println!("report: {}", dir.display());
+        crate::outln!("medians of {n} runs ({}):", names.join(", "));
+        crate::out!("{}", report::table::render(&medians));
+        crate::outln!("report: {}", dir.display());
     }
     Ok(dir)
 }

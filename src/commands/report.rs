@@ -12,9 +12,9 @@ pub fn report(args: &ReportArgs) -> Result<(), Failure> {
     })?;
     if !args.quiet {
         for p in &written {
-            println!("wrote {}", p.display());
+            crate::outln!("wrote {}", p.display());
         }
     }
-    println!("report: {}", args.run_dir.join(export::INDEX_HTML).display());
+    crate::outln!("report: {}", args.run_dir.join(export::INDEX_HTML).display());
     Ok(())
 }

@@ -33,7 +33,9 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     let url_from = super::target::resolve_url(&mut scn)?;
     if !args.quiet {
         for key in scn.inert_keys() {
-            eprintln!("note: {key} applies to broker.semantics = \"servicebus\" only; RabbitMQ semantics ignore it");
+            crate::errln!(
+                "note: {key} applies to broker.semantics = \"servicebus\" only; RabbitMQ semantics ignore it"
+            );
         }
     }
     super::target::allow_commands(&scn, &args.broker, args.quiet)?;
@@ -81,7 +83,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
                 format!("RabbitMQ at {url} (URL from {url_from}), time scale {}", scn.broker.time_scale)
             }
         };
-        eprintln!("running {} (seed {seed}, {} messages, {on}) ...", scn.name, scn.messages);
+        crate::errln!("running {} (seed {seed}, {} messages, {on}) ...", scn.name, scn.messages);
     }
     let wall = Instant::now();
     let mut bar = crate::progress::Bar::new(crate::progress::wanted(args.quiet), scn.messages);
@@ -107,11 +109,11 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", dir.display())))?;
     crate::export::render_dir(&dir).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
     if args.quiet {
-        println!("{}", dir.display());
+        crate::outln!("{}", dir.display());
     } else {
-        print!("{}", report::table::render(&summary));
-        println!("  wall time    {wall_s:.3} s");
-        println!("report: {}", dir.display());
+        crate::out!("{}", report::table::render(&summary));
+        crate::outln!("  wall time    {wall_s:.3} s");
+        crate::outln!("report: {}", dir.display());
     }
     if let Some(real) = &summary.real_broker {
         ended_badly(real, &dir)?;

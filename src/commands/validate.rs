@@ -8,13 +8,13 @@ pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     for file in &args.files {
         match crate::scenario::load_file(file, &args.scenario_args.sets) {
             Ok(s) => {
-                println!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages);
+                crate::outln!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages);
                 for key in s.inert_keys() {
-                    println!("  note: {key} applies to broker.semantics = \"servicebus\" only; ignored here");
+                    crate::outln!("  note: {key} applies to broker.semantics = \"servicebus\" only; ignored here");
                 }
             }
             Err(e) => {
-                eprintln!("{e}");
+                crate::errln!("{e}");
                 bad += 1;
             }
         }
