@@ -1,5 +1,7 @@
-//! Report folders and the output of commands as a user meets them: here, a full disk on stdout and a closed pipe.
+//! Report folders and the output of commands as a user meets them: two runs into one `--out`, re-runs that replace
+//! a report whole, folders that are not reports, a full disk on stdout and a closed pipe.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use tempfile::TempDir;
@@ -31,6 +33,139 @@ fn scenario(tmp: &TempDir, name: &str, thresholds: &str) -> PathBuf {
 
 fn run(scenario: &Path, out: &Path) {
     expect(loadtest().arg("run").arg(scenario).arg("-q").arg("--out").arg(out), 0);
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_second_run_into_the_same_folder_is_refused_while_the_first_writes_it() {
+    let tmp = TempDir::new().unwrap();
+    let paced = tmp.path().join("paced.toml");
+    std::fs::write(
+        &paced,
+        "messages = 100000\n[broker]\nclock = \"real\"\ntime_scale = 1.0\n\
+         [producers]\nrate = { shape = \"constant\", per_second = 50 }\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let mut first = loadtest()
+        .args(["run", "--seed", "3"])
+        .arg(&paced)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("running") {
+        line.clear();
+    }
+    assert!(line.contains("running"), "the first run did not start");
+    // The first run holds the folder from before its start-up line until its report is in place.
+    let err = expect(loadtest().arg("run").arg(scenario(&tmp, "second", "")).arg("-q").arg("--out").arg(&out), 2);
+    assert!(err.contains("another run") && err.contains("is writing to") && err.contains("out"), "{err}");
+    assert!(!out.exists(), "the first run's report is not in place before it is complete");
+    // SAFETY: kill(2) on the child's pid, which is still ours (not yet waited for).
+    unsafe { libc::kill(first.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(first.wait().unwrap().code(), Some(130), "{rest}");
+    // The interrupted run's report is in place, whole, and nothing else is left beside it.
+    assert_eq!(summary(&out)["stopped_by"]["cause"], "SIGINT");
+    for f in ["timeseries.csv", "latency.hlog", "latency.hgrm", "index.html", "scenario.toml"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let beside: Vec<String> = files(tmp.path()).into_iter().filter(|f| f.starts_with(".out")).collect();
+    assert!(beside.is_empty(), "left beside the report: {beside:?}");
+    // Now the folder is free: a run replaces the interrupted report.
+    run(&scenario(&tmp, "second", ""), &out);
+    assert_eq!(summary(&out)["scenario"]["name"], "second");
+    assert!(summary(&out).get("stopped_by").is_none());
+}
+
+#[test]
+fn a_rerun_replaces_a_report_whole_and_a_folder_that_is_not_a_report_is_refused() {
+    let tmp = TempDir::new().unwrap();
+    let s = scenario(&tmp, "steady", "\"latency_ms.p99\" = \"< 1\"\n");
+    let out = tmp.path().join("out");
+    // An earlier run with a failing gate, and a file that is no longer written.
+    expect(loadtest().arg("run").arg(&s).arg("-q").arg("--gate").arg("--out").arg(&out), 1);
+    assert!(out.join("gate.md").is_file() && out.join("gate.xml").is_file());
+    std::fs::write(out.join("old-extra.txt"), "from an older version").unwrap();
+    run(&s, &out);
+    let now = files(&out);
+    for stale in ["gate.md", "gate.xml", "old-extra.txt"] {
+        assert!(!now.contains(&stale.to_string()), "{stale} survived the re-run: {now:?}");
+    }
+    assert!(now.contains(&"summary.json".to_string()));
+    // An empty folder is taken; so is a symbolic link to a report (the report goes where it points).
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    run(&s, &empty);
+    assert!(empty.join("summary.json").is_file());
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&empty, &link).unwrap();
+    run(&s, &link);
+    assert!(link.is_symlink() && empty.join("summary.json").is_file());
+    // A folder of someone's own files is never replaced.
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep me").unwrap();
+    let err = expect(loadtest().arg("run").arg(&s).arg("-q").arg("--out").arg(&mine), 2);
+    assert!(err.contains("not a report folder") && err.contains("mine"), "{err}");
+    assert_eq!(files(&mine), ["notes.txt"]);
+    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep me");
+    // Nor is a file, nor a repeat's folder of someone's files.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let err = expect(loadtest().arg("run").arg(&s).arg("-q").arg("--out").arg(&file), 2);
+    assert!(err.contains("not a folder"), "{err}");
+    let err = expect(loadtest().arg("run").arg(&s).args(["-q", "--repeat", "2", "--out"]).arg(&mine), 2);
+    assert!(err.contains("not a report folder"), "{err}");
+    assert_eq!(files(&mine), ["notes.txt"]);
+    let left: Vec<String> = files(tmp.path()).into_iter().filter(|f| f.starts_with('.')).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_repeat_goes_through_the_stage_too() {
+    let tmp = TempDir::new().unwrap();
+    let s = scenario(&tmp, "steady", "\"messages.lost\" = \"== 0\"\n");
+    let out = tmp.path().join("rep");
+    run(&s, &out);
+    std::fs::write(out.join("gate.md"), "### ❌ loadtest gate failed: 1 of 1 check failed\n").unwrap();
+    let o = loadtest().arg("run").arg(&s).args(["-q", "--repeat", "3", "--out"]).arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // Quiet prints the one folder, where it ends up.
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), out.display().to_string());
+    assert_eq!(files(&out), ["run-1", "run-2", "run-3", "scenario.toml", "summary.json"]);
+    assert_eq!(summary(&out)["repeats"]["count"], 3);
+    assert_eq!(files(tmp.path()).iter().filter(|f| f.starts_with('.')).count(), 0);
+    // A run that a limit stops ends the repeat, and its report is kept with the medians of the runs so far.
+    let looping = tmp.path().join("loop.toml");
+    std::fs::write(
+        &looping,
+        "messages = 1\n[producers]\npoison_fraction = 1.0\n[consumers]\nservice_time = \"0s\"\n\
+         on_failure = \"requeue\"\n[limits]\nmax_events = 50000\n",
+    )
+    .unwrap();
+    let err = expect(loadtest().arg("run").arg(&looping).args(["-q", "--repeat", "3", "--out"]).arg(&out), 3);
+    assert!(err.contains("limits.max_events") && err.contains("stopped after 1 of 3 runs"), "{err}");
+    assert_eq!(files(&out), ["run-1", "scenario.toml", "summary.json"]);
+    let s = summary(&out);
+    assert_eq!((&s["repeats"]["count"], &s["stopped_by"]["cause"]), (&1.into(), &"limits.max_events".into()));
+    assert_eq!(summary(&out.join("run-1"))["stopped_by"]["cause"], "limits.max_events");
 }
 
 #[test]

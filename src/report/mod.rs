@@ -7,6 +7,7 @@ pub mod flat;
 pub mod hgrm;
 pub mod metrics;
 pub mod repeats;
+pub mod stage;
 pub mod summary;
 pub mod table;
 
