@@ -1,5 +1,6 @@
 //! Report folders and the output of commands as a user meets them: two runs into one `--out`, re-runs that replace
-//! a report whole, folders that are not reports, a full disk on stdout and a closed pipe.
+//! a report whole, folders that are not reports, summaries of another schema version, a full disk on stdout and a
+//! closed pipe.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,21 @@ fn files(dir: &Path) -> Vec<String> {
 
 fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(snapshot(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out.sort();
+    out
 }
 
 #[test]
@@ -166,6 +182,34 @@ fn a_repeat_goes_through_the_stage_too() {
     let s = summary(&out);
     assert_eq!((&s["repeats"]["count"], &s["stopped_by"]["cause"]), (&1.into(), &"limits.max_events".into()));
     assert_eq!(summary(&out.join("run-1"))["stopped_by"]["cause"], "limits.max_events");
+}
+
+#[test]
+fn a_summary_of_another_schema_version_is_refused_by_every_reader() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    run(&scenario(&tmp, "steady", "\"messages.lost\" = \"== 0\"\n"), &out);
+    let path = out.join("summary.json");
+    let text = std::fs::read_to_string(&path).unwrap().replacen("\"schema_version\": 1", "\"schema_version\": 2", 1);
+    std::fs::write(&path, text).unwrap();
+    let good = tmp.path().join("good");
+    run(&scenario(&tmp, "steady", "\"messages.lost\" = \"== 0\"\n"), &good);
+    let before = snapshot(&out);
+    let (o, g) = (out.display().to_string(), good.display().to_string());
+    let root = tmp.path().join("baselines").display().to_string();
+    let commands: [&[&str]; 5] = [
+        &["report", &o],
+        &["gate", &o],
+        &["gate", &g, "--baseline", &o],
+        &["compare", &g, &o],
+        &["baseline", "save", &o, "x", "--root", &root],
+    ];
+    for args in commands {
+        let err = expect(loadtest().args(args), 2);
+        let named = err.contains(&path.display().to_string());
+        assert!(named && err.contains("schema_version 2") && err.contains("schema_version 1"), "{args:?}: {err}");
+    }
+    assert_eq!(snapshot(&out), before, "nothing was written");
 }
 
 #[test]

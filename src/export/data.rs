@@ -49,8 +49,7 @@ impl RunData {
             return Err(bad(dir, "no such report folder (`loadtest run SCENARIO --out DIR` writes one)"));
         }
         let summary_path = dir.join(report::SUMMARY);
-        let summary: Summary = serde_json::from_str(&read(&summary_path)?)
-            .map_err(|e| bad(&summary_path, format!("not a loadtest summary: {e}")))?;
+        let summary: Summary = report::parse_summary(&read(&summary_path)?).map_err(|e| bad(&summary_path, e))?;
         let csv_path = dir.join(report::TIMESERIES);
         read(&csv_path)?;
         let rows = read_csv(&csv_path).map_err(|e| bad(&csv_path, format!("not a loadtest time series: {e}")))?;

@@ -86,7 +86,25 @@ pub fn write_files(
 pub fn read_summary(run_dir: &Path) -> Result<Summary, String> {
     let path = run_dir.join(SUMMARY);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not a loadtest summary: {e}", path.display()))
+    parse_summary(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses the text of a `summary.json`, refusing one of another schema version: its fields may mean other things.
+/// The error does not name the file: callers put it in front.
+pub fn parse_summary(text: &str) -> Result<Summary, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not a loadtest summary: {e}"))?;
+    match value.get("schema_version") {
+        Some(v) if v.as_u64() == Some(summary::SCHEMA_VERSION as u64) => {}
+        None => return Err("not a loadtest summary: it has no schema_version".into()),
+        Some(found) => {
+            return Err(format!(
+                "schema_version {found}, but this loadtest reads schema_version {} only; re-run the scenario \
+                 (its scenario.toml is beside it) with this version, or read it with the loadtest that wrote it",
+                summary::SCHEMA_VERSION
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a loadtest summary: {e}"))
 }
 
 /// Runs a scenario without writing anything and returns its summary (tests, benchmarks, `compare` of variants).
