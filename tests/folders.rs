@@ -1,6 +1,6 @@
 //! Report folders and the output of commands as a user meets them: two runs into one `--out`, re-runs that replace
-//! a report whole, folders that are not reports, summaries of another schema version, a full disk on stdout and a
-//! closed pipe.
+//! a report whole, folders that are not reports, summaries of another schema version, damaged report files, a full
+//! disk on stdout and a closed pipe.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -213,6 +213,42 @@ fn a_summary_of_another_schema_version_is_refused_by_every_reader() {
 }
 
 #[test]
+fn damaged_report_files_are_exit_2_naming_the_file_and_leave_the_outputs_alone() {
+    let tmp = TempDir::new().unwrap();
+    let good = tmp.path().join("good");
+    let windowed = "\"latency_ms.p99[10s]\" = \"< 100000\"\n\"messages.dead_lettered[10s]\" = \"< 1\"\n";
+    run(&scenario(&tmp, "steady", windowed), &good);
+    let hlog = std::fs::read_to_string(good.join("latency.hlog")).unwrap();
+    let intervals = |l: &&str| l.starts_with(|c: char| c.is_ascii_digit());
+    let header_only_hlog: String = hlog.lines().filter(|l| !intervals(l)).map(|l| format!("{l}\n")).collect();
+    assert!(hlog.lines().filter(intervals).count() > 0 && header_only_hlog.contains("StartTimestamp"));
+    let csv = std::fs::read_to_string(good.join("timeseries.csv")).unwrap();
+    let header = format!("{}\n", csv.lines().next().unwrap());
+    let cases: [(&str, &str, &str, &str); 5] = [
+        ("report", "timeseries.csv", "", "empty"),
+        ("report", "timeseries.csv", &header, "no rows, but summary.json says 2000 messages completed"),
+        ("report", "latency.hgrm", "", "empty"),
+        ("gate", "latency.hlog", "", "empty"),
+        ("gate", "latency.hlog", &header_only_hlog, "no latency intervals, but summary.json says 2000"),
+    ];
+    for (i, (command, file, text, problem)) in cases.into_iter().enumerate() {
+        let dir = tmp.path().join(format!("case{i}"));
+        copy_dir(&good, &dir);
+        if command == "gate" {
+            expect(loadtest().arg("gate").arg(&dir), 0); // an earlier, good gate.md
+        }
+        std::fs::write(dir.join(file), text).unwrap();
+        let before = snapshot(&dir);
+        let err = expect(loadtest().arg(command).arg(&dir), 2);
+        assert!(err.contains(&dir.join(file).display().to_string()), "{file}: {err}");
+        assert!(err.contains("damaged") && err.contains(problem), "{file}: {err}");
+        if command == "report" {
+            assert_eq!(snapshot(&dir), before, "{file}: the charts were left as they were");
+        }
+    }
+}
+
+#[test]
 fn a_full_disk_on_stdout_is_one_line_and_exit_3_and_a_closed_pipe_is_quiet() {
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
@@ -241,4 +277,17 @@ fn a_full_disk_on_stdout_is_one_line_and_exit_3_and_a_closed_pipe_is_quiet() {
     drop(child.stdout.take());
     let done = child.wait_with_output().unwrap();
     assert!(done.stderr.is_empty(), "{}", String::from_utf8_lossy(&done.stderr));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! `latency.hgrm`, `latency.hlog` (per-second latency histograms, streamed), the resolved `scenario.toml`, and
 //! `run.json` (wall-clock facts that vary between runs).
 
+pub mod check;
 pub mod fault_cost;
 pub mod flat;
 pub mod hgrm;
