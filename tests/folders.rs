@@ -1,6 +1,6 @@
 //! Report folders and the output of commands as a user meets them: two runs into one `--out`, re-runs that replace
-//! a report whole, folders that are not reports, summaries of another schema version, damaged report files, a full
-//! disk on stdout and a closed pipe.
+//! a report whole, folders that are not reports, stale gate outputs, summaries of another schema version, damaged
+//! report files, unwritable outputs, a full disk on stdout and a closed pipe.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -185,6 +185,25 @@ fn a_repeat_goes_through_the_stage_too() {
 }
 
 #[test]
+fn gate_removes_its_own_stale_outputs_when_it_writes_none() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    run(&scenario(&tmp, "steady", "\"latency_ms.p99\" = \"< 1\"\n"), &out);
+    expect(loadtest().arg("gate").arg(&out), 1);
+    assert!(out.join("gate.md").is_file() && out.join("gate.xml").is_file());
+    // This gate stops at bad input: the failing verdict of the earlier one must not be read as its own.
+    let err = expect(loadtest().arg("gate").arg(&out).args(["--baseline", "no-such-baseline"]), 2);
+    assert!(err.contains("no-such-baseline"), "{err}");
+    assert!(!out.join("gate.md").exists() && !out.join("gate.xml").exists(), "{:?}", files(&out));
+    // A gate.md that loadtest did not write is someone's file: left alone.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("gate.md"), "# my notes on the gate\n").unwrap();
+    expect(loadtest().arg("gate").arg(&out).args(["--baseline", "no-such-baseline", "--out"]).arg(&other), 2);
+    assert_eq!(std::fs::read_to_string(other.join("gate.md")).unwrap(), "# my notes on the gate\n");
+}
+
+#[test]
 fn a_summary_of_another_schema_version_is_refused_by_every_reader() {
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
@@ -246,6 +265,30 @@ fn damaged_report_files_are_exit_2_naming_the_file_and_leave_the_outputs_alone()
             assert_eq!(snapshot(&dir), before, "{file}: the charts were left as they were");
         }
     }
+}
+
+#[test]
+fn report_and_gate_on_an_unwritable_folder_exit_2_before_writing() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    run(&scenario(&tmp, "steady", "\"messages.lost\" = \"== 0\"\n"), &out);
+    // Tests run as root, so permissions stop nothing: a path through a file does.
+    std::fs::rename(out.join("charts"), tmp.path().join("charts-away")).unwrap();
+    std::fs::write(out.join("charts"), "a file where the charts go").unwrap();
+    let before = snapshot(&out);
+    let err = expect(loadtest().arg("report").arg(&out), 2);
+    assert!(err.contains("charts") && err.contains("not a folder") && err.contains("nothing was written"), "{err}");
+    assert_eq!(snapshot(&out), before);
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let err = expect(loadtest().arg("gate").arg(&out).arg("--out").arg(file.join("gate")), 2);
+    assert!(err.contains("cannot write gate.md and gate.xml"), "{err}");
+    let err = expect(loadtest().arg("gate").arg(&out).args(["--out", "/proc/loadtest-gate"]), 2);
+    assert!(err.contains("/proc/loadtest-gate"), "{err}");
+    std::fs::create_dir(out.join("gate.md")).unwrap();
+    let err = expect(loadtest().arg("gate").arg(&out), 2);
+    assert!(err.contains("gate.md: it is a folder"), "{err}");
+    assert!(!out.join("gate.xml").exists(), "nothing was written");
 }
 
 #[test]

@@ -2,6 +2,9 @@
 
 use super::{Check, Outcome};
 
+/// What the first line of every gate.md holds (how `loadtest gate` knows a gate.md it may replace).
+pub const MARK: &str = " loadtest gate ";
+
 /// `1 of 20 checks failed` or `all 20 checks passed`.
 fn count(o: &Outcome) -> String {
     let (failed, n) = (o.failed().len(), o.checks.len());
@@ -78,7 +81,7 @@ pub fn table(o: &Outcome) -> String {
 pub fn markdown(o: &Outcome) -> String {
     let failed = o.failed();
     let (icon, word) = if failed.is_empty() { ("✅", "passed") } else { ("❌", "failed") };
-    let mut out = format!("### {icon} loadtest gate {word}: {}\n\n", count(o));
+    let mut out = format!("### {icon}{MARK}{word}: {}\n\n", count(o));
     let run = format!("Run `{}`", o.run);
     match &o.baseline {
         Some(b) => out.push_str(&format!("{run} against baseline `{b}`.\n\n")),

@@ -67,6 +67,45 @@ pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
+/// Checks, leaving nothing behind, that `files` (relative to `dir`) can be written: `dir` is a folder that takes a
+/// new file, each file's folder is one too (or does not exist yet), and no file is a folder or read-only.
+pub fn check_writable(dir: &Path, files: &[PathBuf]) -> Result<(), String> {
+    let mut folders = vec![dir.to_path_buf()];
+    for f in files {
+        let path = dir.join(f);
+        if let Some(parent) = path.parent().filter(|p| !folders.iter().any(|f| f == p)) {
+            folders.push(parent.to_path_buf());
+        }
+    }
+    for folder in &folders {
+        match std::fs::metadata(folder) {
+            Ok(m) if m.is_dir() => {
+                let probe = folder.join(format!(".write-test-{}", std::process::id()));
+                std::fs::write(&probe, b"").map_err(|e| format!("cannot write to {}: {e}", folder.display()))?;
+                drop(std::fs::remove_file(&probe));
+            }
+            Ok(_) => return Err(format!("cannot write into {}: it is a file, not a folder", folder.display())),
+            // Made when written, inside a folder checked here.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && folder != dir => {}
+            Err(e) => return Err(format!("cannot write to {}: {e}", folder.display())),
+        }
+    }
+    for f in files {
+        let path = dir.join(f);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => return Err(format!("cannot write {}: it is a folder", path.display())),
+            Ok(_) => {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Writes everything but the time series (which the recorder streamed already).
 pub fn write_files(
     dir: &Path,
