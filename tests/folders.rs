@@ -1,6 +1,6 @@
-//! Report folders and the output of commands as a user meets them: two runs into one `--out`, re-runs that replace
-//! a report whole, folders that are not reports, stale gate outputs, summaries of another schema version, damaged
-//! report files, unwritable outputs, a full disk on stdout and a closed pipe.
+//! Report folders as a user meets them: two runs into one `--out`, re-runs that replace a report whole, folders
+//! that are not reports, stale gate outputs, summaries of another schema version, damaged report files,
+//! unwritable outputs, a full disk on stdout, and gate.md / gate.xml with hostile scenario names.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -320,6 +320,40 @@ fn a_full_disk_on_stdout_is_one_line_and_exit_3_and_a_closed_pipe_is_quiet() {
     drop(child.stdout.take());
     let done = child.wait_with_output().unwrap();
     assert!(done.stderr.is_empty(), "{}", String::from_utf8_lossy(&done.stderr));
+}
+
+#[test]
+fn gate_md_and_gate_xml_escape_hostile_scenario_names_and_paths() {
+    let tmp = TempDir::new().unwrap();
+    let evil = "<img src=x onerror=alert(1)>";
+    let s = scenario(&tmp, evil, "\"latency_ms.p99\" = \"< 1\"\n");
+    let out = tmp.path().join(evil);
+    run(&s, &out);
+    let base = tmp.path().join("base");
+    expect(loadtest().arg("run").arg(&s).args(["-q", "--set", "consumers.count=5", "--out"]).arg(&base), 0);
+    let err = expect(loadtest().arg("gate").arg(&out).arg("--baseline").arg(&base), 1);
+    assert!(err.contains("gate failed"), "{err}");
+    let md = std::fs::read_to_string(out.join("gate.md")).unwrap();
+    assert!(md.contains("different configuration"), "the note names both scenarios: {md}");
+    assert!(!md.contains("<img") && md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+    let xml = std::fs::read_to_string(out.join("gate.xml")).unwrap();
+    assert!(!xml.contains("<img"), "{xml}");
+    // Well-formed, and the names read back as they were.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut values = Vec::new();
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                for a in e.attributes() {
+                    let a = a.unwrap();
+                    values.push(a.normalized_value(quick_xml::XmlVersion::Explicit1_0).unwrap().into_owned());
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(values.iter().any(|v| v.contains(&format!("{evil} "))), "{values:?}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
