@@ -25,7 +25,7 @@ pub struct Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Removed while still held: a run waiting on this file sees that it is gone and locks a new one.
+        // Removed while still held: a run that opened this file meanwhile sees it is gone and locks a new one.
         drop(std::fs::remove_file(&self.path));
         // SAFETY: unlocking a descriptor this struct owns.
         unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
@@ -67,6 +67,8 @@ impl Stage {
     /// Moves the complete report into place, replacing an earlier report whole. Returns the lock, for a caller
     /// that goes on writing into the folder (`run --gate`).
     pub fn commit(mut self) -> Result<Lock, Failure> {
+        // Taken first: from here on, a failure keeps the complete report where it is (the message says where).
+        let lock = self.lock.take().expect("a stage holds its lock until committed");
         let fail = |e: std::io::Error, what: &str| {
             Failure::runtime(format!(
                 "{what} {} failed: {e}; the complete report is in {}",
@@ -92,7 +94,7 @@ impl Stage {
             }
             Err(e) => return Err(fail(e, "moving the report to")),
         }
-        Ok(self.lock.take().expect("a stage holds its lock until committed"))
+        Ok(lock)
     }
 }
 
@@ -203,5 +205,34 @@ fn clean_stale(parent: &Path, name: &str) {
         if stale {
             drop(std::fs::remove_dir_all(entry.path()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_stage_per_folder_and_a_refused_commit_keeps_the_report() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let dir = tmp.path().join("out");
+        let stage = Stage::begin(&dir).unwrap();
+        let again = Stage::begin(&dir).err().expect("the folder is taken");
+        assert!(again.message.contains("another run") && again.message.contains(&format!("{}", std::process::id())));
+        std::fs::write(stage.path().join("summary.json"), "{}").unwrap();
+        // Someone puts a file of their own where the report goes while the run writes it.
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        let kept = stage.path().to_path_buf();
+        let refused = stage.commit().err().expect("not a report folder");
+        assert!(refused.message.contains("not a report folder"), "{}", refused.message);
+        assert!(kept.join("summary.json").is_file(), "the complete report stays where the message says");
+        assert!(dir.join("notes.txt").is_file() && !dir.join("summary.json").exists());
+        // The lock went with the stage: the next run may begin, and clears what the refused one left.
+        std::fs::remove_file(dir.join("notes.txt")).unwrap();
+        let next = Stage::begin(&dir).unwrap();
+        assert!(!next.path().join("summary.json").exists(), "stale temporary folders are removed");
+        drop(next);
+        assert!(!tmp.path().join(".out.lock").exists());
     }
 }
