@@ -12,6 +12,7 @@ pub mod export;
 pub mod gate;
 pub mod habits;
 pub mod logging;
+pub mod out;
 pub mod plan;
 pub mod progress;
 pub mod proxy;

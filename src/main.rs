@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             let hints = loadtest::habits::hints(&std::env::args().collect::<Vec<_>>());
             let _ = e.print();
             for h in hints {
-                eprintln!("{h}");
+                loadtest::errln!("{h}");
             }
             return ExitCode::from(Code::Input as u8);
         }
@@ -33,10 +33,19 @@ fn main() -> ExitCode {
         Command::Completions(a) => commands::completions::completions(a),
         Command::Man => commands::completions::man(),
     };
-    match result {
-        Ok(()) => ExitCode::from(Code::Ok as u8),
-        Err(f) => {
-            eprintln!("error: {}", f.message.trim_start_matches("error: "));
+    // A failed write to stdout or stderr (a full disk) is one line and exit 3, never a panic.
+    let unwritten = loadtest::out::finish();
+    match (result, unwritten) {
+        (Ok(()), None) => ExitCode::from(Code::Ok as u8),
+        (Ok(()), Some(why)) => {
+            loadtest::errln!("error: {why}");
+            ExitCode::from(Code::Runtime as u8)
+        }
+        (Err(f), why) => {
+            loadtest::errln!("error: {}", f.message.trim_start_matches("error: "));
+            if let Some(why) = why {
+                loadtest::errln!("error: {why}");
+            }
             ExitCode::from(f.code as u8)
         }
     }

@@ -34,6 +34,16 @@ fn secs(t: f64) -> String {
     }
 }
 
+/// A point in scenario time: as a duration, in hours from a day on (not humantime's months and days).
+fn when(d: Dur) -> String {
+    let h = d.secs_f64() / 3600.0;
+    if h >= 24.0 {
+        format!("{}h", (h * 10.0).round() / 10.0)
+    } else {
+        d.to_string()
+    }
+}
+
 fn rate(r: f64) -> String {
     if r >= 100.0 || r == r.trunc() {
         format!("{r:.0}/s")
@@ -210,9 +220,9 @@ fn faults(s: &Scenario, p: &mut Plan) {
         return;
     }
     for (i, f) in s.faults.iter().enumerate() {
-        let end = f.end().map_or("never ends".to_string(), |e| format!("to {e}"));
+        let end = f.end().map_or("never ends".to_string(), |e| format!("to {}", when(e)));
         let head = if i == 0 { "faults      " } else { "            " };
-        p.lines.push(format!("{head} faults[{i}] {} at {} {end}", f.label(), f.at()));
+        p.lines.push(format!("{head} faults[{i}] {} at {} {end}", f.label(), when(f.at())));
     }
 }
 
@@ -316,10 +326,11 @@ fn mistakes(s: &Scenario, p: &mut Plan) {
         for (i, f) in s.faults.iter().enumerate() {
             if f.at() >= stop {
                 p.warnings.push(format!(
-                    "faults[{i}] ({}) starts at {}, at or after the `duration` stop at {stop}: the run ends first, so \
+                    "faults[{i}] ({}) starts at {}, at or after the `duration` stop at {}: the run ends first, so \
                      it never happens",
                     f.label(),
-                    f.at()
+                    when(f.at()),
+                    when(stop)
                 ));
             } else if f.end().is_some_and(|e| e > stop) {
                 p.warnings.push(format!(

@@ -10,8 +10,8 @@ pub fn baseline(cmd: &BaselineCommand) -> Result<(), Failure> {
                 .map_err(Failure::input)?;
             let mut files: Vec<String> = walk(&dest).into_iter().collect();
             files.sort();
-            println!("saved baseline `{}` to {} ({})", a.name, dest.display(), files.join(", "));
-            println!("commit it, and say in the commit message why the baseline changed");
+            crate::outln!("saved baseline `{}` to {} ({})", a.name, dest.display(), files.join(", "));
+            crate::outln!("commit it, and say in the commit message why the baseline changed");
             Ok(())
         }
     }

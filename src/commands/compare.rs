@@ -13,7 +13,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         .map(|dir| RunData::load(dir).map_err(|e| Failure::input(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let c = compare::compare(&runs);
-    print!("{}", table::terminal(&c));
+    crate::out!("{}", table::terminal(&c));
     let Some(out) = &args.out else { return Ok(()) };
     let fail = |e: crate::export::ExportError| Failure::input(e.to_string());
     let draw = |e: crate::export::ChartError| Failure::runtime(format!("rendering the comparison: {e}"));
@@ -29,6 +29,6 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
     for (name, bytes) in files {
         write_file(&out.join(name), &bytes).map_err(fail)?;
     }
-    println!("\ncomparison: {}", out.join("comparison.html").display());
+    crate::outln!("\ncomparison: {}", out.join("comparison.html").display());
     Ok(())
 }

@@ -16,8 +16,45 @@ pub fn gate(args: &GateArgs) -> Result<(), Failure> {
     check(&args.run, &args.options, args.out.as_deref())
 }
 
-/// Gates the run (or repeat) folder `run`; writes the outputs into `out` (default: the run folder).
+/// Gates the run (or repeat) folder `run`; writes the outputs into `out` (default: the run folder). A gate that
+/// ends without writing them (bad input, an unwritable folder) removes the ones an earlier gate left there, so
+/// that no stale verdict is read as this one.
 pub fn check(run: &Path, opts: &GateOptions, out: Option<&Path>) -> Result<(), Failure> {
+    let dir = out.unwrap_or(run);
+    let outcome = evaluate(run, opts).and_then(|o| {
+        let made = if out.is_some() { std::fs::create_dir_all(dir).map_err(|e| e.to_string()) } else { Ok(()) };
+        let files = [PathBuf::from(GATE_MD), PathBuf::from(GATE_XML)];
+        made.and_then(|()| report::check_writable(dir, &files)).map_err(|e| {
+            Failure::input(format!("cannot write gate.md and gate.xml to {}: {e}; pass --out DIR", dir.display()))
+        })?;
+        Ok(o)
+    });
+    let outcome = outcome.inspect_err(|_| remove_stale(dir))?;
+    crate::out!("{}", gate::render::table(&outcome));
+    std::fs::write(dir.join(GATE_MD), gate::render::markdown(&outcome))
+        .and_then(|()| std::fs::write(dir.join(GATE_XML), gate::junit::render(&outcome)))
+        .map_err(|e| {
+            Failure::runtime(format!("cannot write gate.md and gate.xml to {}: {e}; pass --out DIR", dir.display()))
+        })?;
+    crate::outln!("wrote {} and {}", dir.join(GATE_MD).display(), dir.join(GATE_XML).display());
+    let failed = outcome.failed();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<String> = failed.iter().take(3).map(|c| c.name()).collect();
+    if failed.len() > 3 {
+        names.push(format!("and {} more", failed.len() - 3));
+    }
+    Err(Failure::gate(format!(
+        "gate failed: {} of {} checks ({})",
+        failed.len(),
+        outcome.checks.len(),
+        names.join("; ")
+    )))
+}
+
+/// Every check, reading everything it needs; nothing is written.
+fn evaluate(run: &Path, opts: &GateOptions) -> Result<Outcome, Failure> {
     let flags = opts.max_regression.iter().map(|f| baseline::parse_flag(f)).collect::<Result<Vec<_>, _>>();
     let flags = flags.map_err(Failure::input)?;
     if (!flags.is_empty() || opts.exact) && opts.baseline.is_none() {
@@ -50,35 +87,27 @@ pub fn check(run: &Path, opts: &GateOptions, out: Option<&Path>) -> Result<(), F
         checks.extend(regressions);
         notes.extend(more);
     }
-    let outcome = Outcome {
+    Ok(Outcome {
         run: run.display().to_string(),
         baseline: base_dir.as_ref().map(|b| b.display().to_string()),
         notes,
         checks,
-    };
-    print!("{}", gate::render::table(&outcome));
-    let dir = out.unwrap_or(run);
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(dir.join(GATE_MD), gate::render::markdown(&outcome)))
-        .and_then(|()| std::fs::write(dir.join(GATE_XML), gate::junit::render(&outcome)))
-        .map_err(|e| {
-            Failure::runtime(format!("cannot write gate.md and gate.xml to {}: {e}; pass --out DIR", dir.display()))
-        })?;
-    println!("wrote {} and {}", dir.join(GATE_MD).display(), dir.join(GATE_XML).display());
-    let failed = outcome.failed();
-    if failed.is_empty() {
-        return Ok(());
+    })
+}
+
+/// Removes gate.md and gate.xml from `dir` if an earlier gate wrote them (a file of that name that this program
+/// did not write is left alone).
+fn remove_stale(dir: &Path) {
+    for (name, mark) in [(GATE_MD, gate::render::MARK), (GATE_XML, gate::junit::MARK)] {
+        let path = dir.join(name);
+        let head = std::fs::File::open(&path).and_then(|f| {
+            let mut head = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head).map(|_| head)
+        });
+        if head.is_ok_and(|h| String::from_utf8_lossy(&h).contains(mark)) {
+            drop(std::fs::remove_file(&path));
+        }
     }
-    let mut names: Vec<String> = failed.iter().take(3).map(|c| c.name()).collect();
-    if failed.len() > 3 {
-        names.push(format!("and {} more", failed.len() - 3));
-    }
-    Err(Failure::gate(format!(
-        "gate failed: {} of {} checks ({})",
-        failed.len(),
-        outcome.checks.len(),
-        names.join("; ")
-    )))
 }
 
 /// A folder, or the name of a baseline under reports/baselines/.

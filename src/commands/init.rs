@@ -29,6 +29,6 @@ pub fn init(a: &InitArgs) -> Result<(), Failure> {
         }
     })?;
     file.write_all(text.as_bytes()).map_err(|e| Failure::runtime(format!("writing {}: {e}", path.display())))?;
-    println!("wrote {} (the {name} starter); run it with: loadtest run {}", path.display(), path.display());
+    crate::outln!("wrote {} (the {name} starter); run it with: loadtest run {}", path.display(), path.display());
     Ok(())
 }

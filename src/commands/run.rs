@@ -1,10 +1,12 @@
-//! `loadtest run SCENARIO`: load and check the scenario, prepare the report folder, run, write the report.
+//! `loadtest run SCENARIO`: load and check the scenario, stage the report folder, run, write the report, and move
+//! it into place (see `report::stage`).
 
 use crate::cli::RunArgs;
 use crate::exit::{Code, Failure};
 use crate::record::series::SeriesWriter;
-use crate::report::{self, summary::Summary};
-use std::path::PathBuf;
+use crate::report::{self, stage::Stage, summary::Summary};
+use crate::scenario::Scenario;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A seed for runs whose scenario names none: different every run, always printed and recorded.
@@ -20,20 +22,66 @@ fn peak_rss_mb() -> Option<f64> {
     Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
-/// What a finished run left behind.
+/// What a finished run left behind. `lock` keeps other runs out of `dir` until it is dropped.
 pub struct Finished {
     pub dir: PathBuf,
     pub summary: Summary,
+    pub lock: report::stage::Lock,
 }
 
+/// A checked scenario, ready to run.
+pub struct Prepared {
+    scn: Scenario,
+    sets: Vec<String>,
+    seed: u64,
+    url_from: &'static str,
+    /// The report folder the user asked for (or the default one).
+    pub dir: PathBuf,
+}
+
+/// A run whose report is written.
+pub struct Done {
+    pub summary: Summary,
+    wall_s: f64,
+    /// The run ended early (a signal, a `[limits]` bound, a real broker's failure): its report is written all the
+    /// same, and this is the exit code and message to end with.
+    pub early: Option<Failure>,
+}
+
+/// One run into its own report folder.
 pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
+    let prep = prepare(args)?;
+    let stage = Stage::begin(&prep.dir)?;
+    let dir = stage.dir().to_path_buf();
+    let done = execute(args, prep, stage.path(), &dir)?;
+    let lock = stage.commit()?;
+    if args.quiet {
+        for w in done.summary.warnings() {
+            crate::errln!("warning: {w}");
+        }
+        crate::outln!("{}", dir.display());
+    } else {
+        crate::out!("{}", report::table::render(&done.summary));
+        crate::outln!("  wall time    {:.3} s", done.wall_s);
+        crate::outln!("report: {}", dir.display());
+    }
+    match done.early {
+        Some(f) => Err(f),
+        None => Ok(Finished { dir, summary: done.summary, lock }),
+    }
+}
+
+/// Loads and checks the scenario and says where its report goes; nothing is written yet.
+pub fn prepare(args: &RunArgs) -> Result<Prepared, Failure> {
     let mut sets = args.scenario_args.all_sets();
     sets.extend(super::target::overrides(&args.broker)?);
     let mut scn = crate::scenario::load_file(&args.scenario, &sets).map_err(|e| Failure::input(e.to_string()))?;
     let url_from = super::target::resolve_url(&mut scn)?;
     if !args.quiet {
         for key in scn.inert_keys() {
-            eprintln!("note: {key} applies to broker.semantics = \"servicebus\" only; RabbitMQ semantics ignore it");
+            crate::errln!(
+                "note: {key} applies to broker.semantics = \"servicebus\" only; RabbitMQ semantics ignore it"
+            );
         }
     }
     super::target::allow_commands(&scn, &args.broker, args.quiet)?;
@@ -43,48 +91,27 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         Some(d) => d.clone(),
         None => report::default_run_dir(&args.reports, &scn.name, seed),
     };
-    let existed = dir.exists();
-    report::prepare_dir(&dir).map_err(|e| {
-        Failure::input(format!("cannot write the report folder {}: {e}; pass --out DIR", dir.display()))
+    Ok(Prepared { scn, sets, seed, url_from, dir })
+}
+
+/// Runs `prep` and writes its report into `into`; messages name `shown`, where the report will be. An error means
+/// there is no report (the caller removes the folder); a run that ended early returns its report with `early`.
+pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Result<Done, Failure> {
+    let Prepared { scn, sets, seed, url_from, .. } = prep;
+    report::prepare_dir(into).map_err(|e| {
+        Failure::input(format!("cannot write the report folder {}: {e}; pass --out DIR", shown.display()))
     })?;
     let (error_queue, skipped_queue) = (scn.queue.error_queue(), scn.queue.skipped_queue());
-    let series = SeriesWriter::to_file(&dir.join(report::TIMESERIES))
-        .and_then(|s| s.with_latency_log(&dir.join(report::HLOG)))
-        .and_then(|s| s.with_dead_letters(&dir.join(crate::dlq::record::FILE), error_queue, skipped_queue))
-        .map_err(|e| Failure::input(format!("cannot write the report files in {}: {e}", dir.display())))?;
-    let broker = super::target::connect(&scn, &args.broker).inspect_err(|_| {
-        // Nothing ran: leave no half-written report folder behind.
-        drop(std::fs::remove_file(dir.join(report::TIMESERIES)));
-        drop(std::fs::remove_file(dir.join(report::HLOG)));
-        drop(std::fs::remove_file(dir.join(crate::dlq::record::FILE)));
-        if !existed {
-            drop(std::fs::remove_dir(&dir));
-        }
-    })?;
+    let series = SeriesWriter::to_file(&into.join(report::TIMESERIES))
+        .and_then(|s| s.with_latency_log(&into.join(report::HLOG)))
+        .and_then(|s| s.with_dead_letters(&into.join(crate::dlq::record::FILE), error_queue, skipped_queue))
+        .map_err(|e| Failure::input(format!("cannot write the report files in {}: {e}", shown.display())))?;
+    let broker = super::target::connect(&scn, &args.broker)?;
     if !args.quiet {
-        let on = match scn.broker.kind {
-            crate::scenario::BrokerKind::Embedded if scn.peek_lock().is_some() => {
-                "Embedded broker, Service Bus semantics".to_string()
-            }
-            crate::scenario::BrokerKind::Embedded => format!("{:?} broker", scn.broker.kind),
-            crate::scenario::BrokerKind::Servicebus => {
-                let conn = scn.broker.url.as_deref().and_then(|u| crate::broker::servicebus::ConnString::parse(u).ok());
-                let at = conn.map_or_else(String::new, |c| format!("{}, queue {}", c.place(), scn.queue.name));
-                format!(
-                    "Azure Service Bus at {at} (connection string from {url_from}), time scale {}",
-                    scn.broker.time_scale
-                )
-            }
-            _ => {
-                let url = scn.broker.url.as_deref().and_then(|u| crate::amqp_url::AmqpUrl::parse(u).ok());
-                let url = url.map_or_else(String::new, |u| u.to_string());
-                format!("RabbitMQ at {url} (URL from {url_from}), time scale {}", scn.broker.time_scale)
-            }
-        };
-        eprintln!("running {} (seed {seed}, {} messages, {on}) ...", scn.name, scn.messages);
+        crate::errln!("running {} (seed {seed}, {} messages, {}) ...", scn.name, scn.messages, on(&scn, url_from));
     }
     let wall = Instant::now();
-    tracing::info!(scenario = %scn.name, seed, messages = scn.messages, broker = ?scn.broker.kind, dir = %dir.display(), "run starting");
+    tracing::info!(scenario = %scn.name, seed, messages = scn.messages, broker = ?scn.broker.kind, dir = %shown.display(), "run starting");
     let mut bar = crate::progress::Bar::new(crate::progress::wanted(args.quiet), scn.messages);
     let outcome = crate::sim::run_on(&scn, seed, series, broker, &mut |p| bar.update(p));
     bar.finish();
@@ -100,7 +127,7 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     let hash = report::scenario_hash(&scn);
     let mut summary = Summary::build(&scn, &hash, seed, &outcome);
     if let Some(real) = summary.real_broker.as_mut() {
-        report::fault_cost::fill(&dir, real).map_err(|e| Failure::runtime(format!("costing the faults: {e}")))?;
+        report::fault_cost::fill(into, real).map_err(|e| Failure::runtime(format!("costing the faults: {e}")))?;
     }
     let meta = serde_json::json!({
         "loadtest_version": env!("CARGO_PKG_VERSION"),
@@ -111,44 +138,58 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         "scenario_file": args.scenario.display().to_string(),
         "overrides": sets.iter().map(|s| crate::secret::mask_set(s)).collect::<Vec<_>>(),
     });
-    report::write_files(&dir, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
-        .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", dir.display())))?;
-    crate::export::render_dir(&dir).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
-    if args.quiet {
-        for w in summary.warnings() {
-            eprintln!("warning: {w}");
+    report::write_files(into, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
+        .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", shown.display())))?;
+    crate::export::render_dir(into).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
+    let early = match &summary.real_broker {
+        Some(real) => ended_badly(real, shown),
+        None => None,
+    };
+    let early = early.or_else(|| stopped_early(&summary, shown));
+    Ok(Done { summary, wall_s, early })
+}
+
+/// Where the run goes, for the start-up line.
+fn on(scn: &Scenario, url_from: &str) -> String {
+    match scn.broker.kind {
+        crate::scenario::BrokerKind::Embedded if scn.peek_lock().is_some() => {
+            "Embedded broker, Service Bus semantics".to_string()
         }
-        println!("{}", dir.display());
-    } else {
-        print!("{}", report::table::render(&summary));
-        println!("  wall time    {wall_s:.3} s");
-        println!("report: {}", dir.display());
+        crate::scenario::BrokerKind::Embedded => format!("{:?} broker", scn.broker.kind),
+        crate::scenario::BrokerKind::Servicebus => {
+            let conn = scn.broker.url.as_deref().and_then(|u| crate::broker::servicebus::ConnString::parse(u).ok());
+            let at = conn.map_or_else(String::new, |c| format!("{}, queue {}", c.place(), scn.queue.name));
+            format!(
+                "Azure Service Bus at {at} (connection string from {url_from}), time scale {}",
+                scn.broker.time_scale
+            )
+        }
+        _ => {
+            let url = scn.broker.url.as_deref().and_then(|u| crate::amqp_url::AmqpUrl::parse(u).ok());
+            let url = url.map_or_else(String::new, |u| u.to_string());
+            format!("RabbitMQ at {url} (URL from {url_from}), time scale {}", scn.broker.time_scale)
+        }
     }
-    if let Some(real) = &summary.real_broker {
-        ended_badly(real, &dir)?;
-    }
-    stopped_early(&summary, &dir)?;
-    Ok(Finished { dir, summary })
 }
 
 /// A run on a real broker that failed or was interrupted still wrote its report; its exit code says so.
-fn ended_badly(real: &crate::broker::real::RealReport, dir: &std::path::Path) -> Result<(), Failure> {
+fn ended_badly(real: &crate::broker::real::RealReport, dir: &Path) -> Option<Failure> {
     let at = dir.display();
     if let Some(why) = real.ended_by.strip_prefix("failed: ") {
-        return Err(Failure::runtime(format!("the run failed: {why} (report written to {at})")));
+        return Some(Failure::runtime(format!("the run failed: {why} (report written to {at})")));
     }
     if real.ended_by.starts_with("interrupted") {
         let code = signal_code(&real.ended_by);
-        return Err(Failure { code, message: format!("{} (report written to {at})", real.ended_by) });
+        return Some(Failure { code, message: format!("{} (report written to {at})", real.ended_by) });
     }
-    Ok(())
+    None
 }
 
 /// A run that a `[limits]` bound (exit 3) or a signal (128 + signal) stopped still wrote its complete report.
-fn stopped_early(summary: &Summary, dir: &std::path::Path) -> Result<(), Failure> {
-    let Some(stop) = &summary.stopped_by else { return Ok(()) };
+fn stopped_early(summary: &Summary, dir: &Path) -> Option<Failure> {
+    let stop = summary.stopped_by.as_ref()?;
     let code = if stop.cause.starts_with("limits.") { Code::Runtime } else { signal_code(&stop.cause) };
-    Err(Failure { code, message: format!("{} (report written to {})", stop.message, dir.display()) })
+    Some(Failure { code, message: format!("{} (report written to {})", stop.message, dir.display()) })
 }
 
 fn signal_code(what: &str) -> Code {

@@ -132,7 +132,7 @@ pub fn allow_commands(scn: &Scenario, b: &BrokerArgs, quiet: bool) -> Result<(),
         )));
     }
     if !quiet {
-        eprintln!("broker faults will run (--allow-commands):{plan}");
+        crate::errln!("broker faults will run (--allow-commands):{plan}");
     }
     Ok(())
 }

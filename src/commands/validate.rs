@@ -9,22 +9,22 @@ pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     for file in &args.files {
         match crate::scenario::load_file(file, &args.scenario_args.all_sets()) {
             Ok(s) => {
-                println!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages);
+                crate::outln!("ok: {} ({}, {} messages)", file.display(), s.name, s.messages);
                 for key in s.inert_keys() {
-                    println!("  note: {key} applies to broker.semantics = \"servicebus\" only; ignored here");
+                    crate::outln!("  note: {key} applies to broker.semantics = \"servicebus\" only; ignored here");
                 }
                 let plan = crate::plan::plan(&s);
                 if args.plan {
                     for line in &plan.lines {
-                        println!("  {line}");
+                        crate::outln!("  {line}");
                     }
                 }
                 for w in &plan.warnings {
-                    println!("  warning: {w}");
+                    crate::outln!("  warning: {w}");
                 }
             }
             Err(e) => {
-                eprintln!("{e}");
+                crate::errln!("{e}");
                 bad += 1;
             }
         }

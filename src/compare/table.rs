@@ -67,7 +67,8 @@ pub fn terminal(c: &Comparison) -> String {
     out
 }
 
-fn md_escape(s: &str) -> String {
+/// Text safe in a Markdown table cell and free of HTML (comparison.md, gate.md).
+pub(crate) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
 }
 

@@ -1,8 +1,8 @@
 //! `RunData`: one finished run as the exporters and `compare` see it, read back from its report folder
 //! (summary.json, timeseries.csv, latency.hgrm, scenario.toml), never from the engine.
 
-use crate::record::series::{read_csv, Row};
-use crate::report::{self, hgrm, summary::Summary};
+use crate::record::series::Row;
+use crate::report::{self, check, hgrm, summary::Summary};
 use crate::scenario::Scenario;
 use std::path::{Path, PathBuf};
 
@@ -49,13 +49,14 @@ impl RunData {
             return Err(bad(dir, "no such report folder (`loadtest run SCENARIO --out DIR` writes one)"));
         }
         let summary_path = dir.join(report::SUMMARY);
-        let summary: Summary = serde_json::from_str(&read(&summary_path)?)
-            .map_err(|e| bad(&summary_path, format!("not a loadtest summary: {e}")))?;
+        let summary: Summary = report::parse_summary(&read(&summary_path)?).map_err(|e| bad(&summary_path, e))?;
         let csv_path = dir.join(report::TIMESERIES);
         read(&csv_path)?;
-        let rows = read_csv(&csv_path).map_err(|e| bad(&csv_path, format!("not a loadtest time series: {e}")))?;
+        let rows = check::timeseries(&csv_path, summary.messages.completed).map_err(|e| bad(&csv_path, e))?;
         let hgrm_path = dir.join(report::HGRM);
-        let latency = hgrm::parse(&read(&hgrm_path)?).map_err(|e| bad(&hgrm_path, e))?;
+        let hgrm_text = read(&hgrm_path)?;
+        let latency = hgrm::parse(&hgrm_text).map_err(|e| bad(&hgrm_path, e))?;
+        check::hgrm(&hgrm_text, latency.len(), summary.messages.completed).map_err(|e| bad(&hgrm_path, e))?;
         let scn_path = dir.join(report::SCENARIO);
         let scenario_toml = crate::secret::mask_scenario_toml(&read(&scn_path)?);
         let scenario =

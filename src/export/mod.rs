@@ -85,18 +85,25 @@ pub enum ExportError {
     BadReport(#[from] BadReport),
     #[error("{exporter}: {error}")]
     Render { exporter: String, error: ChartError },
+    /// Found before anything was written.
+    #[error("{0}")]
+    Unwritable(String),
     #[error("cannot write {}: {error}", path.display())]
     Write { path: PathBuf, error: std::io::Error },
 }
 
-/// Renders every exporter's files for `run` into `dir`; returns the paths written.
+/// Renders every exporter's files for `run` into `dir`; returns the paths written. Everything is rendered, and
+/// checked writable, before the first file is written: a failure leaves the folder's earlier files as they were.
 pub fn render(run: &RunData, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    let mut written = Vec::new();
+    let mut files = Vec::new();
     for e in exporters() {
-        let files = e.render(run).map_err(|error| ExportError::Render { exporter: e.name().to_string(), error })?;
-        for (rel, bytes) in files {
-            written.push(write_file(&dir.join(rel), &bytes)?);
-        }
+        files.extend(e.render(run).map_err(|error| ExportError::Render { exporter: e.name().to_string(), error })?);
+    }
+    let paths: Vec<PathBuf> = files.iter().map(|(rel, _)| rel.clone()).collect();
+    crate::report::check_writable(dir, &paths).map_err(ExportError::Unwritable)?;
+    let mut written = Vec::new();
+    for (rel, bytes) in files {
+        written.push(write_file(&dir.join(rel), &bytes)?);
     }
     Ok(written)
 }

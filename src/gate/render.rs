@@ -1,6 +1,10 @@
 //! The gate's human outputs: a terminal table, and `gate.md` for a pull-request comment.
 
 use super::{Check, Outcome};
+use crate::compare::table::md_escape;
+
+/// What the first line of every gate.md holds (how `loadtest gate` knows a gate.md it may replace).
+pub const MARK: &str = " loadtest gate ";
 
 /// `1 of 20 checks failed` or `all 20 checks passed`.
 fn count(o: &Outcome) -> String {
@@ -78,10 +82,10 @@ pub fn table(o: &Outcome) -> String {
 pub fn markdown(o: &Outcome) -> String {
     let failed = o.failed();
     let (icon, word) = if failed.is_empty() { ("✅", "passed") } else { ("❌", "failed") };
-    let mut out = format!("### {icon} loadtest gate {word}: {}\n\n", count(o));
-    let run = format!("Run `{}`", o.run);
+    let mut out = format!("### {icon}{MARK}{word}: {}\n\n", count(o));
+    let run = format!("Run `{}`", cell(&o.run));
     match &o.baseline {
-        Some(b) => out.push_str(&format!("{run} against baseline `{b}`.\n\n")),
+        Some(b) => out.push_str(&format!("{run} against baseline `{}`.\n\n", cell(b))),
         None => out.push_str(&format!("{run}.\n\n")),
     }
     if !failed.is_empty() {
@@ -109,16 +113,17 @@ fn row(c: &Check) -> String {
     format!(
         "| {mark} | {} | `{}` | {} | {} | {} |\n",
         c.kind.as_str(),
-        c.metric,
+        cell(&c.metric),
         cell(&c.value),
         cell(&c.limit),
         cell(&c.note)
     )
 }
 
-/// Table-safe text: no pipes or newlines.
+/// Text from the run (scenario names, paths, notes) made safe for a table cell and a comment: no pipes, no HTML
+/// (comparison.md's escaping), no newlines.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    md_escape(s).replace(['\r', '\n'], " ")
 }
 
 #[cfg(test)]
@@ -154,6 +159,6 @@ mod tests {
         );
         let md = markdown(&o);
         assert!(md.starts_with("### ❌ loadtest gate failed: 1 of 2 checks failed\n"), "{md}");
-        assert!(md.contains("| ❌ | threshold | `latency_ms.p99` | 2500 | < 2000 | a\\|b |"), "{md}");
+        assert!(md.contains("| ❌ | threshold | `latency_ms.p99` | 2500 | &lt; 2000 | a\\|b |"), "{md}");
     }
 }

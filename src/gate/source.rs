@@ -46,8 +46,8 @@ impl Source {
         };
         let mut series = Vec::new();
         for run in &runs {
-            let s = if runs.len() == 1 { summary.duration_s } else { report::read_summary(run)?.duration_s };
-            series.push(Series::new(s));
+            let own = if runs.len() == 1 { None } else { Some(report::read_summary(run)?) };
+            series.push(Series::new(own.as_ref().unwrap_or(&summary)));
         }
         let flat = report::flat::flatten(&summary);
         Ok(Source { dir: dir.to_path_buf(), summary, flat, runs, series })

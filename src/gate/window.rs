@@ -3,7 +3,8 @@
 //! late collapse is not diluted by a good start.
 
 use super::metric::{Counter, LatencyStat, WindowSource};
-use crate::record::series::{self, Row};
+use crate::record::series::Row;
+use crate::report::check;
 use crate::report::{HLOG, TIMESERIES};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,13 +23,16 @@ type Sparse = Vec<(u64, u64)>;
 pub struct Series {
     /// Seconds of scenario time the run covered (windows never reach past it).
     seconds: u64,
+    /// Messages completed, from the run's summary.json: with any, the files must hold data.
+    completed: u64,
     latency: Option<Result<Vec<(u64, Sparse)>, String>>,
     rows: Option<Result<Vec<Row>, String>>,
 }
 
 impl Series {
-    pub fn new(duration_s: f64) -> Series {
-        Series { seconds: (duration_s.ceil() as u64).max(1), latency: None, rows: None }
+    pub fn new(summary: &crate::report::summary::Summary) -> Series {
+        let seconds = (summary.duration_s.ceil() as u64).max(1);
+        Series { seconds, completed: summary.messages.completed, latency: None, rows: None }
     }
 
     /// Every window's value; windows without completions have no latency and are left out. A run shorter than
@@ -51,16 +55,22 @@ impl Series {
 
     fn rows(&mut self, dir: &Path) -> Result<&[Row], String> {
         let path = dir.join(TIMESERIES);
+        let completed = self.completed;
         let rows = self.rows.get_or_insert_with(|| {
-            series::read_csv(&path).map_err(|e| {
-                format!("cannot read {}: {e}; windowed counters need the run's per-second series", path.display())
-            })
+            if !path.exists() {
+                return Err(format!(
+                    "{} is missing; windowed counters need the run's per-second series",
+                    path.display()
+                ));
+            }
+            check::timeseries(&path, completed).map_err(|e| format!("{}: {e}", path.display()))
         });
         rows.as_deref().map_err(Clone::clone)
     }
 
     fn latency(&mut self, dir: &Path) -> Result<&[(u64, Sparse)], String> {
         let path = dir.join(HLOG);
+        let completed = self.completed;
         let intervals = self.latency.get_or_insert_with(|| {
             let mut out = Vec::new();
             crate::record::hlog::for_each_interval(&path, |sec, h| {
@@ -68,6 +78,7 @@ impl Series {
                 out.push((sec, sparse));
             })
             .map_err(|e| format!("{e}; windowed latency needs latency.hlog, written by `loadtest run`"))?;
+            check::hlog(&path, out.len(), completed).map_err(|e| format!("{}: {e}", path.display()))?;
             out.sort_by_key(|(sec, _)| *sec);
             Ok(out)
         });

@@ -2,11 +2,13 @@
 //! `latency.hgrm`, `latency.hlog` (per-second latency histograms, streamed), the resolved `scenario.toml`, and
 //! `run.json` (wall-clock facts that vary between runs).
 
+pub mod check;
 pub mod fault_cost;
 pub mod flat;
 pub mod hgrm;
 pub mod metrics;
 pub mod repeats;
+pub mod stage;
 pub mod summary;
 pub mod table;
 
@@ -65,6 +67,45 @@ pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
+/// Checks, leaving nothing behind, that `files` (relative to `dir`) can be written: `dir` is a folder that takes a
+/// new file, each file's folder is one too (or does not exist yet), and no file is a folder or read-only.
+pub fn check_writable(dir: &Path, files: &[PathBuf]) -> Result<(), String> {
+    let mut folders = vec![dir.to_path_buf()];
+    for f in files {
+        let path = dir.join(f);
+        if let Some(parent) = path.parent().filter(|p| !folders.iter().any(|f| f == p)) {
+            folders.push(parent.to_path_buf());
+        }
+    }
+    for folder in &folders {
+        match std::fs::metadata(folder) {
+            Ok(m) if m.is_dir() => {
+                let probe = folder.join(format!(".write-test-{}", std::process::id()));
+                std::fs::write(&probe, b"").map_err(|e| format!("cannot write to {}: {e}", folder.display()))?;
+                drop(std::fs::remove_file(&probe));
+            }
+            Ok(_) => return Err(format!("cannot write into {}: it is a file, not a folder", folder.display())),
+            // Made when written, inside a folder checked here.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && folder != dir => {}
+            Err(e) => return Err(format!("cannot write to {}: {e}", folder.display())),
+        }
+    }
+    for f in files {
+        let path = dir.join(f);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => return Err(format!("cannot write {}: it is a folder", path.display())),
+            Ok(_) => {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Writes everything but the time series (which the recorder streamed already).
 pub fn write_files(
     dir: &Path,
@@ -85,7 +126,25 @@ pub fn write_files(
 pub fn read_summary(run_dir: &Path) -> Result<Summary, String> {
     let path = run_dir.join(SUMMARY);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not a loadtest summary: {e}", path.display()))
+    parse_summary(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses the text of a `summary.json`, refusing one of another schema version: its fields may mean other things.
+/// The error does not name the file: callers put it in front.
+pub fn parse_summary(text: &str) -> Result<Summary, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not a loadtest summary: {e}"))?;
+    match value.get("schema_version") {
+        Some(v) if v.as_u64() == Some(summary::SCHEMA_VERSION as u64) => {}
+        None => return Err("not a loadtest summary: it has no schema_version".into()),
+        Some(found) => {
+            return Err(format!(
+                "schema_version {found}, but this loadtest reads schema_version {} only; re-run the scenario \
+                 (its scenario.toml is beside it) with this version, or read it with the loadtest that wrote it",
+                summary::SCHEMA_VERSION
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a loadtest summary: {e}"))
 }
 
 /// Runs a scenario without writing anything and returns its summary (tests, benchmarks, `compare` of variants).

@@ -49,7 +49,12 @@ pub fn replay(a: &DlqReplayArgs) -> Result<(), Failure> {
                 Action::Failed => "FAILED (stays in the dead-letter queue)",
                 _ => "skipped (--max-replays)",
             };
-            println!("{what}: id {} reason {} replays {}", d.id.as_deref().unwrap_or("-"), d.reason, d.replay_count);
+            crate::outln!(
+                "{what}: id {} reason {} replays {}",
+                d.id.as_deref().unwrap_or("-"),
+                d.reason,
+                d.replay_count
+            );
         }
     };
     let (report, error) = client.replay(&o, &mut each);

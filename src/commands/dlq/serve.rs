@@ -55,7 +55,7 @@ pub fn serve(a: &DlqServeArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
         let bound = listener.local_addr().map_err(|e| Failure::runtime(e.to_string()))?;
         if !bound.ip().is_loopback() {
-            eprintln!(
+            crate::errln!(
                 "warning: listening on {bound}, not on loopback: anyone who reaches it can read the dead letters"
             );
         }

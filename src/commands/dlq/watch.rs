@@ -54,7 +54,7 @@ pub fn watch(a: &DlqWatchArgs) -> Result<(), Failure> {
                     .env("LOADTEST_DLQ_ALERT", alerts.join(", "))
                     .status();
                 if let Err(e) = status {
-                    eprintln!("warning: --exec {cmd:?} did not run: {e}");
+                    crate::errln!("warning: --exec {cmd:?} did not run: {e}");
                 }
             }
             if a.exit_on_alert {
