@@ -269,6 +269,12 @@ pub struct RunArgs {
     pub gate_options: GateOptions,
     #[command(flatten)]
     pub broker: BrokerArgs,
+    /// Print the summary (summary.json's object) on stdout instead of the table; warnings go to stderr.
+    #[arg(long, conflicts_with_all = ["quiet", "gate", "baseline"])]
+    pub json: bool,
+    /// Also write summary.json to PATH when the run ends (k6's --summary-export), even one stopped early.
+    #[arg(long, value_name = "PATH")]
+    pub summary_export: Option<PathBuf>,
 }
 
 /// Where a run goes: the embedded broker or a real one.

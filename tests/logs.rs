@@ -1,5 +1,5 @@
-//! Logs on stderr: off by default, `-v` gives the run's start and end as text, `--log-format json` one JSON object
-//! per line; stdout stays the report's.
+//! Machine-readable output: logs on stderr (off by default, `-v` text, `--log-format json` one JSON object per line),
+//! `--json` (summary.json on stdout) and `--summary-export PATH`.
 
 use assert_cmd::Command;
 use tempfile::TempDir;
@@ -36,4 +36,46 @@ fn verbose_logs_the_run_as_text_or_json_lines_and_nothing_by_default() {
     assert_eq!(lines[0]["seed"], 7);
     assert_eq!(lines[1]["message"], "run finished");
     assert_eq!(lines[1]["completed"], 10000);
+}
+
+#[test]
+fn json_prints_summary_json_itself_and_summary_export_writes_it_even_for_a_run_stopped_early() {
+    let tmp = TempDir::new().unwrap();
+    let (out, export) = (tmp.path().join("run"), tmp.path().join("export.json"));
+    let o = loadtest()
+        .args(["run", "scenarios/steady-state.toml", "--json", "--summary-export"])
+        .arg(&export)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let file = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), file, "--json prints summary.json byte for byte");
+    assert_eq!(std::fs::read_to_string(&export).unwrap(), file);
+    let parsed: serde_json::Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(parsed["messages"]["completed"], 10000);
+    // A run a [limits] bound stops (exit 3) still exports its summary; --json with --quiet is refused.
+    let stopped = tmp.path().join("stopped.json");
+    loadtest()
+        .args(["run", "scenarios/steady-state.toml", "-q", "--set", "limits.max_events=5000", "--summary-export"])
+        .arg(&stopped)
+        .arg("--out")
+        .arg(tmp.path().join("limited"))
+        .assert()
+        .code(3);
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stopped).unwrap()).unwrap();
+    assert_eq!(s["stopped_by"]["cause"], "limits.max_events");
+    loadtest().args(["run", "scenarios/steady-state.toml", "--json", "-q"]).assert().code(2);
+    // --repeat: the medians' summary.json.
+    let rep = tmp.path().join("rep");
+    let o = loadtest()
+        .args(["run", "scenarios/steady-state.toml", "--repeat", "2", "--json", "--out"])
+        .arg(&rep)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), std::fs::read_to_string(rep.join("summary.json")).unwrap());
 }

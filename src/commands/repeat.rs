@@ -98,15 +98,20 @@ fn repeated(args: &RunArgs) -> Result<(std::path::PathBuf, report::stage::Lock),
     write(report::SCENARIO, &scenario)?;
     let lock = stage.commit()?;
     if let Some(f) = ended {
+        let _ = super::run::emit(args, &dir);
         return Err(stopped(f, summaries.len(), n, &dir));
     }
     if args.quiet {
         crate::outln!("{}", dir.display());
+    } else if args.json {
+        super::run::emit(args, &dir)?;
+        return Ok((dir, lock));
     } else {
         crate::outln!("medians of {n} runs ({}):", names.join(", "));
         crate::out!("{}", report::table::render(&medians));
         crate::outln!("report: {}", dir.display());
     }
+    super::run::emit(args, &dir)?;
     Ok((dir, lock))
 }
 

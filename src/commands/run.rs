@@ -55,20 +55,49 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     let dir = stage.dir().to_path_buf();
     let done = execute(args, prep, stage.path(), &dir)?;
     let lock = stage.commit()?;
-    if args.quiet {
+    if args.quiet || args.json {
         for w in done.summary.warnings() {
             crate::errln!("warning: {w}");
         }
+    }
+    if args.quiet {
         crate::outln!("{}", dir.display());
-    } else {
+    } else if !args.json {
         crate::out!("{}", report::table::render(&done.summary));
         crate::outln!("  wall time    {:.3} s", done.wall_s);
         crate::outln!("report: {}", dir.display());
     }
+    let emitted = emit(args, &dir);
     match done.early {
         Some(f) => Err(f),
-        None => Ok(Finished { dir, summary: done.summary, lock }),
+        None => emitted.map(|()| Finished { dir, summary: done.summary, lock }),
     }
+}
+
+/// `--json` and `--summary-export`: the folder's summary.json itself, so both are byte for byte the file.
+pub fn emit(args: &RunArgs, dir: &Path) -> Result<(), Failure> {
+    if !args.json && args.summary_export.is_none() {
+        return Ok(());
+    }
+    let file = dir.join(report::SUMMARY);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Failure::runtime(format!("reading {} back failed: {e}", file.display())))?;
+    if let Some(path) = &args.summary_export {
+        // Written aside and renamed: a reader never sees half a file.
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp-{}",
+            path.file_name().map_or("summary".into(), |n| n.to_string_lossy()),
+            std::process::id()
+        ));
+        std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+            drop(std::fs::remove_file(&tmp));
+            Failure::input(format!("--summary-export {}: {e}", path.display()))
+        })?;
+    }
+    if args.json {
+        crate::out!("{text}");
+    }
+    Ok(())
 }
 
 /// Loads and checks the scenario and says where its report goes; nothing is written yet.
