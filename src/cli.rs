@@ -272,6 +272,10 @@ pub struct RunArgs {
     /// Print the summary (summary.json's object) on stdout instead of the table; warnings go to stderr.
     #[arg(long, conflicts_with_all = ["quiet", "gate", "baseline"])]
     pub json: bool,
+    /// Stream every scenario second as one JSON object per line while the run goes (timeseries.csv's columns):
+    /// `ndjson` on stdout (instead of the table), `ndjson=PATH` to a file.
+    #[arg(long, value_name = "ndjson[=PATH]")]
+    pub output: Option<String>,
     /// Also write summary.json to PATH when the run ends (k6's --summary-export), even one stopped early.
     #[arg(long, value_name = "PATH")]
     pub summary_export: Option<PathBuf>,

@@ -1,5 +1,5 @@
 //! Machine-readable output: logs on stderr (off by default, `-v` text, `--log-format json` one JSON object per line),
-//! `--json` (summary.json on stdout) and `--summary-export PATH`.
+//! `--json` (summary.json on stdout), `--summary-export PATH` and `--output ndjson` (one object per second).
 
 use assert_cmd::Command;
 use tempfile::TempDir;
@@ -78,4 +78,38 @@ fn json_prints_summary_json_itself_and_summary_export_writes_it_even_for_a_run_s
         .get_output()
         .clone();
     assert_eq!(String::from_utf8(o.stdout).unwrap(), std::fs::read_to_string(rep.join("summary.json")).unwrap());
+}
+
+#[test]
+fn output_ndjson_streams_one_object_per_scenario_second_idle_ones_included() {
+    let tmp = TempDir::new().unwrap();
+    let o = loadtest()
+        .args(["run", "scenarios/steady-state.toml", "--output", "ndjson", "--out"])
+        .arg(tmp.path().join("a"))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("a/summary.json")).unwrap()).unwrap();
+    let seconds = s["duration_s"].as_f64().unwrap().ceil() as usize;
+    assert_eq!(rows.len(), seconds, "one line per scenario second, nothing else on stdout");
+    assert!(rows.iter().enumerate().all(|(i, r)| r["time_s"] == i as u64));
+    assert_eq!(rows.iter().map(|r| r["completed"].as_u64().unwrap()).sum::<u64>(), 10_000);
+    // The retry storm to a file: the CSV leaves idle seconds out (1,287 rows), the stream has all 4,600.
+    let path = tmp.path().join("storm.ndjson");
+    loadtest()
+        .args(["run", "scenarios/retry-storm.toml", "-q", "--output"])
+        .arg(format!("ndjson={}", path.display()))
+        .arg("--out")
+        .arg(tmp.path().join("storm"))
+        .assert()
+        .success();
+    let lines = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(lines.lines().count(), 4600);
+    let csv = std::fs::read_to_string(tmp.path().join("storm/timeseries.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 1287);
+    loadtest().args(["run", "scenarios/steady-state.toml", "--output", "csv"]).assert().code(2);
 }

@@ -55,14 +55,14 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     let dir = stage.dir().to_path_buf();
     let done = execute(args, prep, stage.path(), &dir)?;
     let lock = stage.commit()?;
-    if args.quiet || args.json {
+    if args.quiet || args.json || streams_to_stdout(args) {
         for w in done.summary.warnings() {
             crate::errln!("warning: {w}");
         }
     }
     if args.quiet {
         crate::outln!("{}", dir.display());
-    } else if !args.json {
+    } else if !args.json && !streams_to_stdout(args) {
         crate::out!("{}", report::table::render(&done.summary));
         crate::outln!("  wall time    {:.3} s", done.wall_s);
         crate::outln!("report: {}", dir.display());
@@ -72,6 +72,29 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
         Some(f) => Err(f),
         None => emitted.map(|()| Finished { dir, summary: done.summary, lock }),
     }
+}
+
+/// `--output ndjson[=PATH]`: where the per-second stream goes (stdout, or a file), checked before anything runs.
+fn ndjson_sink(args: &RunArgs) -> Result<Option<Box<dyn std::io::Write>>, Failure> {
+    let Some(spec) = args.output.as_deref() else { return Ok(None) };
+    match spec.split_once('=') {
+        None if spec == "ndjson" => {
+            if args.json || args.quiet {
+                return Err(Failure::input("--output ndjson streams on stdout: it cannot go with --json or -q there; write it to a file with --output ndjson=PATH"));
+            }
+            Ok(Some(Box::new(std::io::LineWriter::new(std::io::stdout()))))
+        }
+        Some(("ndjson", path)) if !path.is_empty() => {
+            let f = std::fs::File::create(path).map_err(|e| Failure::input(format!("--output ndjson={path}: {e}")))?;
+            Ok(Some(Box::new(std::io::BufWriter::new(f))))
+        }
+        _ => Err(Failure::input(format!("--output {spec}: write --output ndjson (stdout) or --output ndjson=PATH"))),
+    }
+}
+
+/// Whether the per-second stream has stdout, so the table is not printed there.
+fn streams_to_stdout(args: &RunArgs) -> bool {
+    args.output.as_deref() == Some("ndjson")
 }
 
 /// `--json` and `--summary-export`: the folder's summary.json itself, so both are byte for byte the file.
@@ -135,6 +158,10 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
         .and_then(|s| s.with_latency_log(&into.join(report::HLOG)))
         .and_then(|s| s.with_dead_letters(&into.join(crate::dlq::record::FILE), error_queue, skipped_queue))
         .map_err(|e| Failure::input(format!("cannot write the report files in {}: {e}", shown.display())))?;
+    let series = match ndjson_sink(args)? {
+        Some(w) => series.with_ndjson(w),
+        None => series,
+    };
     let broker = super::target::connect(&scn, &args.broker)?;
     if !args.quiet {
         crate::errln!("running {} (seed {seed}, {} messages, {}) ...", scn.name, scn.messages, on(&scn, url_from));

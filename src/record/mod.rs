@@ -187,7 +187,7 @@ impl Recorder {
             let backlog = g.ready + g.unacked + g.delayed;
             // Peaks, minimums and episodes see nothing new in an idle second; the recovery sees its backlog.
             self.recovery.observe_idle(from, to, backlog);
-            self.series.idle_until(to - 1);
+            self.series.idle_until(to - 1)?;
             self.row = self.fresh_row(to);
             self.next_flush += idle * NS_PER_SEC;
         }

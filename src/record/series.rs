@@ -108,16 +108,33 @@ pub struct SeriesWriter {
     pub closed: u64,
     /// The last second closed, and whether it was left out (then the file must still end with it).
     last: Option<(Row, bool)>,
+    /// `--output ndjson`: every second as one JSON object per line, idle ones included, as each closes.
+    ndjson: Option<Box<dyn std::io::Write>>,
 }
 
 impl SeriesWriter {
     pub fn to_file(path: &std::path::Path) -> std::io::Result<SeriesWriter> {
         let f = std::fs::File::create(path)?;
         let csv = Some(csv::Writer::from_writer(std::io::BufWriter::new(f)));
-        Ok(SeriesWriter { csv, hlog: None, dead: None, rows: 0, closed: 0, last: None })
+        Ok(SeriesWriter { csv, hlog: None, dead: None, rows: 0, closed: 0, last: None, ndjson: None })
     }
     pub fn discard() -> SeriesWriter {
-        SeriesWriter { csv: None, hlog: None, dead: None, rows: 0, closed: 0, last: None }
+        SeriesWriter { csv: None, hlog: None, dead: None, rows: 0, closed: 0, last: None, ndjson: None }
+    }
+    /// Also streams every second to `w` as one JSON object per line (the CSV's columns), flushed per line. Idle
+    /// seconds are written too, one per second up to `DENSE_UP_TO_S` of scenario time, then as `read_csv` gives
+    /// them (each idle stretch as its first and last second).
+    pub fn with_ndjson(mut self, w: Box<dyn std::io::Write>) -> SeriesWriter {
+        self.ndjson = Some(w);
+        self
+    }
+    fn stream(&mut self, row: &Row) -> std::io::Result<()> {
+        if let Some(w) = &mut self.ndjson {
+            serde_json::to_writer(&mut *w, row).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")?;
+            w.flush()?;
+        }
+        Ok(())
     }
     /// Also streams every dead letter (time, id, reason, queue) to `path` (`dead_letters.csv`).
     pub fn with_dead_letters(
@@ -161,15 +178,29 @@ impl SeriesWriter {
         if !idle {
             self.put(&row)?;
         }
+        self.stream(&row)?;
         self.last = Some((row, idle));
         Ok(())
     }
     /// The seconds after the last one closed up to and including `to_s`, all idle.
-    pub fn idle_until(&mut self, to_s: u64) {
-        if let Some((prev, _)) = &self.last {
-            self.closed += to_s - prev.time_s;
-            self.last = Some((prev.idle_after(to_s), true));
+    pub fn idle_until(&mut self, to_s: u64) -> std::io::Result<()> {
+        let Some((prev, _)) = self.last.take() else { return Ok(()) };
+        self.closed += to_s - prev.time_s;
+        if self.ndjson.is_some() {
+            let from = prev.time_s + 1;
+            if to_s < DENSE_UP_TO_S {
+                for t in from..=to_s {
+                    self.stream(&prev.idle_after(t))?;
+                }
+            } else {
+                self.stream(&prev.idle_after(from))?;
+                if to_s > from {
+                    self.stream(&prev.idle_after(to_s))?;
+                }
+            }
         }
+        self.last = Some((prev.idle_after(to_s), true));
+        Ok(())
     }
     fn put(&mut self, row: &Row) -> std::io::Result<()> {
         self.rows += 1;
@@ -258,7 +289,7 @@ mod tests {
         // A stretch closed at once (`idle_until`), ending the run: its last second is written.
         let (raw, back) = written(|w| {
             w.write(row(0, 3, 1)).unwrap();
-            w.idle_until(9);
+            w.idle_until(9).unwrap();
         });
         assert_eq!(raw, [row(0, 3, 1), row(9, 0, 1)]);
         assert_eq!(back.len(), 10);
