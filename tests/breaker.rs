@@ -117,6 +117,10 @@ fn the_kill_switch_keeps_the_messages_in_the_queue_while_the_errors_last() {
     assert!(out.contains("  kill switch  tripped 2 time(s), consumers stopped 120.0 s"), "{out}");
     let (s, _) = run(&with_kill_switch, &["circuit_breaker.scope=service"]);
     assert_eq!(figures(&s), (19_185, 815, 3, Some(128.677), Some(2), Some(120.0)));
+    // restarting after 1 s instead of a minute: the consumers come back into the spike (some while still finishing
+    // a delivery, which resume once idle), trip again and again, and the breakers burn the retries in between
+    let (s, _) = run(&with_kill_switch, &["kill_switch.restart_timeout=1s"]);
+    assert_eq!(figures(&s), (14_156, 5_844, 83, Some(420.297), Some(70), Some(70.0)));
     // without breakers the retries absorb the errors: under 15% of the messages fail, the switch never trips
     let (s, _) = run(&with_kill_switch, &["circuit_breaker=null"]);
     assert_eq!(figures(&s), (19_906, 94, 0, None, Some(0), Some(0.0)));

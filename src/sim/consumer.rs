@@ -53,6 +53,9 @@ pub struct Consumer {
     slots: Vec<Slot>,
     free: Vec<u32>,
     pub busy: u32,
+    /// The kill switch's restart came while this consumer still held deliveries: it resumes once it holds none
+    /// (so that no backend reopens a channel with messages on it).
+    pub resume_when_idle: bool,
     /// The consumer's own circuit breaker (`scope = "consumer"`; a service-wide one is the engine's).
     pub breaker: Option<Breaker>,
     /// The consumer's own retry budget (`scope = "consumer"`; a service-wide one is the engine's).
@@ -73,6 +76,7 @@ impl Consumer {
             slots: (0..concurrency).map(|_| Slot::default()).collect(),
             free: (0..concurrency).rev().collect(),
             busy: 0,
+            resume_when_idle: false,
             breaker: own_breaker.map(Breaker::new),
             budget: own_budget.map(RetryBudget::new),
             throttle: cfg.downstream.as_ref().and_then(|d| d.throttle.as_ref()).map(Throttle::new),
@@ -129,6 +133,7 @@ impl Engine<'_> {
         }
         con.free = (0..con.slots.len() as u32).rev().collect();
         con.busy = 0;
+        con.resume_when_idle = false;
         let generation = con.generation;
         self.broker.close_consumer(self.now, c, &mut self.out);
         if let Some(r) = restart {
@@ -430,6 +435,13 @@ impl Engine<'_> {
         con.slots[slot as usize].job = None;
         con.free.push(slot);
         con.busy -= 1;
+        if con.resume_when_idle && con.busy == 0 {
+            con.resume_when_idle = false;
+            if con.life == Life::Running {
+                let prefetch = self.cfg.consumers.prefetch;
+                return self.broker.open_consumer(self.now, c, prefetch, &mut self.out);
+            }
+        }
         if con.life == Life::Draining && con.busy == 0 {
             con.life = Life::Down;
             con.generation += 1;

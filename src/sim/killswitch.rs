@@ -100,21 +100,30 @@ impl Engine<'_> {
         }
         let restart = k.restart;
         for c in 0..self.consumers.len() as u32 {
-            if self.consumers[c as usize].life == super::consumer::Life::Running {
+            let con = &mut self.consumers[c as usize];
+            con.resume_when_idle = false;
+            if con.life == super::consumer::Life::Running {
                 self.stop_consuming(c);
             }
         }
         self.q.push(now.saturating_add(restart), Ev::KillSwitchRestart);
     }
 
-    /// The restart timeout is over: every running consumer consumes again.
+    /// The restart timeout is over: every running consumer consumes again (one still finishing a delivery once it
+    /// is done).
     pub(super) fn kill_switch_restart(&mut self) {
         let now = self.now;
         let Some(k) = &mut self.kill_switch else { return };
         k.restart(now);
         let prefetch = self.cfg.consumers.prefetch;
         for c in 0..self.consumers.len() as u32 {
-            if self.consumers[c as usize].life == super::consumer::Life::Running {
+            let con = &mut self.consumers[c as usize];
+            if con.life != super::consumer::Life::Running {
+                continue;
+            }
+            if con.busy > 0 {
+                con.resume_when_idle = true;
+            } else {
                 self.broker.open_consumer(now, c, prefetch, &mut self.out);
             }
         }
