@@ -350,11 +350,15 @@ fn mistakes(s: &Scenario, p: &mut Plan) {
         }
     }
     if let Some(b) = &s.circuit_breaker {
-        let per_consumer = mean_rate(s) / s.consumers.count.max(1) as f64 * b.sampling.secs_f64();
-        if per_consumer < b.minimum_throughput as f64 {
+        let (breakers, whose) = match b.scope {
+            crate::scenario::BudgetScope::Consumer => (s.consumers.count.max(1), "each consumer's breaker"),
+            crate::scenario::BudgetScope::Service => (1, "the service's breaker"),
+        };
+        let per_breaker = mean_rate(s) / breakers as f64 * b.sampling.secs_f64();
+        if per_breaker < b.minimum_throughput as f64 {
             p.warnings.push(format!(
-                "each consumer's breaker sees about {per_consumer:.0} first attempts per sampling window ({}) at \
-                 the mean arrival rate, below minimum_throughput = {}: only retries can make it trip",
+                "{whose} sees about {per_breaker:.0} first attempts per sampling window ({}) at the mean arrival \
+                 rate, below minimum_throughput = {}: only retries can make it trip",
                 b.sampling, b.minimum_throughput
             ));
         }
@@ -410,9 +414,17 @@ mod tests {
         let p = plan_of(&text);
         let all = p.lines.join("\n");
         assert!(all.contains("jitter full: 0s..1s, 0s..2s, 0s..4s, 0s..8s, 0s..16s"), "{all}");
-        let text = base.replace("ignore = [\"validation\"]", "ignore = [\"validation\"]\nbudget = { kind = \"grpc\" }");
-        let all = plan_of(&text).lines.join("\n");
+        let budget =
+            base.replace("ignore = [\"validation\"]", "ignore = [\"validation\"]\nbudget = { kind = \"grpc\" }");
+        let all = plan_of(&budget).lines.join("\n");
         assert!(all.contains("budget       gRPC retry throttling per consumer: 10 tokens, a failure costs 1, a success adds 0.1; no retry at or below 5"), "{all}");
         assert!(p.warnings.iter().any(|w| w.contains("below minimum_throughput = 100000")), "{:?}", p.warnings);
+        // one breaker for the service sees every consumer's attempts
+        let shared = plan_of(&(text + "scope = \"service\"\n"));
+        assert!(
+            shared.warnings.iter().any(|w| w.starts_with("the service's breaker sees about")),
+            "{:?}",
+            shared.warnings
+        );
     }
 }

@@ -83,7 +83,13 @@ pub struct Metric {
 }
 
 /// Fields summary.json has only when the feature that counts them is configured: absent, they do not apply.
-pub const OPTIONAL: &[&str] = &["attempts.budget_rejected", "downstream.throttled"];
+pub const OPTIONAL: &[&str] = &[
+    "attempts.budget_rejected",
+    "downstream.throttled",
+    "downstream.circuit_breaker_open_s",
+    "consumers.kill_switch_trips",
+    "consumers.kill_switch_stopped_s",
+];
 
 const PERCENTILE_FIELDS: [(&str, LatencyStat); 7] = [
     ("count", LatencyStat::Count),
@@ -144,12 +150,15 @@ fn build() -> Vec<Metric> {
     add("downstream.peak_in_system", "requests", NullMeans::Never, None);
     add("downstream.circuit_breaker_opened", "times", NullMeans::Never, None);
     add("downstream.throttled", "calls", NullMeans::Missing, None);
+    add("downstream.circuit_breaker_open_s", "s", NullMeans::Missing, None);
     add("queue.peak_ready", "messages", NullMeans::Never, None);
     add("queue.peak_unacked", "messages", NullMeans::Never, None);
     add("queue.peak_delayed", "messages", NullMeans::Never, None);
     add("queue.pre_fault_backlog", "messages", NullMeans::Missing, None);
     add("consumers.min", "consumers", NullMeans::Never, None);
     add("consumers.peak", "consumers", NullMeans::Never, None);
+    add("consumers.kill_switch_trips", "trips", NullMeans::Missing, None);
+    add("consumers.kill_switch_stopped_s", "s", NullMeans::Missing, None);
     add("overload_waves", "waves", NullMeans::Never, None);
     add("failure_episodes", "episodes", NullMeans::Never, None);
     add("failure_episodes_after_faults", "episodes", NullMeans::Never, None);
@@ -292,8 +301,10 @@ mod tests {
             crate::report::flat::flatten(&crate::report::simulate(&scn, 42).unwrap())
         };
         // the storm with every optional feature on, so that its optional fields are written
-        let storm =
-            flat_of("scenarios/retry-storm.toml", &["retry.budget={ kind = \"grpc\" }", "downstream.throttle={}"]);
+        let storm = flat_of(
+            "scenarios/retry-storm.toml",
+            &["retry.budget={ kind = \"grpc\" }", "downstream.throttle={}", "circuit_breaker={}", "kill_switch={}"],
+        );
         let peek_lock = flat_of("scenarios/servicebus-lock-expiry.toml", &[]);
         for m in catalog() {
             let flat = if m.name.starts_with("servicebus.") { &peek_lock } else { &storm };

@@ -77,6 +77,11 @@ pub struct Recorded {
     pub pre_fault_backlog: Option<u64>,
     pub rows: u64,
     pub breaker_opened: u64,
+    /// Time the circuit breakers spent open or half-open, summed over the breakers (set at the end of the run).
+    pub breaker_open_ns: Nanos,
+    /// The kill switch's trips and the time the consumers spent stopped (set at the end of the run).
+    pub kill_switch_trips: u64,
+    pub kill_switch_stopped_ns: Nanos,
     /// Retries the retry budget refused (they took the path of an exhausted retry policy).
     pub budget_rejected: u64,
     pub peek_lock: PeekLockCounts,
@@ -155,6 +160,9 @@ impl Recorder {
                 pre_fault_backlog: None,
                 rows: 0,
                 breaker_opened: 0,
+                breaker_open_ns: 0,
+                kill_switch_trips: 0,
+                kill_switch_stopped_ns: 0,
                 budget_rejected: 0,
                 peek_lock: PeekLockCounts::default(),
             },
@@ -310,6 +318,13 @@ impl Recorder {
     /// Peek-lock counters (Service Bus semantics).
     pub fn peek_lock(&mut self) -> &mut PeekLockCounts {
         &mut self.r.peek_lock
+    }
+
+    /// The circuit breakers' time open and the kill switch's figures, at the end of the run.
+    pub fn resilience(&mut self, breaker_open_ns: Nanos, kill_switch_trips: u64, kill_switch_stopped_ns: Nanos) {
+        self.r.breaker_open_ns = breaker_open_ns;
+        self.r.kill_switch_trips = kill_switch_trips;
+        self.r.kill_switch_stopped_ns = kill_switch_stopped_ns;
     }
 
     pub fn breaker_opened(&mut self) {

@@ -189,6 +189,9 @@ pub struct DownstreamStats {
     pub crashes: u64,
     pub peak_in_system: u64,
     pub circuit_breaker_opened: u64,
+    /// Only with a `[circuit_breaker]`: time the breakers spent open or half-open, summed over the breakers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker_open_s: Option<f64>,
     /// Only with `[downstream.throttle]`: calls adaptive throttling rejected locally (never sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled: Option<u64>,
@@ -207,6 +210,11 @@ pub struct QueueStats {
 pub struct ConsumerStats {
     pub min: u64,
     pub peak: u64,
+    /// Only with a `[kill_switch]`: how often it stopped the consumers, and the time they spent stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_switch_trips: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_switch_stopped_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -377,6 +385,7 @@ impl Summary {
                 crashes: o.downstream_crashes,
                 peak_in_system: o.downstream_peak_in_system,
                 circuit_breaker_opened: r.breaker_opened,
+                circuit_breaker_open_s: scn.circuit_breaker.as_ref().map(|_| secs(r.breaker_open_ns)),
                 throttled: scn
                     .downstream
                     .as_ref()
@@ -389,7 +398,12 @@ impl Summary {
                 peak_delayed: r.peak_delayed,
                 pre_fault_backlog: r.pre_fault_backlog,
             },
-            consumers: ConsumerStats { min: r.min_consumers, peak: r.peak_consumers },
+            consumers: ConsumerStats {
+                min: r.min_consumers,
+                peak: r.peak_consumers,
+                kill_switch_trips: scn.kill_switch.as_ref().map(|_| r.kill_switch_trips),
+                kill_switch_stopped_s: scn.kill_switch.as_ref().map(|_| secs(r.kill_switch_stopped_ns)),
+            },
             overload_waves: r.waves.len() as u64,
             failure_episodes: r.failure_episodes.len() as u64,
             failure_episodes_after_faults: after_faults,

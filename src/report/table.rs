@@ -103,6 +103,16 @@ pub fn render(s: &Summary) -> String {
             opt_s(s.last_failure_s)
         );
     }
+    if let Some(open) = d.circuit_breaker_open_s {
+        let _ = writeln!(
+            out,
+            "  breaker      opened {} time(s), open or half-open {open:.1} s (summed over the breakers)",
+            d.circuit_breaker_opened
+        );
+    }
+    if let (Some(trips), Some(stopped)) = (s.consumers.kill_switch_trips, s.consumers.kill_switch_stopped_s) {
+        let _ = writeln!(out, "  kill switch  tripped {trips} time(s), consumers stopped {stopped:.1} s");
+    }
     match s.faults_end_s {
         Some(end) if end > s.duration_s => {
             let _ = writeln!(

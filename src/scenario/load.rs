@@ -156,7 +156,8 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     let downstream = r.table("downstream").map(downstream);
     let retry = retry(section(&mut r, "retry"));
     let redelivery = redelivery(section(&mut r, "redelivery"));
-    let circuit_breaker = r.table("circuit_breaker").map(breaker);
+    let circuit_breaker = r.table("circuit_breaker").map(resilience::breaker);
+    let kill_switch = r.table("kill_switch").map(resilience::kill_switch);
     let autoscale = r.table("autoscale").map(autoscale);
     let report = report(section(&mut r, "report"));
     let limits = r.table("limits").map(limits).unwrap_or_default();
@@ -233,6 +234,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
         retry,
         redelivery,
         circuit_breaker,
+        kill_switch,
         autoscale,
         report,
         limits,
@@ -514,16 +516,6 @@ fn redelivery(mut r: TableReader) -> RedeliveryCfg {
     RedeliveryCfg { intervals, jitter }
 }
 
-fn breaker(mut r: TableReader) -> BreakerCfg {
-    let ratio = r.f64_where("failure_ratio", |v| v > 0.0 && v <= 1.0, "must be greater than 0 and at most 1");
-    let failure_ratio = ratio.unwrap_or(0.1);
-    let minimum_throughput = r.u32("minimum_throughput", 1).unwrap_or(100);
-    let sampling = r.timer("sampling").unwrap_or(Dur::from_secs(30));
-    let break_for = r.timer("break").unwrap_or(Dur::from_secs(5));
-    r.finish();
-    BreakerCfg { failure_ratio, minimum_throughput, sampling, break_for }
-}
-
 fn autoscale(mut r: TableReader) -> AutoscaleCfg {
     let min_replicas = r.u32_in("min_replicas", 0, MAX_CONSUMERS).unwrap_or(1);
     let max_replicas = r.u32_in("max_replicas", 1, MAX_CONSUMERS).unwrap_or(10);
@@ -638,6 +630,7 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, ScenarioErrors> {
 mod broker;
 mod faults;
 mod overload;
+mod resilience;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -42,6 +42,8 @@ pub struct Scenario {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<BreakerCfg>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub kill_switch: Option<KillSwitchCfg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<AutoscaleCfg>,
     pub report: ReportCfg,
     /// Where a run stops that would otherwise not end (`[limits]`); absent from the resolved file when default.
@@ -494,16 +496,6 @@ pub struct RetryCfg {
 pub struct RedeliveryCfg {
     pub intervals: Vec<Dur>,
     pub jitter: Jitter,
-}
-
-/// Polly v8 style breaker, one per consumer instance.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct BreakerCfg {
-    pub failure_ratio: f64,
-    pub minimum_throughput: u32,
-    pub sampling: Dur,
-    #[serde(rename = "break")]
-    pub break_for: Dur,
 }
 
 /// KEDA queue-length scaler driving the HPA.

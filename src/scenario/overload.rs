@@ -1,5 +1,6 @@
-//! The checked settings of the client-side overload controls: retry budgets (`[retry.budget]`) and adaptive
-//! throttling (`[downstream.throttle]`).
+//! The checked settings of the client-side overload controls: retry budgets (`[retry.budget]`), adaptive
+//! throttling (`[downstream.throttle]`), the circuit breaker (`[circuit_breaker]`) and the kill switch
+//! (`[kill_switch]`).
 
 use crate::time::Dur;
 use serde::Serialize;
@@ -32,7 +33,7 @@ pub enum BudgetRule {
     Ratio { ratio: f64, window: Dur },
 }
 
-/// Whose attempts fill one budget.
+/// Whose attempts fill one budget (or one circuit breaker).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BudgetScope {
@@ -48,4 +49,41 @@ pub enum BudgetScope {
 pub struct ThrottleCfg {
     pub k: f64,
     pub window: Dur,
+}
+
+/// Polly v8 style breaker (MassTransit's spelling maps onto it), one per consumer instance or one for the service.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BreakerCfg {
+    pub failure_ratio: f64,
+    pub minimum_throughput: u32,
+    pub sampling: Dur,
+    #[serde(rename = "break")]
+    pub break_for: Dur,
+    /// Left out of the resolved scenario at its default (`consumer`), so older scenario hashes stay.
+    #[serde(skip_serializing_if = "BudgetScope::is_consumer")]
+    pub scope: BudgetScope,
+}
+
+impl BudgetScope {
+    pub fn is_consumer(&self) -> bool {
+        *self == BudgetScope::Consumer
+    }
+}
+
+/// MassTransit's kill switch defaults: `ActivationThreshold` 10, `TripThreshold` 0.15, `RestartTimeout` 1 min.
+pub const DEFAULT_KILL_ACTIVATION: u32 = 10;
+pub const DEFAULT_KILL_TRIP: f64 = 0.15;
+pub const DEFAULT_KILL_RESTART: Dur = Dur(60_000_000_000);
+/// MassTransit's `TrackingPeriod` default: 1 min.
+pub const DEFAULT_KILL_TRACKING: Dur = Dur(60_000_000_000);
+
+/// MassTransit's kill switch: once `activation_threshold` messages were handled within `tracking_period`, a failure
+/// ratio of at least `trip_threshold` stops every consumer (no new deliveries) for `restart_timeout`, then
+/// consumption resumes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KillSwitchCfg {
+    pub activation_threshold: u32,
+    pub trip_threshold: f64,
+    pub tracking_period: Dur,
+    pub restart_timeout: Dur,
 }

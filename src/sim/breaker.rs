@@ -24,6 +24,10 @@ pub struct Breaker {
     window: Vec<(u64, u64, u64)>,
     pub state: State,
     pub opened: u64,
+    /// Since when the breaker has not been closed (open or half-open), if it is not closed now.
+    not_closed_since: Option<Nanos>,
+    /// Time spent not closed, up to the last close.
+    not_closed_ns: Nanos,
 }
 
 impl Breaker {
@@ -36,6 +40,8 @@ impl Breaker {
             window: Vec::with_capacity(BUCKETS as usize + 1),
             state: State::Closed,
             opened: 0,
+            not_closed_since: None,
+            not_closed_ns: 0,
         }
     }
 
@@ -63,6 +69,9 @@ impl Breaker {
                 if success {
                     self.state = State::Closed;
                     self.window.clear();
+                    if let Some(since) = self.not_closed_since.take() {
+                        self.not_closed_ns += now.saturating_sub(since);
+                    }
                     false
                 } else {
                     self.open(now);
@@ -96,6 +105,12 @@ impl Breaker {
         self.state = State::Open { until: now.saturating_add(self.break_for) };
         self.window.clear();
         self.opened += 1;
+        self.not_closed_since.get_or_insert(now);
+    }
+
+    /// Time the breaker has spent open or half-open (calls failed at once, or waiting on a probe) up to `now`.
+    pub fn open_time(&self, now: Nanos) -> Nanos {
+        self.not_closed_ns + self.not_closed_since.map_or(0, |since| now.saturating_sub(since))
     }
 
     pub fn is_open(&self) -> bool {
@@ -116,6 +131,7 @@ mod tests {
             minimum_throughput: 4,
             sampling: Dur(10 * S),
             break_for: Dur(5 * S),
+            scope: crate::scenario::BudgetScope::Consumer,
         })
     }
 
@@ -158,5 +174,6 @@ mod tests {
         assert_eq!(b.state, State::Closed);
         assert!(b.allow(11 * S));
         assert_eq!(b.opened, 2);
+        assert_eq!(b.open_time(20 * S), 11 * S - 3, "open from 3 ns until the probe at 11 s closed it");
     }
 }

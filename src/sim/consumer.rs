@@ -53,6 +53,10 @@ pub struct Consumer {
     slots: Vec<Slot>,
     free: Vec<u32>,
     pub busy: u32,
+    /// The kill switch's restart came while this consumer still held deliveries: it resumes once it holds none
+    /// (so that no backend reopens a channel with messages on it).
+    pub resume_when_idle: bool,
+    /// The consumer's own circuit breaker (`scope = "consumer"`; a service-wide one is the engine's).
     pub breaker: Option<Breaker>,
     /// The consumer's own retry budget (`scope = "consumer"`; a service-wide one is the engine's).
     pub budget: Option<RetryBudget>,
@@ -64,6 +68,7 @@ impl Consumer {
     pub fn new(cfg: &Scenario) -> Consumer {
         let concurrency = cfg.consumers.concurrency;
         let own_budget = cfg.retry.budget.as_ref().filter(|b| b.scope == BudgetScope::Consumer);
+        let own_breaker = cfg.circuit_breaker.as_ref().filter(|b| b.scope == BudgetScope::Consumer);
         Consumer {
             life: Life::Down,
             generation: 0,
@@ -71,7 +76,8 @@ impl Consumer {
             slots: (0..concurrency).map(|_| Slot::default()).collect(),
             free: (0..concurrency).rev().collect(),
             busy: 0,
-            breaker: cfg.circuit_breaker.as_ref().map(Breaker::new),
+            resume_when_idle: false,
+            breaker: own_breaker.map(Breaker::new),
             budget: own_budget.map(RetryBudget::new),
             throttle: cfg.downstream.as_ref().and_then(|d| d.throttle.as_ref()).map(Throttle::new),
         }
@@ -106,7 +112,10 @@ impl Engine<'_> {
         let prefetch = self.cfg.consumers.prefetch;
         let con = &mut self.consumers[c as usize];
         con.life = Life::Running;
-        self.broker.open_consumer(self.now, c, prefetch, &mut self.out);
+        // While the kill switch holds the consumers stopped, a consumer that comes up waits for the restart.
+        if !self.kill_switch_stopped() {
+            self.broker.open_consumer(self.now, c, prefetch, &mut self.out);
+        }
     }
 
     /// The consumer dies: in-memory work is lost, unacked messages go back to the queue.
@@ -124,6 +133,7 @@ impl Engine<'_> {
         }
         con.free = (0..con.slots.len() as u32).rev().collect();
         con.busy = 0;
+        con.resume_when_idle = false;
         let generation = con.generation;
         self.broker.close_consumer(self.now, c, &mut self.out);
         if let Some(r) = restart {
@@ -132,6 +142,10 @@ impl Engine<'_> {
     }
 
     pub(super) fn deliver(&mut self, d: Delivery) {
+        if self.kill_switch_stopped() {
+            // sent before the consumer stopped: back to the queue, as the client cancelling consumption does
+            return self.broker.nack(self.now, d.consumer, d.tag, true, &mut self.out);
+        }
         let Some(con) = self.consumers.get_mut(d.consumer as usize) else { return };
         con.buffer.push_back(d);
         self.pump(d.consumer);
@@ -139,6 +153,9 @@ impl Engine<'_> {
 
     /// Starts buffered deliveries while the consumer has free slots.
     fn pump(&mut self, c: u32) {
+        if self.kill_switch_stopped() {
+            return;
+        }
         loop {
             let con = &mut self.consumers[c as usize];
             if con.life != Life::Running {
@@ -197,7 +214,7 @@ impl Engine<'_> {
         if self.throttled(c) {
             return self.finish_attempt(c, slot, Err(FailureKind::Throttled));
         }
-        if let Some(b) = &mut self.consumers[c as usize].breaker {
+        if let Some(b) = self.breaker(c) {
             if !b.allow(now) {
                 return self.finish_attempt(c, slot, Err(FailureKind::CircuitOpen));
             }
@@ -284,9 +301,17 @@ impl Engine<'_> {
         }
     }
 
+    /// The circuit breaker consumer `c`'s calls go through: the service's, else the consumer's own.
+    fn breaker(&mut self, c: u32) -> Option<&mut Breaker> {
+        match &mut self.breaker {
+            Some(b) => Some(b),
+            None => self.consumers[c as usize].breaker.as_mut(),
+        }
+    }
+
     fn breaker_record(&mut self, c: u32, success: bool) {
         let now = self.now;
-        if let Some(b) = &mut self.consumers[c as usize].breaker {
+        if let Some(b) = self.breaker(c) {
             if b.record(now, success) {
                 self.rec.breaker_opened();
             }
@@ -316,6 +341,7 @@ impl Engine<'_> {
             Ok(()) => {
                 self.rec.completed(now, &d.env);
                 self.broker.ack(now, c, d.tag, &mut self.out);
+                self.kill_switch_outcome(true);
                 return self.free_slot(c, slot);
             }
             Err(kind) => kind,
@@ -326,6 +352,7 @@ impl Engine<'_> {
                 return;
             }
             self.broker.dead_letter(now, c, d.tag, DeadLetterReason::Deserialization, &mut self.out);
+            self.kill_switch_outcome(false);
             return self.free_slot(c, slot);
         }
         let retryable = self.cfg.retry.filter.retries(kind);
@@ -343,6 +370,8 @@ impl Engine<'_> {
         if self.settle_fails(c, slot, d.tag) {
             return;
         }
+        // the handler gave up on this delivery: a fault the kill switch sees
+        self.kill_switch_outcome(false);
         if retryable && d.env.redeliveries < self.redelivery.limit() {
             let stage = d.env.redeliveries + 1;
             let delay = self.redelivery.next(stage, 0, &mut self.rng.redelivery);
@@ -406,6 +435,13 @@ impl Engine<'_> {
         con.slots[slot as usize].job = None;
         con.free.push(slot);
         con.busy -= 1;
+        if con.resume_when_idle && con.busy == 0 {
+            con.resume_when_idle = false;
+            if con.life == Life::Running {
+                let prefetch = self.cfg.consumers.prefetch;
+                return self.broker.open_consumer(self.now, c, prefetch, &mut self.out);
+            }
+        }
         if con.life == Life::Draining && con.busy == 0 {
             con.life = Life::Down;
             con.generation += 1;
@@ -429,16 +465,23 @@ impl Engine<'_> {
             Life::Draining | Life::Down => return,
         }
         con.life = Life::Draining;
-        self.broker.pause_consumer(now, c);
-        let buffered: Vec<Delivery> = con.buffer.drain(..).collect();
-        for d in buffered.iter().rev() {
-            self.broker.nack(now, c, d.tag, true, &mut self.out);
-        }
+        self.stop_consuming(c);
         if self.consumers[c as usize].busy == 0 {
             let con = &mut self.consumers[c as usize];
             con.life = Life::Down;
             con.generation += 1;
             self.broker.close_consumer(now, c, &mut self.out);
+        }
+    }
+
+    /// No new deliveries to consumer `c`; its prefetched ones go back to the queue, the ones in progress go on
+    /// (scale-down, the kill switch).
+    pub(super) fn stop_consuming(&mut self, c: u32) {
+        let now = self.now;
+        self.broker.pause_consumer(now, c);
+        let buffered: Vec<Delivery> = self.consumers[c as usize].buffer.drain(..).collect();
+        for d in buffered.iter().rev() {
+            self.broker.nack(now, c, d.tag, true, &mut self.out);
         }
     }
 }

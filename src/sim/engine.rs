@@ -6,11 +6,13 @@
 
 use super::arrivals::Arrivals;
 use super::autoscale::Autoscaler;
+use super::breaker::Breaker;
 use super::budget::RetryBudget;
 use super::clock::Pacer;
 use super::consumer::Consumer;
 use super::downstream::{Downstream, Notice};
 use super::events::{Ev, EventQueue};
+use super::killswitch::KillSwitch;
 use super::retry::Backoff;
 use super::rng::Streams;
 use crate::broker::{Broker, BrokerEvent, Envelope};
@@ -43,6 +45,9 @@ pub struct Engine<'a> {
     pub(super) retry: Backoff,
     /// The retry budget shared by every consumer (`scope = "service"`).
     pub(super) budget: Option<RetryBudget>,
+    /// The circuit breaker shared by every consumer (`scope = "service"`).
+    pub(super) breaker: Option<Breaker>,
+    pub(super) kill_switch: Option<KillSwitch>,
     pub(super) redelivery: Backoff,
     pub(super) rng: Streams,
     pub(super) rec: Recorder,
@@ -90,6 +95,7 @@ impl<'a> Engine<'a> {
     ) -> Engine<'a> {
         let consumers = (0..cfg.consumers.count).map(|_| Consumer::new(cfg)).collect();
         let shared_budget = cfg.retry.budget.as_ref().filter(|b| b.scope == crate::scenario::BudgetScope::Service);
+        let shared_breaker = cfg.circuit_breaker.as_ref().filter(|b| b.scope == crate::scenario::BudgetScope::Service);
         Engine {
             cfg,
             now: 0,
@@ -110,6 +116,8 @@ impl<'a> Engine<'a> {
             autoscaler: cfg.autoscale.as_ref().map(Autoscaler::new),
             retry: Backoff::from_policy(&cfg.retry.policy, cfg.retry.jitter),
             budget: shared_budget.map(RetryBudget::new),
+            breaker: shared_breaker.map(Breaker::new),
+            kill_switch: cfg.kill_switch.as_ref().map(KillSwitch::new),
             redelivery: Backoff::intervals(
                 cfg.redelivery.intervals.iter().map(|d| d.ns()).collect(),
                 cfg.redelivery.jitter,
@@ -193,6 +201,7 @@ impl<'a> Engine<'a> {
             }
         }
         progress(self.progress());
+        self.record_resilience();
         let gauges = self.gauges();
         let ended = Ended { at: self.now, by_limit, limit, signal, events: self.events, gauges };
         Ok(Finished { ended, rec: self.rec, depths: self.broker.depths(), downstream: self.downstream, real: None })
@@ -279,6 +288,7 @@ impl<'a> Engine<'a> {
                 }
             }
             Ev::AutoscalePoll => self.autoscale_poll(),
+            Ev::KillSwitchRestart => self.kill_switch_restart(),
         }
     }
 

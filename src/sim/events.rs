@@ -60,6 +60,8 @@ pub enum Ev {
         generation: u32,
     },
     AutoscalePoll,
+    /// The kill switch's restart timeout is over: the consumers consume again.
+    KillSwitchRestart,
 }
 
 #[derive(Debug)]

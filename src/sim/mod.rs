@@ -10,6 +10,7 @@ pub mod downstream;
 pub mod engine;
 pub mod events;
 pub mod interrupt;
+pub mod killswitch;
 mod real_loop;
 pub mod retry;
 pub mod rng;

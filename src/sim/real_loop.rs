@@ -129,6 +129,7 @@ impl Engine<'_> {
             self.advance(clock.now().clamp(self.now, self.stop_at.max(self.now)))?;
         }
         progress(self.progress());
+        self.record_resilience();
         let gauges = self.gauges();
         let produced = self.rec.produced_count();
         let rec = &self.rec;

@@ -147,6 +147,7 @@ fn defaults() -> Scenario {
         retry: RetryCfg { policy: RetryPolicy::None, jitter: Jitter::None, filter: KindFilter::default(), budget: None },
         redelivery: RedeliveryCfg { intervals: vec![], jitter: Jitter::None },
         circuit_breaker: None,
+        kill_switch: None,
         autoscale: None,
         limits: Default::default(),
         report: ReportCfg { episode_gap: secs(10) },
@@ -202,7 +203,9 @@ fn full_expected() -> Scenario {
         redelivery: RedeliveryCfg { intervals: vec![secs(60), secs(300), secs(900)], jitter: Jitter::Proportional },
         circuit_breaker: Some(BreakerCfg {
             failure_ratio: 0.5, minimum_throughput: 20, sampling: secs(10), break_for: secs(30),
+            scope: BudgetScope::Consumer,
         }),
+        kill_switch: None,
         autoscale: Some(AutoscaleCfg {
             min_replicas: 1, max_replicas: 8, messages_per_replica: 50, polling_interval: secs(15),
             cooldown: secs(300), scale_down_stabilization: secs(120), startup_delay: secs(10), count_unacked: true,
