@@ -1,6 +1,6 @@
 //! Scenarios on RabbitMQ against the same scenarios on the embedded broker: counts that must agree, poison
 //! messages bounded by the quorum delivery limit, delayed redelivery through TTL queues, reject-publish, and a
-//! `[limits]` bound that stops a real run.
+//! `[limits]` bound that stops a real run, and the kill switch stopping and resuming real consumers.
 
 use crate::support::*;
 use tempfile::TempDir;
@@ -228,5 +228,30 @@ fn a_limits_bound_stops_a_real_run_with_exit_3_a_complete_report_and_every_messa
     let published = u(&s["messages"]["published"]);
     assert!(published > 0 && published < 10_000, "stopped part way: {published} published");
     assert_accounted(&s);
+    assert_no_queues_of(&id, "/");
+}
+
+#[test]
+fn the_kill_switch_stops_and_resumes_real_consumers_as_on_the_embedded_broker() {
+    let Some(_broker) = rabbit() else { return };
+    let tmp = TempDir::new().unwrap();
+    // The breaker starter (30% errors for 2 minutes) with MassTransit's kill switch at its defaults.
+    let starter = std::fs::read_to_string("templates/breaker.toml").unwrap() + "\n[kill_switch]\n";
+    let file = tmp.path().join("kill-switch.toml");
+    std::fs::write(&file, starter).unwrap();
+    let (real, embedded) = (tmp.path().join("real"), tmp.path().join("embedded"));
+    let id = run_id("killswitch");
+    let (r, _) = run_ok(&file, &real, &["--broker", URL, "--time-scale", "20", "--run-id", &id]);
+    let o = run(&file, &embedded, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let e = summary(&embedded);
+    assert_eq!(u(&e["consumers"]["kill_switch_trips"]), 2, "seed 1 on the embedded broker");
+    assert_eq!(r["consumers"]["kill_switch_trips"], e["consumers"]["kill_switch_trips"]);
+    assert_eq!(r["consumers"]["kill_switch_stopped_s"], e["consumers"]["kill_switch_stopped_s"], "2 x 1 min");
+    assert_eq!(u(&r["messages"]["published"]), 20_000);
+    assert_eq!(u(&r["messages"]["lost"]), 0);
+    // Stopped consumers keep the messages in the queue: most complete, as on the embedded broker (19,147).
+    let (rc, ec) = (u(&r["messages"]["completed"]) as f64, u(&e["messages"]["completed"]) as f64);
+    assert!((rc - ec).abs() / ec < 0.03, "completed: real {rc} vs embedded {ec}");
     assert_no_queues_of(&id, "/");
 }
