@@ -46,6 +46,17 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout: `loadtest man > loadtest.1`.
     Man,
+    /// List the runs under the reports folder with their key figures (newest last; `latest` marked).
+    Runs(RunsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    /// Only this scenario's runs (its name, as in reports/<scenario>/).
+    pub scenario: Option<String>,
+    /// The reports folder.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Init(a) => commands::init::init(a),
         Command::Completions(a) => commands::completions::completions(a),
         Command::Man => commands::completions::man(),
+        Command::Runs(a) => commands::runs::runs(a),
     };
     // A failed write to stdout or stderr (a full disk) is one line and exit 3, never a panic.
     let unwritten = loadtest::out::finish();

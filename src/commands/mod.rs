@@ -9,5 +9,6 @@ pub mod init;
 pub mod repeat;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod target;
 pub mod validate;

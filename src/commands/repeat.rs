@@ -97,6 +97,9 @@ fn repeated(args: &RunArgs) -> Result<(std::path::PathBuf, report::stage::Lock),
     let scenario = std::fs::read_to_string(stage.path().join(&names[0]).join(report::SCENARIO)).unwrap_or_default();
     write(report::SCENARIO, &scenario)?;
     let lock = stage.commit()?;
+    if args.out.is_none() {
+        super::runs::mark_latest(&dir);
+    }
     if let Some(f) = ended {
         let _ = super::run::emit(args, &dir);
         return Err(stopped(f, summaries.len(), n, &dir));

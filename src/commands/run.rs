@@ -55,6 +55,9 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     let dir = stage.dir().to_path_buf();
     let done = execute(args, prep, stage.path(), &dir)?;
     let lock = stage.commit()?;
+    if args.out.is_none() {
+        super::runs::mark_latest(&dir);
+    }
     if args.quiet || args.json || streams_to_stdout(args) {
         for w in done.summary.warnings() {
             crate::errln!("warning: {w}");
