@@ -111,10 +111,7 @@ fn arrivals(s: &Scenario, p: &mut Plan) {
         return;
     }
     let end = planned_end(&s.producers.rate, s.messages);
-    let poisson = matches!(
-        s.producers.rate,
-        RateShape::Poisson { .. } | RateShape::Ramp { poisson: true, .. } | RateShape::Steps { poisson: true, .. }
-    );
+    let poisson = s.producers.rate.is_poisson();
     p.lines.push(match end {
         Some(end) => format!(
             "production   {} messages, the last {} {} (mean {})",

@@ -2,15 +2,11 @@
 //! here, and the PerfTest-style shorthands (`--messages`, `--rate`, `--consumers`, `--prefetch`, `--size`) act
 //! exactly as the `--set` flags they stand for.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn loadtest() -> Command {
-    let mut c = Command::cargo_bin("loadtest").unwrap();
-    c.env_remove("LOADTEST_SERVICEBUS_CONNECTION").env_remove("LOADTEST_AMQP_URL");
-    c
-}
+mod common;
+use common::loadtest;
 
 #[test]
 fn perftest_and_k6_flags_exit_2_with_what_to_write_here() {

@@ -1,15 +1,11 @@
 //! `loadtest init`, `completions` and `man`: every starter validates and the embedded ones run to a complete
 //! report; init never overwrites; the completion scripts and the man page come out of the command line itself.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn loadtest() -> Command {
-    let mut c = Command::cargo_bin("loadtest").unwrap();
-    c.env_remove("LOADTEST_SERVICEBUS_CONNECTION").env_remove("LOADTEST_AMQP_URL");
-    c
-}
+mod common;
+use common::loadtest;
 
 fn summary(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()

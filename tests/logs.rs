@@ -1,14 +1,10 @@
 //! Machine-readable output: logs on stderr (off by default, `-v` text, `--log-format json` one JSON object per line),
 //! `--json` (summary.json on stdout), `--summary-export PATH` and `--output ndjson` (one object per second).
 
-use assert_cmd::Command;
 use tempfile::TempDir;
 
-fn loadtest() -> Command {
-    let mut c = Command::cargo_bin("loadtest").unwrap();
-    c.env_remove("LOADTEST_SERVICEBUS_CONNECTION").env_remove("LOADTEST_AMQP_URL").env_remove("RUST_LOG");
-    c
-}
+mod common;
+use common::loadtest;
 
 fn stderr_of(args: &[&str], out: &std::path::Path) -> String {
     let o = loadtest().args(args).arg("--out").arg(out).assert().success().get_output().clone();

@@ -1,15 +1,11 @@
 //! `loadtest validate --plan`: what a scenario would run, from the file alone, and the warnings for likely mistakes
 //! (a `duration` stop before production or a fault ends), checked against what the run then does.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn loadtest() -> Command {
-    let mut c = Command::cargo_bin("loadtest").unwrap();
-    c.env_remove("LOADTEST_SERVICEBUS_CONNECTION").env_remove("LOADTEST_AMQP_URL");
-    c
-}
+mod common;
+use common::loadtest;
 
 #[test]
 fn the_plan_of_the_retry_storm() {

@@ -1,15 +1,11 @@
 //! `reports/<scenario>/latest` follows the newest run into the default location, and `loadtest runs` lists the
 //! runs with their key figures.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn loadtest() -> Command {
-    let mut c = Command::cargo_bin("loadtest").unwrap();
-    c.env_remove("LOADTEST_SERVICEBUS_CONNECTION").env_remove("LOADTEST_AMQP_URL");
-    c
-}
+mod common;
+use common::loadtest;
 
 #[test]
 fn latest_follows_the_newest_run_and_runs_lists_them() {

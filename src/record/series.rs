@@ -121,7 +121,8 @@ impl SeriesWriter {
     pub fn discard() -> SeriesWriter {
         SeriesWriter { csv: None, hlog: None, dead: None, rows: 0, closed: 0, last: None, ndjson: None }
     }
-    /// Also streams every second to `w` as one JSON object per line (the CSV's columns), flushed per line. Idle
+    /// Also streams every second to `w` as one JSON object per line (the CSV's columns; a line-buffered `w` shows
+    /// each as it closes). Idle
     /// seconds are written too, one per second up to `DENSE_UP_TO_S` of scenario time, then as `read_csv` gives
     /// them (each idle stretch as its first and last second).
     pub fn with_ndjson(mut self, w: Box<dyn std::io::Write>) -> SeriesWriter {
@@ -132,7 +133,6 @@ impl SeriesWriter {
         if let Some(w) = &mut self.ndjson {
             serde_json::to_writer(&mut *w, row).map_err(std::io::Error::other)?;
             w.write_all(b"\n")?;
-            w.flush()?;
         }
         Ok(())
     }
@@ -221,6 +221,9 @@ impl SeriesWriter {
             w.flush()?;
         }
         if let Some(w) = &mut self.dead {
+            w.flush()?;
+        }
+        if let Some(w) = &mut self.ndjson {
             w.flush()?;
         }
         Ok(())

@@ -252,6 +252,16 @@ pub enum RateShape {
     Burst { size: u64, every: Dur },
 }
 
+impl RateShape {
+    /// Arrivals at random (exponential gaps) rather than evenly spaced.
+    pub fn is_poisson(&self) -> bool {
+        matches!(
+            self,
+            RateShape::Poisson { .. } | RateShape::Ramp { poisson: true, .. } | RateShape::Steps { poisson: true, .. }
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
     pub per_second: f64,

@@ -155,10 +155,7 @@ pub fn planned_end(shape: &RateShape, total: u64) -> Option<f64> {
 /// probability under 1e-15), at least 1.
 pub fn cap_for(shape: &RateShape, window: crate::time::Dur) -> u64 {
     let window_s = window.secs_f64();
-    let poisson = matches!(
-        shape,
-        RateShape::Poisson { .. } | RateShape::Ramp { poisson: true, .. } | RateShape::Steps { poisson: true, .. }
-    );
+    let poisson = shape.is_poisson();
     let expected = planned_by(shape, u64::MAX, window_s);
     let cap = if poisson {
         expected + 8.0 * expected.sqrt() + 8.0
