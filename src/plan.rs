@@ -78,6 +78,17 @@ fn mean_rate(s: &Scenario) -> f64 {
     }
 }
 
+/// The highest arrival rate of the shape (a ramp's larger end, the largest step; a burst at its mean), messages per
+/// second: what an autoscaler must keep up with.
+fn peak_rate(s: &Scenario) -> f64 {
+    match &s.producers.rate {
+        RateShape::Constant { per_second } | RateShape::Poisson { per_second } => *per_second,
+        RateShape::Ramp { from, to, .. } => from.max(*to),
+        RateShape::Steps { steps, .. } => steps.iter().map(|st| st.per_second).fold(0.0, f64::max),
+        RateShape::Burst { .. } => mean_rate(s),
+    }
+}
+
 fn arrivals(s: &Scenario, p: &mut Plan) {
     let pieces = match &s.producers.rate {
         RateShape::Constant { per_second } => format!("{} evenly spaced", rate(*per_second)),
@@ -183,10 +194,12 @@ fn capacity(s: &Scenario, p: &mut Plan) {
         let per_replica = c.concurrency as f64 / per_attempt;
         let largest = (per_replica * replicas_max as f64)
             .min(s.downstream.as_ref().map_or(f64::INFINITY, |d| d.capacity_per_s()));
-        let needed = (offered / per_replica).ceil() as u64;
+        let peak = peak_rate(s);
+        let needed = (peak / per_replica).ceil() as u64;
         p.lines.push(format!(
-            "autoscale    the load needs about {needed} replica(s) of {} ({} each); the largest pool serves {}",
+            "autoscale    the load needs about {needed} replica(s) of {} at its peak of {} ({} each); the largest pool serves {}",
             replicas_max,
+            rate(peak),
             rate(per_replica),
             rate(largest)
         ));

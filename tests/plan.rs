@@ -21,6 +21,16 @@ fn the_plan_of_the_retry_storm() {
 }
 
 #[test]
+fn the_autoscale_line_sizes_the_pool_for_the_peak_step_not_the_mean() {
+    // 80/s, then 400/s for a minute: at about 147/s per replica the peak needs 3 replicas (the mean would need 1).
+    loadtest()
+        .args(["validate", "--plan", "templates/autoscale.toml"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("the load needs about 3 replica(s) of 10 at its peak of 400/s (147/s each)"));
+}
+
+#[test]
 fn a_duration_stop_before_production_ends_is_warned_and_the_run_agrees() {
     let o = loadtest()
         .args(["validate", "scenarios/retry-storm.toml", "--set", "duration=\"50s\""])

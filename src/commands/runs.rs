@@ -52,7 +52,7 @@ pub fn runs(a: &RunsArgs) -> Result<(), Failure> {
             let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             let mark = if latest.as_deref() == Some(Path::new(&name)) { "  (latest)" } else { "" };
             let m = &s.messages;
-            let p99 = if s.latency_ms.count == 0 { "-".to_string() } else { format!("{:.1} ms", s.latency_ms.p99) };
+            let p99 = if s.latency_ms.count == 0 { "-".to_string() } else { report::table::human_ms(s.latency_ms.p99) };
             let recovery = match (s.faults_end_s, s.recovery_s) {
                 (None, _) => "-".to_string(),
                 (Some(_), Some(r)) => format!("{r:.0} s"),

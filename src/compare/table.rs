@@ -69,7 +69,7 @@ pub fn terminal(c: &Comparison) -> String {
 
 /// Text safe in a Markdown table cell and free of HTML (comparison.md, gate.md).
 pub(crate) fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('\\', "\\\\").replace('|', "\\|").replace('`', "\\`").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// `comparison.md`.
@@ -81,7 +81,7 @@ pub fn markdown(c: &Comparison) -> String {
     );
     out.push_str("| run | scenario | seed | report folder |\n|---|---|---|---|\n");
     for r in &c.runs {
-        let _ = writeln!(out, "| {} | {} | {} | `{}` |", r.label, md_escape(&r.scenario), r.seed, md_escape(&r.dir));
+        let _ = writeln!(out, "| {} | {} | {} | {} |", r.label, md_escape(&r.scenario), r.seed, md_escape(&r.dir));
     }
     if !c.warnings.is_empty() {
         out.push('\n');
@@ -120,4 +120,15 @@ pub fn json(c: &Comparison) -> String {
     let mut s = serde_json::to_string_pretty(c).unwrap_or_default();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md_escape;
+
+    #[test]
+    fn cells_cannot_open_code_spans_split_columns_or_carry_html() {
+        assert_eq!(md_escape("a|b`c`<i>\\"), "a\\|b\\`c\\`&lt;i&gt;\\\\");
+        assert_eq!(md_escape("reports/retry-storm/2026"), "reports/retry-storm/2026");
+    }
 }
