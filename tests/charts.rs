@@ -87,10 +87,17 @@ fn every_run_gets_svg_and_png_charts_of_the_right_size_and_an_html_page() {
         html.contains("id=\"accounting\"") && html.contains("id=\"summary-table\"") && html.contains("id=\"scenario\"")
     );
     assert!(html.contains("published <b>600</b> = completed <b>"), "message accounting line");
-    // Self-contained: no script, no stylesheet or image fetched from anywhere (xmlns URIs are names, not fetches).
-    for fetch in ["<script", "<link", "src=\"http", "href=\"http", "url(http", "@import"] {
+    // Self-contained: no stylesheet, script or image fetched from anywhere (xmlns URIs are names, not fetches), and
+    // a policy that forbids any; the only scripts are the interactive charts' data block, uPlot and its caller.
+    for fetch in ["<link", "src=\"http", "href=\"http", "url(http", "@import", "<script src"] {
         assert!(!html.contains(fetch), "index.html contains {fetch}");
     }
+    assert!(html.contains(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;; script-src &#39;sha256-"
+    ));
+    assert_eq!(html.matches("<script").count(), 3, "the data block, uPlot, the charts' script");
+    assert_eq!(html.matches("<script type=\"application/json\" id=\"loadtest-data\">").count(), 1);
+    assert!(html.contains("<div id=\"explore\"></div>") && html.contains("<details id=\"charts\">"));
 }
 
 #[test]
@@ -102,7 +109,9 @@ fn user_strings_are_html_escaped() {
     );
     let dir = small(&tmp, "evil", &evil);
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
-    assert!(!html.contains("<script"), "raw <script> in index.html");
+    assert_eq!(html.matches("<script").count(), 3, "only the page's own scripts: {}", html.matches("<script").count());
+    assert_eq!(html.matches("</script").count(), 3, "no string closes a script element");
+    assert!(!html.contains("<script>alert"), "raw <script> in index.html");
     assert!(!html.contains("<img"), "raw <img> in index.html");
     assert!(html.contains("&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;"), "escaped name");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "escaped description");

@@ -51,13 +51,20 @@ fn page_errors(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
-fn check_page(bin: &Path, tmp: &TempDir, html: &Path, figures: usize, name: &str) {
+/// Loads a page: no errors (a script blocked by the page's policy is one), at least `figures` figures with an inline
+/// SVG each, and `canvases` interactive charts drawn (a page without them has no script at all).
+fn check_page(bin: &Path, tmp: &TempDir, html: &Path, figures: usize, canvases: usize, name: &str) {
     let url = format!("file://{}", html.display());
     let (dom, err) = browser(bin, &tmp.path().join(format!("profile-dom-{name}")), &["--dump-dom".into(), url.clone()]);
     assert!(page_errors(&err).is_empty(), "{name}: page errors: {:?}", page_errors(&err));
     assert!(dom.matches("<figure").count() >= figures, "{name}: expected {figures} figures in the DOM");
     assert!(dom.matches("<svg").count() >= figures, "{name}: expected {figures} inline SVGs in the DOM");
-    assert!(!dom.contains("<script"), "{name}: a script element appeared");
+    if canvases == 0 {
+        assert!(!dom.contains("<script"), "{name}: a script element appeared");
+    } else {
+        assert_eq!(dom.matches("<canvas").count(), canvases, "{name}: the interactive charts are drawn");
+        assert_eq!(dom.matches("<script").count(), 3, "{name}: only the page's own scripts");
+    }
 
     let shot = tmp.path().join(format!("{name}.png"));
     let (_, err) = browser(
@@ -97,7 +104,7 @@ fn reports_render_in_headless_chromium() {
     };
     let storm = run("scenarios/retry-storm.toml", "storm");
     let jitter = run("scenarios/retry-storm-jitter.toml", "jitter");
-    check_page(&bin, &tmp, &storm.join("index.html"), 5, "index");
+    check_page(&bin, &tmp, &storm.join("index.html"), 5, 5, "index");
     let cmp = tmp.path().join("cmp");
     Command::cargo_bin("loadtest")
         .unwrap()
@@ -108,5 +115,5 @@ fn reports_render_in_headless_chromium() {
         .arg(&cmp)
         .assert()
         .success();
-    check_page(&bin, &tmp, &cmp.join("comparison.html"), 4 + 2 * 5, "comparison");
+    check_page(&bin, &tmp, &cmp.join("comparison.html"), 4 + 2 * 5, 0, "comparison");
 }

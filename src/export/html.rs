@@ -1,6 +1,6 @@
-//! `index.html`: one self-contained page per run (inline SVG charts and CSS, no script, no network) with the key
-//! figures, the message accounting, the charts, the summary table and the resolved scenario. Every string that came
-//! from a file is HTML-escaped.
+//! `index.html`: one self-contained page per run (inline CSS, SVG charts and the interactive charts' script; no
+//! network, which its Content-Security-Policy forbids) with the key figures, the message accounting, the charts, the
+//! summary table and the resolved scenario. Every string that came from a file is HTML-escaped.
 
 use super::{Exporter, RunData};
 use crate::export::chart::{fmt_ms, fmt_num, fmt_tick, ChartError};
@@ -53,15 +53,28 @@ table { border-collapse: collapse; background: #fff; font-size: 14px; }
 th, td { border: 1px solid #e3e3e3; padding: 4px 10px; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 12px; overflow-x: auto; font-size: 13px; }
 .grid { display: grid; gap: 12px; } .better { color: #2e7d32; } .worse { color: #c62828; }
+nav#toc { margin: 12px 0; font-size: 14px; } .u-legend { font-size: 13px; }
+figure.interactive { overflow: hidden; }
 .warning { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 6px; padding: 10px 14px; }
 "#;
 
-/// A whole page: doctype, head with the inline stylesheet, the body.
+/// The policy of a page without scripts: nothing from the network, no script at all.
+pub const CSP_STATIC: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+/// A whole page without scripts: doctype, head with the policy and the inline stylesheet, the body.
 pub fn page(title: &str, body: &str) -> String {
+    page_with(title, body, CSP_STATIC)
+}
+
+/// A whole page under the Content-Security-Policy `csp`.
+pub fn page_with(title: &str, body: &str, csp: &str) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" \
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n<meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n\
          <body>\n<main>\n{body}</main>\n</body>\n</html>\n",
+        escape(csp),
         escape(title)
     )
 }
@@ -318,6 +331,17 @@ fn summary_table(run: &RunData) -> String {
     t
 }
 
+/// The page's table of contents (the sections every run page has).
+const TOC: &str = "<nav id=\"toc\"><a href=\"#key-figures-h\">Key figures</a> · <a href=\"#accounting\">Message \
+                   accounting</a> · <a href=\"#interactive\">Charts</a> · <a href=\"#static-charts\">Static charts</a> · \
+                   <a href=\"#summary\">Summary</a> · <a href=\"#scenario-toml\">Scenario</a></nav>\n";
+
+/// Seconds of scenario time the page's charts span.
+fn seconds(run: &RunData) -> u64 {
+    let end = if run.summary.duration_s.is_finite() { run.summary.duration_s.max(0.0).ceil() as u64 } else { 0 };
+    crate::record::series::seconds(&run.rows).max(end)
+}
+
 /// The whole `index.html`.
 pub fn index(run: &RunData) -> Result<String, ChartError> {
     let s = &run.summary;
@@ -336,7 +360,8 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
         }
         b.push_str("</ul>\n");
     }
-    b.push_str("<h2>Key figures</h2>\n<div class=\"cards\" id=\"key-figures\">");
+    b.push_str(TOC);
+    b.push_str("<h2 id=\"key-figures-h\">Key figures</h2>\n<div class=\"cards\" id=\"key-figures\">");
     let d = &s.downstream;
     if d.capacity_per_s > 0.0 {
         card(&mut b, "peak offered load / capacity", &format!("{}×", fmt_num(d.peak_offered_ratio)), "");
@@ -360,7 +385,7 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
     card(&mut b, "lost", &s.messages.lost.to_string(), if s.messages.lost > 0 { "bad" } else { "ok" });
     b.push_str("</div>\n");
 
-    b.push_str("<h2>Message accounting</h2>\n");
+    b.push_str("<h2 id=\"accounting\">Message accounting</h2>\n");
     b.push_str(&accounting(run));
     if let Some(p) = &s.servicebus {
         b.push_str(&peek_lock(p));
@@ -369,7 +394,22 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
         b.push_str(&real_broker(r));
     }
 
-    b.push_str("<h2>Charts</h2>\n<div id=\"charts\">\n");
+    b.push_str(
+        "<h2 id=\"interactive\">Charts</h2>\n<p class=\"meta\">Hover for the values at a time (the raw metric \
+         values, in the unit the legend names); drag to zoom, double-click to reset; click a legend entry to hide it. \
+         Red bands: the scenario's faults; grey: the service was down. Exact per-second data: <a href=\"timeseries.csv\">timeseries.csv</a>.</p>\n",
+    );
+    let mut data = super::explore::Builder::new(seconds(run));
+    for r in &run.rows {
+        data.push(r);
+    }
+    let faults = super::chart::fault_windows(run);
+    b.push_str(&super::explore::section(&data.finish(&faults)));
+
+    b.push_str(
+        "<h2 id=\"static-charts\">Static charts</h2>\n<details id=\"charts\">\n<summary>The exported SVG and PNG \
+         charts (for READMEs and tickets)</summary>\n",
+    );
     for c in super::charts() {
         let links = [
             (format!("{}/{}.svg", super::CHARTS_DIR, c.name()), "SVG".to_string()),
@@ -377,11 +417,11 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
         ];
         b.push_str(&figure(&format!("chart-{}", c.name()), c.title(), &c.svg(run)?, &links));
     }
-    b.push_str("</div>\n");
+    b.push_str("</details>\n");
 
-    b.push_str("<h2>Summary</h2>\n");
+    b.push_str("<h2 id=\"summary\">Summary</h2>\n");
     b.push_str(&summary_table(run));
-    b.push_str("<h2>Scenario (resolved configuration)</h2>\n");
+    b.push_str("<h2 id=\"scenario-toml\">Scenario (resolved configuration)</h2>\n");
     let _ = writeln!(b, "<pre id=\"scenario\">{}</pre>", escape(&run.scenario_toml));
     let _ = writeln!(
         b,
@@ -389,7 +429,7 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
          and scenario.toml (<code>loadtest report DIR</code> renders it again).</p>",
         env!("CARGO_PKG_VERSION")
     );
-    Ok(page(&format!("loadtest · {} · seed {}", s.scenario.name, s.seed), &b))
+    Ok(page_with(&format!("loadtest · {} · seed {}", s.scenario.name, s.seed), &b, &super::explore::csp()))
 }
 
 #[cfg(test)]

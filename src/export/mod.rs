@@ -4,6 +4,7 @@
 
 pub mod chart;
 pub mod data;
+pub mod explore;
 pub mod html;
 pub mod latency;
 pub mod latency_dist;
