@@ -344,3 +344,27 @@ fn bad_thresholds_and_unknown_metrics_exit_2_naming_the_key_from_validate_run_an
     run(&none, &plain);
     loadtest().arg("gate").arg(&plain).assert().code(2).stderr(predicate::str::contains("nothing to check"));
 }
+
+#[test]
+fn the_run_page_shows_the_gate_verdict_and_drops_a_stale_one() {
+    let tmp = TempDir::new().unwrap();
+    let scenario = steady_with(&tmp, "\"latency_ms.p99\" = \"< 10\"\n\"messages.lost\" = \"== 0\"\n");
+    let out = tmp.path().join("run");
+    run(&scenario, &out);
+    let page = || std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(!page().contains("id=\"gate\""), "an ungated run's page has no verdict");
+    loadtest().arg("gate").arg(&out).assert().code(1);
+    let html = page();
+    assert!(html.contains("Gate failed: 1 of 2 checks failed"), "the verdict is on the page");
+    assert!(html.contains("<li>latency_ms.p99 = 88.383, threshold &lt; 10: 78.383 over the limit"), "the failed check");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("gate.json")).unwrap()).unwrap();
+    assert_eq!(json["checks"].as_array().unwrap().len(), 2);
+    // `report` draws the same page again from the folder.
+    loadtest().arg("report").arg(&out).assert().success();
+    assert_eq!(page(), html);
+    // A gate that cannot run removes its earlier verdict, from the folder and from the page.
+    loadtest().arg("gate").arg(&out).args(["--baseline", "no-such-baseline"]).assert().code(2);
+    assert!(!out.join("gate.json").exists());
+    assert!(!page().contains("id=\"gate\""), "no stale verdict on the page");
+}

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 pub const GATE_MD: &str = "gate.md";
 pub const GATE_XML: &str = "gate.xml";
+/// The outcome as JSON: what the run's index.html shows as the gate's verdict.
+pub const GATE_JSON: &str = "gate.json";
 /// Where `--baseline NAME` looks when NAME is not a folder.
 pub const BASELINES: &str = "reports/baselines";
 
@@ -23,20 +25,26 @@ pub fn check(run: &Path, opts: &GateOptions, out: Option<&Path>) -> Result<(), F
     let dir = out.unwrap_or(run);
     let outcome = evaluate(run, opts).and_then(|o| {
         let made = if out.is_some() { std::fs::create_dir_all(dir).map_err(|e| e.to_string()) } else { Ok(()) };
-        let files = [PathBuf::from(GATE_MD), PathBuf::from(GATE_XML)];
+        let files = [PathBuf::from(GATE_MD), PathBuf::from(GATE_XML), PathBuf::from(GATE_JSON)];
         made.and_then(|()| report::check_writable(dir, &files)).map_err(|e| {
             Failure::input(format!("cannot write gate.md and gate.xml to {}: {e}; pass --out DIR", dir.display()))
         })?;
         Ok(o)
     });
-    let outcome = outcome.inspect_err(|_| remove_stale(dir))?;
+    let outcome = outcome.inspect_err(|_| {
+        if remove_stale(dir) {
+            show_on_page(dir);
+        }
+    })?;
     crate::out!("{}", gate::render::table(&outcome));
     std::fs::write(dir.join(GATE_MD), gate::render::markdown(&outcome))
         .and_then(|()| std::fs::write(dir.join(GATE_XML), gate::junit::render(&outcome)))
+        .and_then(|()| std::fs::write(dir.join(GATE_JSON), serde_json::to_string_pretty(&outcome).unwrap_or_default()))
         .map_err(|e| {
             Failure::runtime(format!("cannot write gate.md and gate.xml to {}: {e}; pass --out DIR", dir.display()))
         })?;
     crate::outln!("wrote {} and {}", dir.join(GATE_MD).display(), dir.join(GATE_XML).display());
+    show_on_page(dir);
     let failed = outcome.failed();
     if failed.is_empty() {
         return Ok(());
@@ -95,9 +103,31 @@ fn evaluate(run: &Path, opts: &GateOptions) -> Result<Outcome, Failure> {
     })
 }
 
-/// Removes gate.md and gate.xml from `dir` if an earlier gate wrote them (a file of that name that this program
-/// did not write is left alone).
-fn remove_stale(dir: &Path) {
+/// A run folder's index.html is drawn again so that it shows the verdict (a repeat folder has no page). The page is
+/// a view: if it cannot be redrawn, the gate's own files still stand, and a warning says so.
+fn show_on_page(dir: &Path) {
+    let page = dir.join(crate::export::INDEX_HTML);
+    if !page.is_file() || !dir.join(report::SUMMARY).is_file() {
+        return;
+    }
+    let drawn = crate::export::RunData::load(dir).map_err(|e| e.to_string()).and_then(|run| {
+        let html = crate::export::html::index(&run).map_err(|e| e.to_string())?;
+        std::fs::write(&page, html).map_err(|e| e.to_string())
+    });
+    if let Err(e) = drawn {
+        crate::errln!("warning: {} does not show the gate's verdict: {e}", page.display());
+    }
+}
+
+/// Removes gate.md, gate.xml and gate.json from `dir` if an earlier gate wrote them (a file of that name that this
+/// program did not write is left alone).
+/// Says whether a verdict (gate.json) was removed.
+fn remove_stale(dir: &Path) -> bool {
+    let json = dir.join(GATE_JSON);
+    let verdict = std::fs::read_to_string(&json).is_ok_and(|t| serde_json::from_str::<Outcome>(&t).is_ok());
+    if verdict {
+        drop(std::fs::remove_file(&json));
+    }
     for (name, mark) in [(GATE_MD, gate::render::MARK), (GATE_XML, gate::junit::MARK)] {
         let path = dir.join(name);
         let head = std::fs::File::open(&path).and_then(|f| {
@@ -108,6 +138,7 @@ fn remove_stale(dir: &Path) {
             drop(std::fs::remove_file(&path));
         }
     }
+    verdict
 }
 
 /// A folder, or the name of a baseline under reports/baselines/.

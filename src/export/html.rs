@@ -53,7 +53,7 @@ table { border-collapse: collapse; background: #fff; font-size: 14px; }
 th, td { border: 1px solid #e3e3e3; padding: 4px 10px; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 12px; overflow-x: auto; font-size: 13px; }
 .grid { display: grid; gap: 12px; } .better { color: #2e7d32; } .worse { color: #c62828; }
-nav#toc { margin: 12px 0; font-size: 14px; } .u-legend { font-size: 13px; }
+.verdict { font-size: 18px; } nav#toc { margin: 12px 0; font-size: 14px; } .u-legend { font-size: 13px; }
 figure.interactive { overflow: hidden; }
 .warning { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 6px; padding: 10px 14px; }
 "#;
@@ -336,6 +336,48 @@ const TOC: &str = "<nav id=\"toc\"><a href=\"#key-figures-h\">Key figures</a> ·
                    accounting</a> · <a href=\"#interactive\">Charts</a> · <a href=\"#static-charts\">Static charts</a> · \
                    <a href=\"#summary\">Summary</a> · <a href=\"#scenario-toml\">Scenario</a></nav>\n";
 
+/// The gate's verdict, when the run was gated (`gate.json`, written by `loadtest gate` or `run --baseline`): the
+/// failed checks first, then every check.
+fn gate_verdict(run: &RunData) -> Option<String> {
+    let text = std::fs::read_to_string(run.dir.join(crate::commands::gate::GATE_JSON)).ok()?;
+    let o: crate::gate::Outcome = serde_json::from_str(&text).ok()?;
+    let failed = o.failed();
+    let (class, word) = if failed.is_empty() { ("ok", "passed") } else { ("bad", "failed") };
+    let mut b = format!(
+        "<section id=\"gate\">\n<h2>Gate</h2>\n<p class=\"verdict {class}\">Gate {word}: {} of {} checks failed{}</p>\n",
+        failed.len(),
+        o.checks.len(),
+        o.baseline.as_ref().map_or(String::new(), |b| format!(" (against baseline {})", escape(b)))
+    );
+    if !failed.is_empty() {
+        b.push_str("<ul>\n");
+        for c in &failed {
+            let _ = writeln!(b, "<li>{}</li>", escape(&c.message()));
+        }
+        b.push_str("</ul>\n");
+    }
+    b.push_str(
+        "<details><summary>Every check</summary>\n<table id=\"gate-checks\">\n<tr><th></th><th>check</th>\
+                <th>metric</th><th>value</th><th>limit / baseline</th><th>note</th></tr>\n",
+    );
+    for c in &o.checks {
+        let _ = writeln!(
+            b,
+            "<tr><td class=\"{}\">{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td>\
+             <td>{}</td></tr>",
+            if c.passed { "ok" } else { "bad" },
+            if c.passed { "pass" } else { "FAIL" },
+            c.kind.as_str(),
+            escape(&c.metric),
+            escape(&c.value),
+            escape(&c.limit),
+            escape(&c.note)
+        );
+    }
+    b.push_str("</table>\n</details>\n</section>\n");
+    Some(b)
+}
+
 /// Seconds of scenario time the page's charts span.
 fn seconds(run: &RunData) -> u64 {
     let end = if run.summary.duration_s.is_finite() { run.summary.duration_s.max(0.0).ceil() as u64 } else { 0 };
@@ -361,6 +403,9 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
         b.push_str("</ul>\n");
     }
     b.push_str(TOC);
+    if let Some(g) = gate_verdict(run) {
+        b.push_str(&g);
+    }
     b.push_str("<h2 id=\"key-figures-h\">Key figures</h2>\n<div class=\"cards\" id=\"key-figures\">");
     let d = &s.downstream;
     if d.capacity_per_s > 0.0 {

@@ -13,7 +13,8 @@ use metric::NullMeans;
 use source::{Source, Worst};
 use threshold::{Op, Threshold};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Threshold,
     Regression,
@@ -29,7 +30,7 @@ impl Kind {
 }
 
 /// One check and its verdict, ready to render.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Check {
     pub kind: Kind,
     /// The metric key, e.g. `latency_ms.p99[10s]`.
@@ -66,8 +67,8 @@ impl Check {
     }
 }
 
-/// Everything one gate run found.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything one gate run found (also written as gate.json, which the run's page shows).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// The run (or repeat) folder, as given.
     pub run: String,
