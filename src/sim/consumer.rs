@@ -237,7 +237,7 @@ impl Engine<'_> {
                     job.call = Some((req, caller));
                 }
                 if let Some(t) = self.cfg.downstream.as_ref().and_then(|d| d.timeout) {
-                    self.q.push(now.saturating_add(t.ns()), Ev::CallTimeout { consumer: c, slot, token });
+                    self.q.push_in_order(now.saturating_add(t.ns()), Ev::CallTimeout { consumer: c, slot, token });
                 }
             }
         }
