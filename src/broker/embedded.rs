@@ -7,12 +7,14 @@
 //! With Service Bus semantics (`PeekLock`) a delivery's lock also runs out: see `lock.rs`.
 
 mod lock;
+mod tags;
 
 use super::{Broker, BrokerEvent, DeadLetterReason, Delivery, Depths, Envelope};
 use crate::scenario::{Overflow, PeekLock, QueueCfg};
 use crate::time::Nanos;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
+use tags::TagMap;
 
 #[derive(Clone, Copy, Debug)]
 struct Queued {
@@ -50,9 +52,9 @@ pub struct EmbeddedBroker {
     overflow: Overflow,
     ready: VecDeque<Queued>,
     delayed: BinaryHeap<Reverse<DelayedKey>>,
-    delayed_envs: BTreeMap<u64, Envelope>,
+    delayed_envs: TagMap<Envelope>,
     next_seq: u64,
-    unacked: BTreeMap<u64, Held>,
+    unacked: TagMap<Held>,
     channels: Vec<Channel>,
     next_tag: u64,
     rr: usize,
@@ -93,9 +95,9 @@ impl EmbeddedBroker {
             overflow: q.overflow,
             ready: VecDeque::new(),
             delayed: BinaryHeap::new(),
-            delayed_envs: BTreeMap::new(),
+            delayed_envs: TagMap::default(),
             next_seq: 0,
-            unacked: BTreeMap::new(),
+            unacked: TagMap::default(),
             channels: Vec::new(),
             next_tag: 1,
             rr: 0,
@@ -148,11 +150,11 @@ impl EmbeddedBroker {
     }
 
     fn take_unacked(&mut self, consumer: u32, tag: u64) -> Taken {
-        match self.unacked.get(&tag) {
+        match self.unacked.get(tag) {
             Some(h) if h.consumer == consumer => {}
             _ => return Taken::Unknown,
         }
-        let Some(h) = self.unacked.remove(&tag) else { return Taken::Unknown };
+        let Some(h) = self.unacked.remove(tag) else { return Taken::Unknown };
         let ch = self.channel(consumer);
         ch.unacked = ch.unacked.saturating_sub(1);
         if h.lost {
@@ -277,10 +279,10 @@ impl Broker for EmbeddedBroker {
         let ch = self.channel(consumer);
         ch.open = false;
         ch.unacked = 0;
-        let tags: Vec<u64> = self.unacked.iter().filter(|(_, h)| h.consumer == consumer).map(|(t, _)| *t).collect();
+        let tags = self.unacked.keys_where(|h| h.consumer == consumer);
         // Back to the head in their original order: push the newest first. Lost locks are already back.
         for tag in tags.into_iter().rev() {
-            match self.unacked.remove(&tag) {
+            match self.unacked.remove(tag) {
                 Some(h) if h.lost => {
                     if let Some(l) = &mut self.locks {
                         l.stale_dropped();
@@ -312,7 +314,7 @@ impl Broker for EmbeddedBroker {
                 break;
             }
             self.delayed.pop();
-            if let Some(env) = self.delayed_envs.remove(&k.seq) {
+            if let Some(env) = self.delayed_envs.remove(k.seq) {
                 self.enqueue(now, env, false, out);
             }
         }
@@ -323,7 +325,7 @@ impl Broker for EmbeddedBroker {
         if self.locks.is_none() {
             return true;
         }
-        self.unacked.get(&tag).is_some_and(|h| h.consumer == consumer && !h.lost)
+        self.unacked.get(tag).is_some_and(|h| h.consumer == consumer && !h.lost)
     }
 
     fn handler_started(&mut self, now: Nanos, consumer: u32, tag: u64) {

@@ -60,7 +60,7 @@ impl EmbeddedBroker {
                 break;
             }
             l.due.pop();
-            let Some(h) = self.unacked.get_mut(&tag) else { continue };
+            let Some(h) = self.unacked.get_mut(tag) else { continue };
             if h.lost || h.locked_until != t {
                 continue;
             }
@@ -82,7 +82,7 @@ impl EmbeddedBroker {
         if l.cfg.renew_for == 0 {
             return;
         }
-        let Some(h) = self.unacked.get_mut(&tag).filter(|h| h.consumer == consumer && !h.lost) else { return };
+        let Some(h) = self.unacked.get_mut(tag).filter(|h| h.consumer == consumer && !h.lost) else { return };
         let until = now.saturating_add(l.cfg.renew_for);
         if until > h.locked_until {
             h.locked_until = until;
