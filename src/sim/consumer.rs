@@ -196,7 +196,7 @@ impl Engine<'_> {
                 b.first_attempt(now);
             }
         }
-        let work = self.cfg.consumers.service_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
+        let work = self.handler_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
         self.q.push(now.saturating_add(work), Ev::LocalDone { consumer: c, slot, token });
     }
 

@@ -32,6 +32,8 @@ pub struct Engine<'a> {
     pub(super) notices: Vec<Notice>,
     notice_scratch: Vec<Notice>,
     pub(super) consumers: Vec<Consumer>,
+    /// The handlers' local work per attempt (`consumers.service_time`, parameters computed once).
+    pub(super) handler_time: crate::dist::Sampler,
     pub(super) downstream: Option<Downstream>,
     arrivals: Arrivals,
     pub(super) produced_all: bool,
@@ -106,6 +108,7 @@ impl<'a> Engine<'a> {
             notices: Vec::with_capacity(64),
             notice_scratch: Vec::with_capacity(64),
             consumers,
+            handler_time: cfg.consumers.service_time.sampler(),
             downstream: cfg.downstream.as_ref().map(Downstream::new),
             arrivals: Arrivals::new(&cfg.producers.rate, cfg.messages).until(cfg.producers.produce_for),
             produced_all: false,
