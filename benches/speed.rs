@@ -4,7 +4,8 @@
 //! - the engine alone, in process, with no report: wall time, events per second, nanoseconds per message;
 //! - the event-queue floor, measured in the same run: a std `BinaryHeap` push+pop of an entry of the engine's
 //!   event size at the engine's mean number of pending events, times the events the engine handled per message;
-//! - the whole `loadtest run` of the release binary (report folder included): wall time and peak RSS.
+//! - the whole `loadtest run` of the release binary (report folder included): wall time, and peak RSS of the
+//!   whole process (`wait4`) and of the simulation before the report (run.json's `peak_rss_mb`).
 //!
 //! `cargo bench --bench speed -- --quick` leaves out the 10,000,000-message steady state and the 1,000,000 storm.
 
@@ -80,24 +81,30 @@ fn heap_floor_ns(len: usize) -> f64 {
     median(rounds)
 }
 
-/// Runs the release binary and returns (wall seconds, peak RSS MiB from its run.json).
-fn run_binary(args: &[&str]) -> (f64, f64) {
+/// Runs the release binary and returns (wall seconds, peak RSS MiB of the simulation from its run.json, peak RSS
+/// MiB of the whole process, rendering included, from `wait4`).
+#[allow(clippy::zombie_processes)] // the child is reaped by `wait4`, which also gives its peak RSS
+fn run_binary(args: &[&str]) -> (f64, f64, f64) {
     let out = tempfile::TempDir::new().unwrap();
     let t = Instant::now();
-    let status = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+    let child = Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .arg("run")
         .args(args)
         .arg("-q")
         .arg("--out")
         .arg(out.path().join("run"))
         .stdout(std::process::Stdio::null())
-        .status()
+        .spawn()
         .unwrap();
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waits for our own child; `status` and `usage` are valid for writes.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let wall = t.elapsed().as_secs_f64();
-    assert!(status.success());
+    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "loadtest run failed");
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("run/run.json")).unwrap()).unwrap();
-    (wall, meta["peak_rss_mb"].as_f64().unwrap_or(f64::NAN))
+    let sim = meta["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
+    (wall, sim, usage.ru_maxrss as f64 / 1024.0)
 }
 
 struct Case {
@@ -139,13 +146,14 @@ fn main() {
         let op = heap_floor_ns(o.mean_queue_len.round() as usize);
         let floor = op * per_msg;
         let ns_msg = engine * 1e9 / c.messages as f64;
-        let whole: Vec<(f64, f64)> = (0..c.rounds.min(5)).map(|_| run_binary(&[c.file, "--set", &set])).collect();
+        let whole: Vec<(f64, f64, f64)> = (0..c.rounds.min(5)).map(|_| run_binary(&[c.file, "--set", &set])).collect();
         let wall = median(whole.iter().map(|r| r.0).collect());
-        let rss = whole.iter().map(|r| r.1).fold(f64::NAN, f64::max);
+        let sim_rss = whole.iter().map(|r| r.1).fold(f64::NAN, f64::max);
+        let rss = whole.iter().map(|r| r.2).fold(f64::NAN, f64::max);
         println!(
             "{} {}: engine {engine:.3} s, {} events ({per_msg:.2}/msg, {:.2} M/s), {ns_msg:.0} ns/msg; \
              floor {op:.1} ns per push+pop at {:.0} pending ({:.1} in the heap) = {floor:.0} ns/msg ({:.2}x); \
-             whole run {wall:.3} s ({:.2}x engine), peak RSS {rss:.1} MiB",
+             whole run {wall:.3} s ({:.2}x engine), peak RSS {rss:.1} MiB (simulation {sim_rss:.1} MiB)",
             c.name,
             c.messages,
             o.events,
@@ -156,7 +164,7 @@ fn main() {
             wall / engine,
         );
         rows.push(format!(
-            "| {} | {} | {:.2} M | {ns_msg:.0} ns / {floor:.0} ns ({:.2}x) | {wall:.2} s / {engine:.2} s ({:.2}x) | {rss:.1} MiB |",
+            "| {} | {} | {:.2} M | {ns_msg:.0} ns / {floor:.0} ns ({:.2}x) | {wall:.2} s / {engine:.2} s ({:.2}x) | {rss:.1} MiB | {sim_rss:.1} MiB |",
             c.name,
             thousands(c.messages),
             o.events as f64 / engine / 1e6,
@@ -165,8 +173,11 @@ fn main() {
         ));
     }
     println!();
-    println!("| workload | messages | engine events/s | per message: engine / floor | whole run / engine | peak RSS |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| workload | messages | engine events/s | per message: engine / floor | whole run / engine | peak RSS | \
+         of which the simulation |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }
