@@ -66,7 +66,7 @@ impl EmbeddedBroker {
             }
             h.lost = true;
             l.stale += 1;
-            out.push(BrokerEvent::LockExpired { consumer: h.consumer, env: h.q.env, delivery_count: h.q.count });
+            out.push(BrokerEvent::LockExpired { consumer: h.consumer, env: h.q.env(), delivery_count: h.q.count });
             back.push(h.q);
         }
         // Back to the head in delivery order: push the newest first.
