@@ -36,23 +36,48 @@ impl Dist {
         }
     }
 
-    /// Draws one duration; `factor` scales it (latency spikes).
+    /// Draws one duration; `factor` scales it (latency spikes). For many draws, `sampler` computes the
+    /// parameters once.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, factor: f64) -> Nanos {
-        let v = match *self {
-            Dist::Fixed { value } => value.0 as f64,
-            Dist::Uniform { min, max } => {
-                if max.0 <= min.0 {
-                    min.0 as f64
-                } else {
-                    rng.random_range(min.0 as f64..max.0 as f64)
-                }
-            }
-            Dist::Exponential { mean } => {
-                let e: f64 = Exp1.sample(rng);
-                e * mean.0 as f64
-            }
+        self.sampler().sample(rng, factor)
+    }
+
+    /// The distribution with its parameters computed (a lognormal's `mu` and `sigma`), for drawing on a hot path.
+    pub fn sampler(&self) -> Sampler {
+        match *self {
+            Dist::Fixed { value } => Sampler::Fixed(value.0 as f64),
+            Dist::Uniform { min, max } if max.0 <= min.0 => Sampler::Fixed(min.0 as f64),
+            Dist::Uniform { min, max } => Sampler::Uniform(min.0 as f64, max.0 as f64),
+            Dist::Exponential { mean } => Sampler::Exponential(mean.0 as f64),
             Dist::Lognormal { median, p99 } => {
                 let (mu, sigma) = lognormal_params(median, p99);
+                Sampler::Lognormal { mu, sigma }
+            }
+        }
+    }
+}
+
+/// A `Dist` ready to draw from: the same draws from the same random numbers, without per-draw set-up.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sampler {
+    Fixed(f64),
+    Uniform(f64, f64),
+    Exponential(f64),
+    Lognormal { mu: f64, sigma: f64 },
+}
+
+impl Sampler {
+    /// Draws one duration; `factor` scales it (latency spikes).
+    #[inline]
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, factor: f64) -> Nanos {
+        let v = match *self {
+            Sampler::Fixed(v) => v,
+            Sampler::Uniform(min, max) => rng.random_range(min..max),
+            Sampler::Exponential(mean) => {
+                let e: f64 = Exp1.sample(rng);
+                e * mean
+            }
+            Sampler::Lognormal { mu, sigma } => {
                 let z: f64 = StandardNormal.sample(rng);
                 (mu + sigma * z).exp()
             }
@@ -103,5 +128,22 @@ mod tests {
             assert!((mean / d.mean_ns() - 1.0).abs() < 0.02, "{d:?}: {mean}");
         }
         assert_eq!(Dist::fixed(ms(3)).sample(&mut rng, 2.0), 6 * 1_000_000);
+    }
+
+    #[test]
+    fn a_sampler_draws_what_the_distribution_draws() {
+        for d in [
+            Dist::Lognormal { median: ms(15), p99: ms(80) },
+            Dist::Exponential { mean: ms(7) },
+            Dist::Uniform { min: ms(1), max: ms(9) },
+            Dist::Uniform { min: ms(4), max: ms(4) },
+            Dist::fixed(ms(2)),
+        ] {
+            let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(3), ChaCha8Rng::seed_from_u64(3));
+            let s = d.sampler();
+            for _ in 0..1000 {
+                assert_eq!(s.sample(&mut a, 1.5), d.sample(&mut b, 1.5), "{d:?}");
+            }
+        }
     }
 }

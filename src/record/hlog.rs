@@ -104,7 +104,7 @@ fn index_for(v: u64) -> usize {
 }
 
 /// The highest value that lands in the same slot as `v` (what `Histogram::max` reports).
-fn highest_equivalent(v: u64) -> u64 {
+pub(super) fn highest_equivalent(v: u64) -> u64 {
     let bucket = LEADING_ZERO_COUNT_BASE - (v | SUB_BUCKET_MASK).leading_zeros();
     ((v >> bucket) << bucket) + (1 << bucket) - 1
 }

@@ -4,6 +4,7 @@
 pub mod episodes;
 pub mod hlog;
 pub mod ledger;
+mod second;
 pub mod series;
 
 use crate::broker::{DeadLetterReason, Envelope};
@@ -108,7 +109,7 @@ pub struct Recorder {
     /// The series has a `failed_throttled` column (adaptive throttling is configured).
     throttled_column: bool,
     next_flush: Nanos,
-    sec_latency: Histogram<u64>,
+    sec_latency: second::SecondLatency,
     nominal_capacity: f64,
     waves: Episodes,
     failure_eps: Episodes,
@@ -123,7 +124,7 @@ impl Recorder {
             row: Row::default(),
             throttled_column: false,
             next_flush: NS_PER_SEC,
-            sec_latency: new_histogram(),
+            sec_latency: second::SecondLatency::default(),
             nominal_capacity,
             waves: Episodes::new(episode_gap_s),
             failure_eps: Episodes::new(episode_gap_s),
@@ -218,12 +219,11 @@ impl Recorder {
         row.in_system = g.in_system;
         row.consumers = g.consumers;
         row.capacity = (g.capacity * 1000.0).round() / 1000.0;
-        if !self.sec_latency.is_empty() {
+        if let Some(f) = self.sec_latency.close() {
             let ms = |us: u64| us as f64 / 1000.0;
-            row.latency_p50_ms = Some(ms(self.sec_latency.value_at_quantile(0.5)));
-            row.latency_p99_ms = Some(ms(self.sec_latency.value_at_quantile(0.99)));
-            row.latency_max_ms = Some(ms(self.sec_latency.max()));
-            self.sec_latency.reset();
+            row.latency_p50_ms = Some(ms(f.p50));
+            row.latency_p99_ms = Some(ms(f.p99));
+            row.latency_max_ms = Some(ms(f.max));
         }
         let sec = row.time_s;
         self.series.close_latency_second(sec)?;
@@ -345,7 +345,7 @@ impl Recorder {
         self.row.completed += 1;
         let us = (now.saturating_sub(env.intended) / 1000).max(1);
         self.r.latency.saturating_record(us);
-        self.sec_latency.saturating_record(us);
+        self.sec_latency.record(us);
         self.series.latency(us);
         self.r.latency_raw.saturating_record((now.saturating_sub(env.published) / 1000).max(1));
     }

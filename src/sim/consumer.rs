@@ -196,7 +196,7 @@ impl Engine<'_> {
                 b.first_attempt(now);
             }
         }
-        let work = self.cfg.consumers.service_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
+        let work = self.handler_time.sample(&mut self.rng.handler, 1.0).max(MIN_ATTEMPT_NS);
         self.q.push(now.saturating_add(work), Ev::LocalDone { consumer: c, slot, token });
     }
 
@@ -237,7 +237,7 @@ impl Engine<'_> {
                     job.call = Some((req, caller));
                 }
                 if let Some(t) = self.cfg.downstream.as_ref().and_then(|d| d.timeout) {
-                    self.q.push(now.saturating_add(t.ns()), Ev::CallTimeout { consumer: c, slot, token });
+                    self.q.push_in_order(now.saturating_add(t.ns()), Ev::CallTimeout { consumer: c, slot, token });
                 }
             }
         }

@@ -5,7 +5,7 @@
 //! Without this model no retry storm can emerge: it is what turns synchronized retries into renewed overload.
 
 use super::events::{Ev, EventQueue};
-use crate::dist::Dist;
+use crate::dist::{Dist, Sampler};
 use crate::scenario::{CrashCfg, DownstreamCfg, ErrorRates, FailureKind, OnTimeout, OutageMode};
 use crate::time::Nanos;
 use rand::{Rng, RngExt};
@@ -71,6 +71,7 @@ enum Health {
 pub struct Downstream {
     servers: u32,
     service_time: Dist,
+    draw: Sampler,
     on_timeout: OnTimeout,
     queue_limit: Option<u64>,
     crash: Option<CrashCfg>,
@@ -105,6 +106,7 @@ impl Downstream {
         Downstream {
             servers: cfg.servers,
             service_time: cfg.service_time.clone(),
+            draw: cfg.service_time.sampler(),
             on_timeout: cfg.on_timeout,
             queue_limit: cfg.queue_limit,
             crash: cfg.crash.clone(),
@@ -207,7 +209,7 @@ impl Downstream {
         r.in_service = true;
         let token = r.token;
         self.busy += 1;
-        let work = self.service_time.sample(rng, self.factor).max(1);
+        let work = self.draw.sample(rng, self.factor).max(1);
         r.done_at = now.saturating_add(work);
         q.push(r.done_at, Ev::ServerDone { req: id, token });
     }

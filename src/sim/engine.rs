@@ -32,6 +32,8 @@ pub struct Engine<'a> {
     pub(super) notices: Vec<Notice>,
     notice_scratch: Vec<Notice>,
     pub(super) consumers: Vec<Consumer>,
+    /// The handlers' local work per attempt (`consumers.service_time`, parameters computed once).
+    pub(super) handler_time: crate::dist::Sampler,
     pub(super) downstream: Option<Downstream>,
     arrivals: Arrivals,
     pub(super) produced_all: bool,
@@ -54,6 +56,10 @@ pub struct Engine<'a> {
     pacer: Option<Pacer>,
     pub(super) stop_at: Nanos,
     pub(super) events: u64,
+    /// Events pending (all of them, and those in the heap) summed at every handled event: the queue lengths the
+    /// speed benchmark prices its event-queue floor at.
+    queue_len_sum: u64,
+    heap_len_sum: u64,
 }
 
 /// Loop turns between two looks at the signal flag in virtual time (a relaxed atomic load, but not for free).
@@ -80,6 +86,9 @@ pub struct Ended {
     /// The signal that stopped the run (virtual time; a real broker's run reports it in its `RealReport`).
     pub signal: Option<i32>,
     pub events: u64,
+    /// Mean events pending when one was taken (heap and fixed-delay FIFO), and of those the mean in the heap.
+    pub mean_queue_len: f64,
+    pub mean_heap_len: f64,
     /// State at the end, for the last row of the series.
     pub gauges: Gauges,
 }
@@ -106,6 +115,7 @@ impl<'a> Engine<'a> {
             notices: Vec::with_capacity(64),
             notice_scratch: Vec::with_capacity(64),
             consumers,
+            handler_time: cfg.consumers.service_time.sampler(),
             downstream: cfg.downstream.as_ref().map(Downstream::new),
             arrivals: Arrivals::new(&cfg.producers.rate, cfg.messages).until(cfg.producers.produce_for),
             produced_all: false,
@@ -127,6 +137,8 @@ impl<'a> Engine<'a> {
             pacer,
             stop_at,
             events: 0,
+            queue_len_sum: 0,
+            heap_len_sum: 0,
         }
     }
 
@@ -168,6 +180,8 @@ impl<'a> Engine<'a> {
                 self.broker.wake(next, &mut self.out);
             } else if let Some((_, ev)) = self.q.pop() {
                 self.events += 1;
+                self.queue_len_sum += self.q.len() as u64 + 1;
+                self.heap_len_sum += self.q.heap_len() as u64;
                 self.handle(ev);
                 if self.events % super::PROGRESS_EVERY == 0 {
                     progress(self.progress());
@@ -203,7 +217,10 @@ impl<'a> Engine<'a> {
         progress(self.progress());
         self.record_resilience();
         let gauges = self.gauges();
-        let ended = Ended { at: self.now, by_limit, limit, signal, events: self.events, gauges };
+        let per_event = |sum: u64| sum as f64 / self.events.max(1) as f64;
+        let (mean_queue_len, mean_heap_len) = (per_event(self.queue_len_sum), per_event(self.heap_len_sum));
+        let ended =
+            Ended { at: self.now, by_limit, limit, signal, events: self.events, mean_queue_len, mean_heap_len, gauges };
         Ok(Finished { ended, rec: self.rec, depths: self.broker.depths(), downstream: self.downstream, real: None })
     }
 

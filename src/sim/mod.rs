@@ -36,6 +36,9 @@ pub struct Outcome {
     /// A signal stopped a virtual-time run (SIGINT, SIGTERM, SIGHUP); the report is complete up to then.
     pub signal: Option<i32>,
     pub events: u64,
+    /// Mean events pending when the engine took one (all, and those in its heap); 0 on a real broker.
+    pub mean_queue_len: f64,
+    pub mean_heap_len: f64,
     /// What the broker still held at the end.
     pub depths: Depths,
     pub downstream_crashes: u64,
@@ -114,6 +117,8 @@ pub fn run_on(
         limit: ended.limit,
         signal: ended.signal,
         events: ended.events,
+        mean_queue_len: ended.mean_queue_len,
+        mean_heap_len: ended.mean_heap_len,
         depths,
         downstream_crashes: downstream.as_ref().map_or(0, |d| d.crashes),
         downstream_peak_in_system: downstream.as_ref().map_or(0, |d| d.peak_in_system),

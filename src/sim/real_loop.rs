@@ -138,7 +138,16 @@ impl Engine<'_> {
             None => Default::default(),
         };
         let by_limit = reason == EndReason::DurationLimit;
-        let ended = Ended { at: self.now, by_limit, limit, signal: None, events: self.events, gauges };
+        let ended = Ended {
+            at: self.now,
+            by_limit,
+            limit,
+            signal: None,
+            events: self.events,
+            mean_queue_len: 0.0,
+            mean_heap_len: 0.0,
+            gauges,
+        };
         let depths = self.broker.depths();
         Ok(Finished { ended, rec: self.rec, depths, downstream: self.downstream, real: Some(report) })
     }

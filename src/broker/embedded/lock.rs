@@ -60,13 +60,13 @@ impl EmbeddedBroker {
                 break;
             }
             l.due.pop();
-            let Some(h) = self.unacked.get_mut(&tag) else { continue };
+            let Some(h) = self.unacked.get_mut(tag) else { continue };
             if h.lost || h.locked_until != t {
                 continue;
             }
             h.lost = true;
             l.stale += 1;
-            out.push(BrokerEvent::LockExpired { consumer: h.consumer, env: h.q.env, delivery_count: h.q.count });
+            out.push(BrokerEvent::LockExpired { consumer: h.consumer, env: h.q.env(), delivery_count: h.q.count });
             back.push(h.q);
         }
         // Back to the head in delivery order: push the newest first.
@@ -82,7 +82,7 @@ impl EmbeddedBroker {
         if l.cfg.renew_for == 0 {
             return;
         }
-        let Some(h) = self.unacked.get_mut(&tag).filter(|h| h.consumer == consumer && !h.lost) else { return };
+        let Some(h) = self.unacked.get_mut(tag).filter(|h| h.consumer == consumer && !h.lost) else { return };
         let until = now.saturating_add(l.cfg.renew_for);
         if until > h.locked_until {
             h.locked_until = until;

@@ -180,6 +180,13 @@ fn a_paused_consumer_gets_nothing_new_but_can_ack() {
     assert_eq!(b.depths(), Depths { ready: 1, unacked: 0, delayed: 0, dead: 0, external_consumers: None });
 }
 
+#[test]
+fn a_queued_message_takes_48_bytes_and_keeps_its_envelope() {
+    assert_eq!(std::mem::size_of::<Queued>(), 48);
+    let env = Envelope { id: 7, intended: 1, published: 2, size: 512, poison: true, redeliveries: 3 };
+    assert_eq!(Queued::new(env, 9).env(), env);
+}
+
 #[cfg(test)]
 #[path = "tests_lock.rs"]
 mod peek_lock;
