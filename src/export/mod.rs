@@ -7,6 +7,7 @@ pub mod data;
 pub mod html;
 pub mod latency;
 pub mod latency_dist;
+pub mod thin;
 
 mod backlog;
 mod retry_storm;
