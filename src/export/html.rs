@@ -320,6 +320,12 @@ fn summary_table(run: &RunData) -> String {
 
 /// The whole `index.html`.
 pub fn index(run: &RunData) -> Result<String, ChartError> {
+    let svgs = super::charts().iter().map(|c| c.svg(run)).collect::<Result<Vec<String>, _>>()?;
+    index_with(run, &svgs)
+}
+
+/// `index` with the charts' SVGs already drawn (`svgs`, in the order of `charts()`).
+pub fn index_with(run: &RunData, svgs: &[String]) -> Result<String, ChartError> {
     let s = &run.summary;
     let mut b = String::new();
     let _ = writeln!(b, "<header>\n<h1>{}</h1>", escape(&s.scenario.name));
@@ -370,12 +376,12 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
     }
 
     b.push_str("<h2>Charts</h2>\n<div id=\"charts\">\n");
-    for c in super::charts() {
+    for (c, svg) in super::charts().into_iter().zip(svgs) {
         let links = [
             (format!("{}/{}.svg", super::CHARTS_DIR, c.name()), "SVG".to_string()),
             (format!("{}/{}.png", super::CHARTS_DIR, c.name()), "PNG".to_string()),
         ];
-        b.push_str(&figure(&format!("chart-{}", c.name()), c.title(), &c.svg(run)?, &links));
+        b.push_str(&figure(&format!("chart-{}", c.name()), c.title(), svg, &links));
     }
     b.push_str("</div>\n");
 
