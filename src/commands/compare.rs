@@ -21,11 +21,14 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         ("comparison.md".to_string(), table::markdown(&c).into_bytes()),
         ("comparison.json".to_string(), table::json(&c).into_bytes()),
     ];
+    let mut overlays = Vec::new();
     for chart in overlay::charts() {
-        files.push((format!("{}.svg", chart.name()), chart.svg(&runs).map_err(draw)?.into_bytes()));
+        let svg = chart.svg(&runs).map_err(draw)?;
+        files.push((format!("{}.svg", chart.name()), svg.clone().into_bytes()));
         files.push((format!("{}.png", chart.name()), chart.png(&runs).map_err(draw)?));
+        overlays.push(svg);
     }
-    files.push(("comparison.html".to_string(), html::render(&c, &runs).map_err(draw)?.into_bytes()));
+    files.push(("comparison.html".to_string(), html::render(&c, &runs, &overlays).map_err(draw)?.into_bytes()));
     for (name, bytes) in files {
         write_file(&out.join(name), &bytes).map_err(fail)?;
     }

@@ -55,7 +55,8 @@ fn table(c: &Comparison) -> String {
 }
 
 /// The whole `comparison.html`: overlays first, then the metric table, then every run's charts side by side.
-pub fn render(c: &Comparison, runs: &[RunData]) -> Result<String, ChartError> {
+/// `overlays` are the overlay charts' SVGs, in the order of `overlay::charts()` (drawn once, for their files too).
+pub fn render(c: &Comparison, runs: &[RunData], overlays: &[String]) -> Result<String, ChartError> {
     let mut b = String::from("<header>\n<h1>Comparison</h1>\n<ul>\n");
     for (info, run) in c.runs.iter().zip(runs) {
         let _ = writeln!(
@@ -73,12 +74,12 @@ pub fn render(c: &Comparison, runs: &[RunData]) -> Result<String, ChartError> {
         let _ = writeln!(b, "<p class=\"warning\"><b>warning:</b> {}</p>", escape(w));
     }
     b.push_str("<h2>Overlays</h2>\n<div id=\"overlays\">\n");
-    for chart in super::overlay::charts() {
+    for (chart, svg) in super::overlay::charts().into_iter().zip(overlays) {
         let links = [
             (format!("{}.png", chart.name()), "PNG".to_string()),
             (format!("{}.svg", chart.name()), "SVG".to_string()),
         ];
-        b.push_str(&figure(chart.name(), chart.title(), &chart.svg(runs)?, &links));
+        b.push_str(&figure(chart.name(), chart.title(), svg, &links));
     }
     b.push_str("</div>\n");
     b.push_str(

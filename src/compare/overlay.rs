@@ -4,8 +4,8 @@
 
 use crate::export::chart::*;
 use crate::export::latency_dist;
+use crate::export::thin::{ch, At};
 use crate::export::RunData;
-use crate::record::series::seconds;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -33,7 +33,7 @@ fn title(what: &str, runs: &[RunData]) -> String {
 
 /// The time axis that spans the longest run.
 fn time_axis(runs: &[RunData]) -> TimeAxis {
-    let longest = runs.iter().max_by_key(|r| seconds(&r.rows));
+    let longest = runs.iter().max_by_key(|r| r.seconds);
     longest.map_or_else(|| TimeAxis::new(1.0, "virtual", 1.0), TimeAxis::of)
 }
 
@@ -42,14 +42,14 @@ fn per_second_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     runs: &[RunData],
     y_desc: &str,
-    value: fn(&crate::record::series::Row) -> f64,
+    value: usize,
     nominal: bool,
 ) -> Drawn
 where
     DB::ErrorType: 'static,
 {
     let axis = time_axis(runs);
-    let peak = runs.iter().flat_map(|r| r.rows.iter().map(value)).fold(0.0, f64::max);
+    let peak = runs.iter().map(|r| r.series.peak(value)).fold(0.0, f64::max);
     let cap = if nominal { runs.iter().map(|r| r.summary.downstream.capacity_per_s).fold(0.0, f64::max) } else { 0.0 };
     let y_max = headroom(peak.max(cap));
     let mut chart = plot(area, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 56)?;
@@ -59,10 +59,10 @@ where
         let dash = pal::MUTED.stroke_width(2);
         chart.draw_series(DashedLineSeries::new(vec![(0.0, cap), (axis.end, cap)], 10, 6, dash))?;
     }
-    let longest = runs.iter().map(|r| seconds(&r.rows)).max().unwrap_or(0);
+    let longest = runs.iter().map(|r| r.seconds).max().unwrap_or(0);
     let width = line_width(longest as usize, area.dim_in_pixel().0);
     for (i, r) in runs.iter().enumerate() {
-        let pts = r.rows.iter().map(|row| (axis.x(row.time_s as f64 + 0.5), value(row)));
+        let pts = r.series.line_dense(value, At::Mid).into_iter().map(|(t, y)| (axis.x(t), y));
         chart.draw_series(LineSeries::new(pts, color(i).stroke_width(width)))?;
     }
     Ok(())
@@ -99,7 +99,7 @@ impl Draw<[RunData]> for Attempts {
         k.push(Key::new("downstream down", Swatch::Fill(down, 0.16)));
         let area = page(root, &title(Draw::title(self), runs), sub, &k)?;
         let axis = time_axis(runs);
-        let peak = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.attempts())).max().unwrap_or(0) as f64;
+        let peak = runs.iter().map(|r| r.series.peak(ch::ATTEMPTS)).fold(0.0, f64::max);
         let cap = runs.iter().map(|r| r.summary.downstream.capacity_per_s).fold(0.0, f64::max);
         let y_max = headroom(peak.max(cap));
         let panels = area.split_evenly((runs.len(), 1));
@@ -114,18 +114,15 @@ impl Draw<[RunData]> for Attempts {
             mesh_styled(&mut chart, x_desc, "attempts / s", x_fmt, &|v| fmt_tick(*v), style)?;
             shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
             let down_spans = match run.summary.downstream.capacity_per_s > 0.0 {
-                true => crate::export::data::down_intervals(&run.rows),
+                true => run.series.down.clone(),
                 false => Vec::new(),
             };
             let style = down.mix(0.16).filled();
             chart.draw_series(
                 down_spans.iter().map(|(a, b)| Rectangle::new([(axis.x(*a), 0.0), (axis.x(*b), y_max)], style)),
             )?;
-            let mut pts = Vec::with_capacity(run.rows.len() * 2);
-            for r in &run.rows {
-                pts.push((axis.x(r.time_s as f64), r.attempts() as f64));
-                pts.push((axis.x(r.time_s as f64 + 1.0), r.attempts() as f64));
-            }
+            let pts: Vec<(f64, f64)> =
+                run.series.steps(ch::ATTEMPTS).into_iter().map(|(t, y)| (axis.x(t), y)).collect();
             chart.draw_series(AreaSeries::new(pts, 0.0, color(i).filled()))?;
             let nominal = run.summary.downstream.capacity_per_s;
             if nominal > 0.0 {
@@ -158,7 +155,7 @@ impl Draw<[RunData]> for Backlog {
     {
         let sub = "Ready + unacked + delayed at the end of each second (dead-lettered messages not included)";
         let area = page(root, &title(Draw::title(self), runs), sub, &with_extra_keys(runs, false))?;
-        per_second_lines(&area, runs, "messages", |r| r.backlog() as f64, false)
+        per_second_lines(&area, runs, "messages", ch::BACKLOG, false)
     }
 }
 
@@ -184,7 +181,7 @@ impl Draw<[RunData]> for LatencyP99 {
         mesh(&mut chart, &axis.label, &lat.desc("p99 latency"), &|v| fmt_num(*v), &|v| lat.label(*v))?;
         shade_faults(&mut chart, &runs[0], &axis, (lat.lo, lat.hi))?;
         for (i, r) in runs.iter().enumerate() {
-            let pts = r.rows.iter().map(|row| (axis.x(row.time_s as f64 + 0.5), row.latency_p99_ms.map(|v| lat.y(v))));
+            let pts = r.series.line(ch::P99, At::Mid).into_iter().map(|(t, v)| (axis.x(t), v.map(|v| lat.y(v))));
             crate::export::latency::draw_series(&mut chart, segments(pts), color(i), 2)?;
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! number of consuming replicas in a panel below on its own axis.
 
 use super::chart::*;
+use super::thin::{ch, At};
 use super::RunData;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -9,11 +10,11 @@ use plotters::prelude::*;
 pub struct Backlog;
 
 /// (label, colour, column).
-const DEPTHS: [Column<u64>; 4] = [
-    ("ready", pal::BLUE, |r| r.ready),
-    ("unacked (in consumers, incl. in-memory retries)", pal::ORANGE, |r| r.unacked),
-    ("delayed (waiting for redelivery)", pal::PURPLE, |r| r.delayed),
-    ("dead-letter queue", pal::RED, |r| r.dlq),
+const DEPTHS: [Column; 4] = [
+    ("ready", pal::BLUE, ch::READY),
+    ("unacked (in consumers, incl. in-memory retries)", pal::ORANGE, ch::UNACKED),
+    ("delayed (waiting for redelivery)", pal::PURPLE, ch::DELAYED),
+    ("dead-letter queue", pal::RED, ch::DLQ),
 ];
 
 impl Draw<RunData> for Backlog {
@@ -34,29 +35,25 @@ impl Draw<RunData> for Backlog {
         let axis = TimeAxis::of(run);
         let (top, bottom) = area.split_vertically((area.dim_in_pixel().1 as f64 * 0.74) as u32);
 
-        let peak = run.rows.iter().flat_map(|r| DEPTHS.iter().map(move |d| (d.2)(r))).max().unwrap_or(0);
-        let y_max = headroom(peak as f64);
+        let peak = DEPTHS.iter().map(|d| run.series.peak(d.2)).fold(0.0, f64::max);
+        let y_max = headroom(peak);
         let mut chart = plot(&top, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 8)?;
         let top_style = MeshStyle { y_labels: 7, ..MeshStyle::default() };
         mesh_styled(&mut chart, "", "messages", &|_| String::new(), &|v| fmt_tick(*v), top_style)?;
         shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
-        for (_, color, col) in DEPTHS {
-            let pts = run.rows.iter().map(|r| (axis.x(r.time_s as f64 + 1.0), col(r) as f64));
+        for (_, color, c) in DEPTHS {
+            let pts = run.series.line_dense(c, At::End).into_iter().map(|(t, y)| (axis.x(t), y));
             chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
         }
 
-        let peak_consumers = run.rows.iter().map(|r| r.consumers).max().unwrap_or(0).max(1);
-        let c_max = (peak_consumers as f64 * 1.3).ceil().max(2.0);
+        let peak_consumers = run.series.peak(ch::CONSUMERS).max(1.0);
+        let c_max = (peak_consumers * 1.3).ceil().max(2.0);
         let bottom = bottom.margin(12, 0, 0, 0);
         let mut lower = plot(&bottom, Axis::new(0.0..axis.end), Axis::new(0.0..c_max), 56)?;
         let whole = |v: &f64| if v.fract() == 0.0 { fmt_num(*v) } else { String::new() };
         let lower_style = MeshStyle { y_labels: 4, ..MeshStyle::default() };
         mesh_styled(&mut lower, axis.label.as_str(), "consumers", &|v| fmt_num(*v), &whole, lower_style)?;
-        let mut steps = Vec::with_capacity(run.rows.len() * 2);
-        for r in &run.rows {
-            steps.push((axis.x(r.time_s as f64), r.consumers as f64));
-            steps.push((axis.x(r.time_s as f64 + 1.0), r.consumers as f64));
-        }
+        let steps: Vec<(f64, f64)> = run.series.steps(ch::CONSUMERS).into_iter().map(|(t, y)| (axis.x(t), y)).collect();
         lower.draw_series(
             AreaSeries::new(steps, 0.0, pal::GREEN.mix(0.25).filled()).border_style(pal::GREEN.stroke_width(2)),
         )?;

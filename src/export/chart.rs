@@ -56,8 +56,8 @@ pub mod pal {
     pub const SERIES: [RGBColor; 8] = [BLUE, ORANGE, GREEN, RED, PURPLE, BROWN, TEAL, YELLOW];
 }
 
-/// A series of the per-second data: label, colour, column.
-pub type Column<T> = (&'static str, RGBColor, fn(&crate::record::series::Row) -> T);
+/// A series of the per-second data: label, colour, channel of the thinned series (`thin::ch`).
+pub type Column = (&'static str, RGBColor, usize);
 
 /// A linear f64 axis, optionally with fixed tick positions (round durations on a log-transformed latency axis,
 /// percentiles on the 1/(1-p) axis). Every chart uses it for both axes, so helpers share one coordinate type.
@@ -325,7 +325,7 @@ impl TimeAxis {
     }
     pub fn of(run: &RunData) -> TimeAxis {
         let s = &run.summary;
-        TimeAxis::new(s.duration_s.max(crate::record::series::seconds(&run.rows) as f64), &s.clock, s.time_scale)
+        TimeAxis::new(s.duration_s.max(run.seconds as f64), &s.clock, s.time_scale)
     }
     /// Scenario seconds to axis units.
     pub fn x(&self, seconds: f64) -> f64 {
@@ -373,7 +373,7 @@ pub fn headroom(max: f64) -> f64 {
 /// Fault windows of the run, in scenario seconds: (start, end, kind). Faults without an end run to the end. On a
 /// real broker, its lost connections and `connection.blocked` spans are windows too.
 pub fn fault_windows(run: &RunData) -> Vec<(f64, f64, &'static str)> {
-    let end = run.summary.duration_s.max(crate::record::series::seconds(&run.rows) as f64);
+    let end = run.summary.duration_s.max(run.seconds as f64);
     let mut windows: Vec<(f64, f64, &'static str)> = run
         .scenario
         .faults

@@ -1,6 +1,7 @@
 //! `RunData`: one finished run as the exporters and `compare` see it, read back from its report folder
 //! (summary.json, timeseries.csv, latency.hgrm, scenario.toml), never from the engine.
 
+use super::thin::Series;
 use crate::record::series::Row;
 use crate::report::{self, check, hgrm, summary::Summary};
 use crate::scenario::Scenario;
@@ -11,8 +12,14 @@ use std::path::{Path, PathBuf};
 pub struct RunData {
     pub dir: PathBuf,
     pub summary: Summary,
-    /// One row per second of scenario time.
-    pub rows: Vec<Row>,
+    /// The per-second rows thinned for drawing (idle seconds the file leaves out put back).
+    pub series: Series,
+    /// The seconds after the last fault ended, every one on its own (the retry-storm chart's zoom panel).
+    pub zoom: Option<Series>,
+    /// The page's interactive charts, fed from the same pass over the file.
+    pub explore: super::explore::Builder,
+    /// Seconds of scenario time the rows cover.
+    pub seconds: u64,
     /// The end-to-end latency percentile distribution.
     pub latency: Vec<hgrm::Point>,
     pub scenario: Scenario,
@@ -51,8 +58,7 @@ impl RunData {
         let summary_path = dir.join(report::SUMMARY);
         let summary: Summary = report::parse_summary(&read(&summary_path)?).map_err(|e| bad(&summary_path, e))?;
         let csv_path = dir.join(report::TIMESERIES);
-        read(&csv_path)?;
-        let rows = check::timeseries(&csv_path, summary.messages.completed).map_err(|e| bad(&csv_path, e))?;
+        let (series, zoom, explore, seconds) = thin_rows(&csv_path, &summary)?;
         let hgrm_path = dir.join(report::HGRM);
         let hgrm_text = read(&hgrm_path)?;
         let latency = hgrm::parse(&hgrm_text).map_err(|e| bad(&hgrm_path, e))?;
@@ -64,7 +70,7 @@ impl RunData {
                 let problems: Vec<String> = e.errors.iter().map(|p| p.to_string()).collect();
                 bad(&scn_path, format!("not a valid scenario: {}", problems.join("; ")))
             })?;
-        Ok(RunData { dir: dir.to_path_buf(), summary, rows, latency, scenario, scenario_toml })
+        Ok(RunData { dir: dir.to_path_buf(), summary, series, zoom, explore, seconds, latency, scenario, scenario_toml })
     }
 
     /// A short label for legends: the scenario name, with the seed when `with_seed`.
@@ -77,15 +83,46 @@ impl RunData {
     }
 }
 
-/// Intervals (in scenario seconds) in which the downstream had no capacity (a row's gauges hold until the next row).
-pub fn down_intervals(rows: &[Row]) -> Vec<(f64, f64)> {
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.capacity <= 0.0) {
-        let (t, until) = (r.time_s as f64, rows.get(i + 1).map_or(r.time_s + 1, |n| n.time_s) as f64);
-        match out.last_mut() {
-            Some(last) if last.1 == t => last.1 = until,
-            _ => out.push((t, until)),
-        }
+/// Streams `timeseries.csv` into the drawn series: the whole run thinned, the zoom window's seconds on their own,
+/// the interactive charts' data. A gap between two rows is idle seconds: no counts, the gauges of the row before.
+fn thin_rows(
+    path: &Path,
+    summary: &Summary,
+) -> Result<(Series, Option<Series>, super::explore::Builder, u64), BadReport> {
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                bad(path, "missing: is this a loadtest report folder? (`loadtest run` writes one)")
+            }
+            _ => bad(path, format!("cannot read: {e}")),
+        });
     }
-    out
+    let expected = if summary.duration_s.is_finite() { summary.duration_s.max(1.0).ceil() as u64 } else { 1 };
+    let mut whole = Series::whole(expected);
+    let mut explore = super::explore::Builder::new(expected);
+    let mut zoom = summary.faults_end_s.filter(|e| e.is_finite()).map(|end| {
+        let (from, to) = super::retry_storm::zoom_candidate(end);
+        Series::window(from, to)
+    });
+    let mut prev: Option<Row> = None;
+    check::timeseries_each(path, summary.messages.completed, |row| {
+        explore.push(&row);
+        let mut add = |from: u64, to: u64, r: &Row| {
+            whole.add(from, to, r);
+            if let Some(z) = &mut zoom {
+                z.add(from, to, r);
+            }
+        };
+        if let Some(p) = &prev {
+            let idle_from = p.time_s.saturating_add(1);
+            if row.time_s > idle_from {
+                add(idle_from, row.time_s, &p.idle_after(idle_from));
+            }
+        }
+        add(row.time_s, row.time_s.saturating_add(1), &row);
+        prev = Some(row);
+    })
+    .map_err(|e| bad(path, e))?;
+    let seconds = whole.end_s;
+    Ok((whole, zoom, explore, seconds))
 }

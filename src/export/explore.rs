@@ -156,7 +156,7 @@ struct Data {
 }
 
 /// The extremes of one line over the current bucket, and where in it each came.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Extremes {
     min: Option<(f64, u64)>,
     max: Option<(f64, u64)>,
@@ -183,6 +183,7 @@ impl Extremes {
 }
 
 /// Builds the thinned series from rows fed in time order (gaps are idle seconds: gauges held, no counts).
+#[derive(Clone, Debug)]
 pub struct Builder {
     bucket_s: u64,
     seconds: u64,

@@ -378,14 +378,14 @@ fn gate_verdict(run: &RunData) -> Option<String> {
     Some(b)
 }
 
-/// Seconds of scenario time the page's charts span.
-fn seconds(run: &RunData) -> u64 {
-    let end = if run.summary.duration_s.is_finite() { run.summary.duration_s.max(0.0).ceil() as u64 } else { 0 };
-    crate::record::series::seconds(&run.rows).max(end)
-}
-
 /// The whole `index.html`.
 pub fn index(run: &RunData) -> Result<String, ChartError> {
+    let svgs = super::charts().iter().map(|c| c.svg(run)).collect::<Result<Vec<String>, _>>()?;
+    index_with(run, &svgs)
+}
+
+/// `index` with the charts' SVGs already drawn (`svgs`, in the order of `charts()`).
+pub fn index_with(run: &RunData, svgs: &[String]) -> Result<String, ChartError> {
     let s = &run.summary;
     let mut b = String::new();
     let _ = writeln!(b, "<header>\n<h1>{}</h1>", escape(&s.scenario.name));
@@ -444,23 +444,19 @@ pub fn index(run: &RunData) -> Result<String, ChartError> {
          values, in the unit the legend names); drag to zoom, double-click to reset; click a legend entry to hide it. \
          Red bands: the scenario's faults; grey: the service was down. Exact per-second data: <a href=\"timeseries.csv\">timeseries.csv</a>.</p>\n",
     );
-    let mut data = super::explore::Builder::new(seconds(run));
-    for r in &run.rows {
-        data.push(r);
-    }
     let faults = super::chart::fault_windows(run);
-    b.push_str(&super::explore::section(&data.finish(&faults)));
+    b.push_str(&super::explore::section(&run.explore.clone().finish(&faults)));
 
     b.push_str(
         "<h2 id=\"static-charts\">Static charts</h2>\n<details id=\"charts\">\n<summary>The exported SVG and PNG \
          charts (for READMEs and tickets)</summary>\n",
     );
-    for c in super::charts() {
+    for (c, svg) in super::charts().into_iter().zip(svgs) {
         let links = [
             (format!("{}/{}.svg", super::CHARTS_DIR, c.name()), "SVG".to_string()),
             (format!("{}/{}.png", super::CHARTS_DIR, c.name()), "PNG".to_string()),
         ];
-        b.push_str(&figure(&format!("chart-{}", c.name()), c.title(), &c.svg(run)?, &links));
+        b.push_str(&figure(&format!("chart-{}", c.name()), c.title(), svg, &links));
     }
     b.push_str("</details>\n");
 

@@ -3,6 +3,7 @@
 //! completed leave a gap.
 
 use super::chart::*;
+use super::thin::{ch, At};
 use super::RunData;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -10,20 +11,16 @@ use plotters::prelude::*;
 pub struct LatencyOverTime;
 
 /// (label, colour, column), drawn in this order: the thin max line last, so it shows where it equals p99.
-pub const LINES: [Column<Option<f64>>; 3] = [
-    ("p99", pal::ORANGE, |r| r.latency_p99_ms),
-    ("p50", pal::BLUE, |r| r.latency_p50_ms),
-    ("max", pal::RED, |r| r.latency_max_ms),
-];
+pub const LINES: [Column; 3] = [("p99", pal::ORANGE, ch::P99), ("p50", pal::BLUE, ch::P50), ("max", pal::RED, ch::MAX)];
 
 /// The latency axis that fits every per-second value of these runs.
 pub fn axis_for<'a>(runs: impl Iterator<Item = &'a RunData>) -> LatencyAxis {
     let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
     for run in runs {
-        for r in &run.rows {
-            for v in [r.latency_p50_ms, r.latency_p99_ms, r.latency_max_ms].into_iter().flatten() {
-                lo = lo.min(v);
-                hi = hi.max(v);
+        for c in [ch::P50, ch::P99, ch::MAX] {
+            if let Some((a, b)) = run.series.extent(c) {
+                lo = lo.min(a);
+                hi = hi.max(b);
             }
         }
     }
@@ -68,8 +65,8 @@ impl Draw<RunData> for LatencyOverTime {
             lat.label(*v)
         })?;
         shade_faults(&mut chart, run, &axis, (lat.lo, lat.hi))?;
-        for (label, color, col) in LINES {
-            let pts = run.rows.iter().map(|r| (axis.x(r.time_s as f64 + 0.5), col(r).map(|v| lat.y(v))));
+        for (label, color, c) in LINES {
+            let pts = run.series.line(c, At::Mid).into_iter().map(|(t, v)| (axis.x(t), v.map(|v| lat.y(v))));
             draw_series(&mut chart, segments(pts), color, if label == "p99" { 2 } else { 1 })?;
         }
         Ok(())

@@ -8,6 +8,7 @@ pub mod explore;
 pub mod html;
 pub mod latency;
 pub mod latency_dist;
+pub mod thin;
 
 mod backlog;
 mod retry_storm;
@@ -93,13 +94,21 @@ pub enum ExportError {
     Write { path: PathBuf, error: std::io::Error },
 }
 
-/// Renders every exporter's files for `run` into `dir`; returns the paths written. Everything is rendered, and
-/// checked writable, before the first file is written: a failure leaves the folder's earlier files as they were.
+/// Renders every exporter's files for `run` into `dir`; returns the paths written. Each chart's SVG is drawn once,
+/// for its file and for the page. Everything is rendered, and checked writable, before the first file is written: a
+/// failure leaves the folder's earlier files as they were.
 pub fn render(run: &RunData, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    let mut files = Vec::new();
-    for e in exporters() {
-        files.extend(e.render(run).map_err(|error| ExportError::Render { exporter: e.name().to_string(), error })?);
+    fn failed(exporter: &'static str) -> impl Fn(ChartError) -> ExportError {
+        move |error| ExportError::Render { exporter: exporter.to_string(), error }
     }
+    let svgs = charts().iter().map(|c| c.svg(run)).collect::<Result<Vec<String>, _>>().map_err(failed("svg charts"))?;
+    let mut files: Vec<(PathBuf, Vec<u8>)> = charts()
+        .iter()
+        .zip(&svgs)
+        .map(|(c, svg)| (Path::new(CHARTS_DIR).join(format!("{}.svg", c.name())), svg.as_bytes().to_vec()))
+        .collect();
+    files.extend(ChartFiles::png().render(run).map_err(failed("png charts"))?);
+    files.push((PathBuf::from(INDEX_HTML), html::index_with(run, &svgs).map_err(failed("html"))?.into_bytes()));
     let paths: Vec<PathBuf> = files.iter().map(|(rel, _)| rel.clone()).collect();
     crate::report::check_writable(dir, &paths).map_err(ExportError::Unwritable)?;
     let mut written = Vec::new();

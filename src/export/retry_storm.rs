@@ -3,21 +3,21 @@
 //! after the last fault ended, where waves of synchronised retries hit a service that just came back.
 
 use super::chart::*;
+use super::thin::{ch, Series};
 use super::RunData;
-use crate::record::series::Row;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 pub struct RetryStorm;
 
 /// Attempt classes from the bottom of the stack up: (label, colour, column).
-const LAYERS: [Column<u64>; 6] = [
-    ("first try", pal::BLUE, |r| r.attempts_first),
-    ("retry 1", RGBColor(0xf7, 0xc0, 0x6f), |r| r.attempts_retry1),
-    ("retry 2", pal::ORANGE, |r| r.attempts_retry2),
-    ("retry 3", RGBColor(0xd9, 0x5f, 0x0e), |r| r.attempts_retry3),
-    ("retry 4+", RGBColor(0x99, 0x34, 0x04), |r| r.attempts_retry4plus),
-    ("redelivery", pal::PURPLE, |r| r.attempts_redelivery),
+const LAYERS: [Column; 6] = [
+    ("first try", pal::BLUE, ch::LAYER),
+    ("retry 1", RGBColor(0xf7, 0xc0, 0x6f), ch::LAYER + 1),
+    ("retry 2", pal::ORANGE, ch::LAYER + 2),
+    ("retry 3", RGBColor(0xd9, 0x5f, 0x0e), ch::LAYER + 3),
+    ("retry 4+", RGBColor(0x99, 0x34, 0x04), ch::LAYER + 4),
+    ("redelivery", pal::PURPLE, ch::LAYER + 5),
 ];
 
 const DOWN: RGBColor = RGBColor(0x55, 0x55, 0x55);
@@ -30,23 +30,28 @@ const ZOOM_AFTER_S: f64 = 160.0;
 /// The zoom window, for runs long enough to need one and with faults that end.
 pub fn zoom_window(run: &RunData) -> Option<(f64, f64)> {
     let end = run.summary.faults_end_s?;
-    let duration = crate::record::series::seconds(&run.rows) as f64;
+    let duration = run.seconds as f64;
     (duration > 2.0 * (ZOOM_BEFORE_S + ZOOM_AFTER_S) && end < duration)
         .then(|| ((end - ZOOM_BEFORE_S).max(0.0), (end + ZOOM_AFTER_S).min(duration)))
+}
+
+/// The whole seconds a zoom window after faults ending at `end` can touch (kept unthinned while reading the run).
+pub fn zoom_candidate(end: f64) -> (u64, u64) {
+    ((end - ZOOM_BEFORE_S).max(0.0).floor() as u64, (end + ZOOM_AFTER_S).max(0.0).ceil() as u64)
 }
 
 impl RetryStorm {
     fn keys(run: &RunData) -> Vec<Key> {
         let mut keys: Vec<Key> = LAYERS
             .iter()
-            .filter(|(_, _, col)| run.rows.iter().any(|r| col(r) > 0))
+            .filter(|(_, _, c)| run.series.any_positive(*c))
             .map(|(label, color, _)| Key::new(*label, Swatch::Fill(*color, 1.0)))
             .collect();
         let nominal = run.summary.downstream.capacity_per_s;
         if nominal > 0.0 {
             keys.push(Key::new("downstream capacity", Swatch::Line(pal::INK)));
             keys.push(Key::new(format!("nominal {}/s", fmt_num(nominal)), Swatch::Dash(pal::MUTED)));
-            if run.rows.iter().any(|r| r.capacity <= 0.0) {
+            if !run.series.down.is_empty() {
                 keys.push(Key::new("downstream down", Swatch::Fill(DOWN, DOWN_ALPHA)));
             }
         }
@@ -54,10 +59,12 @@ impl RetryStorm {
         keys
     }
 
-    /// One panel: the seconds `from..to` of the run on `axis`.
+    /// One panel: the seconds `from..to` of `series` on `axis`.
+    #[allow(clippy::too_many_arguments)]
     fn panel<DB: DrawingBackend>(
         area: &DrawingArea<DB, Shift>,
         run: &RunData,
+        series: &Series,
         axis: &TimeAxis,
         (from, to): (f64, f64),
         y_max: f64,
@@ -66,16 +73,14 @@ impl RetryStorm {
     where
         DB::ErrorType: 'static,
     {
-        let rows: Vec<&Row> =
-            run.rows.iter().filter(|r| (r.time_s as f64) + 1.0 > from && (r.time_s as f64) < to).collect();
         let mut chart = plot(area, Axis::new(axis.x(from)..axis.x(to)), Axis::new(0.0..y_max), 52)?;
         mesh(&mut chart, &axis.label, "attempts / s", &|v| fmt_num(*v), &|v| fmt_tick(*v))?;
         shade_faults(&mut chart, run, axis, (0.0, y_max))?;
         let nominal = run.summary.downstream.capacity_per_s;
         if nominal > 0.0 {
             let style = DOWN.mix(DOWN_ALPHA).filled();
-            let down = super::data::down_intervals(&run.rows).into_iter().filter(|(a, b)| *b > from && *a < to);
-            chart.draw_series(down.map(|(a, b)| Rectangle::new([(axis.x(a), 0.0), (axis.x(b), y_max)], style)))?;
+            let down = series.down.iter().filter(|(a, b)| *b > from && *a < to);
+            chart.draw_series(down.map(|(a, b)| Rectangle::new([(axis.x(*a), 0.0), (axis.x(*b), y_max)], style)))?;
         }
         if let Some((a, b)) = zoom {
             let frame = pal::INK.stroke_width(1);
@@ -83,44 +88,43 @@ impl RetryStorm {
                 .draw_series(std::iter::once(Rectangle::new([(axis.x(a), 0.0), (axis.x(b), y_max * 0.985)], frame)))?;
         }
 
-        // Each second is a bar [t, t+1) whose stacked layers are drawn top layer first, lower layers over it.
-        let mut tops = vec![vec![0.0f64; rows.len()]; LAYERS.len()];
-        for (i, r) in rows.iter().enumerate() {
-            let mut acc = 0.0;
-            for (k, (_, _, col)) in LAYERS.iter().enumerate() {
-                acc += col(r) as f64;
-                tops[k][i] = acc;
-            }
-        }
+        // Each bucket of seconds is a bar whose stacked layers (at their highest in the bucket) are drawn top layer
+        // first, lower layers over it.
         for k in (0..LAYERS.len()).rev() {
-            let (_, color, col) = LAYERS[k];
-            if !rows.iter().any(|r| col(r) > 0) {
+            if !series.any_positive(ch::LAYER + k) {
                 continue;
             }
-            let mut pts = Vec::with_capacity(rows.len() * 2);
-            for (r, top) in rows.iter().zip(&tops[k]) {
-                pts.push((axis.x(r.time_s as f64), *top));
-                pts.push((axis.x(r.time_s as f64 + 1.0), *top));
-            }
-            chart.draw_series(AreaSeries::new(pts, 0.0, color.filled()))?;
+            let pts: Vec<(f64, f64)> =
+                series.steps_in(ch::TOP + k, from, to).into_iter().map(|(t, y)| (axis.x(t), y)).collect();
+            chart.draw_series(AreaSeries::new(pts, 0.0, LAYERS[k].1.filled()))?;
         }
 
         if nominal > 0.0 {
             let dash = pal::MUTED.stroke_width(2);
             let line = vec![(axis.x(from), nominal), (axis.x(to), nominal)];
             chart.draw_series(DashedLineSeries::new(line, 10, 6, dash))?;
-            // The capacity while up, as steps; nothing is drawn for the seconds it was down (shaded instead).
-            let width = line_width(rows.len(), area.dim_in_pixel().0);
-            let segs = segments(rows.iter().map(|r| (r.time_s as f64, (r.capacity > 0.0).then_some(r.capacity))));
-            let style = pal::INK.stroke_width(width);
-            chart.draw_series(segs.into_iter().map(|seg| {
-                let mut steps = Vec::with_capacity(seg.len() * 2);
-                for (t, c) in seg {
-                    steps.push((axis.x(t), c));
-                    steps.push((axis.x(t + 1.0), c));
+            // The capacity while up, as steps (a bucket's lowest to its highest); nothing is drawn for the seconds it
+            // was down (shaded instead).
+            let spans: Vec<_> = series.spans_in(from, to).collect();
+            let seconds = spans.iter().map(|s| s.to - s.from).sum::<f64>() as usize;
+            let width = line_width(seconds, area.dim_in_pixel().0);
+            let mut segs: Vec<Vec<(f64, f64)>> = Vec::new();
+            let mut cur: Vec<(f64, f64)> = Vec::new();
+            for s in &spans {
+                match s.range(ch::CAPACITY_UP) {
+                    Some((lo, hi)) => {
+                        cur.push((axis.x(s.from), lo));
+                        cur.push((axis.x(s.to), hi));
+                    }
+                    None if !cur.is_empty() => segs.push(std::mem::take(&mut cur)),
+                    None => {}
                 }
-                PathElement::new(steps, style)
-            }))?;
+            }
+            if !cur.is_empty() {
+                segs.push(cur);
+            }
+            let style = pal::INK.stroke_width(width);
+            chart.draw_series(segs.into_iter().map(|steps| PathElement::new(steps, style)))?;
         }
         Ok(())
     }
@@ -140,20 +144,21 @@ impl Draw<RunData> for RetryStorm {
         let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &RetryStorm::keys(run))?;
         let axis = TimeAxis::of(run);
         let nominal = run.summary.downstream.capacity_per_s;
-        let peak = run.rows.iter().map(|r| r.attempts() as f64).fold(0.0, f64::max);
-        let cap_peak = run.rows.iter().map(|r| r.capacity).fold(nominal, f64::max);
+        let peak = run.series.peak(ch::ATTEMPTS);
+        let cap_peak = run.series.peak(ch::CAPACITY).max(nominal);
         let y_max = headroom(peak.max(cap_peak));
         let whole = (0.0, axis.end * axis.per);
         match zoom_window(run) {
-            None => RetryStorm::panel(&area, run, &axis, whole, y_max, None),
+            None => RetryStorm::panel(&area, run, &run.series, &axis, whole, y_max, None),
             Some(zoom) => {
                 let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);
-                RetryStorm::panel(&top, run, &axis, whole, y_max, Some(zoom))?;
+                RetryStorm::panel(&top, run, &run.series, &axis, whole, y_max, Some(zoom))?;
                 let seconds = TimeAxis::seconds(format!(
                     "scenario time (s) — zoom on the {} s after the last fault ended (framed above)",
                     fmt_num(zoom.1 - zoom.0 - ZOOM_BEFORE_S)
                 ));
-                RetryStorm::panel(&bottom.margin(6, 0, 0, 0), run, &seconds, zoom, y_max, None)
+                let zoomed = run.zoom.as_ref().unwrap_or(&run.series);
+                RetryStorm::panel(&bottom.margin(6, 0, 0, 0), run, zoomed, &seconds, zoom, y_max, None)
             }
         }
     }

@@ -2,6 +2,7 @@
 //! that failed (all failure kinds) as a light area.
 
 use super::chart::*;
+use super::thin::{ch, At};
 use super::RunData;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -9,10 +10,10 @@ use plotters::prelude::*;
 pub struct Throughput;
 
 /// Message counts as lines: (label, colour, column), drawn in this order over the failed attempts.
-const LINES: [Column<u64>; 3] = [
-    ("published", pal::BLUE, |r| r.published),
-    ("completed", pal::GREEN, |r| r.completed),
-    ("dead-lettered", pal::PURPLE, |r| r.dead_lettered),
+const LINES: [Column; 3] = [
+    ("published", pal::BLUE, ch::PUBLISHED),
+    ("completed", pal::GREEN, ch::COMPLETED),
+    ("dead-lettered", pal::PURPLE, ch::DEAD_LETTERED),
 ];
 
 /// Failed handler attempts (all failure kinds), shown as a light area behind the message lines.
@@ -34,21 +35,16 @@ impl Draw<RunData> for Throughput {
         keys.extend(fault_key(run));
         let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys)?;
         let axis = TimeAxis::of(run);
-        let peak =
-            run.rows.iter().flat_map(|r| LINES.iter().map(move |l| (l.2)(r)).chain([r.failed()])).max().unwrap_or(0);
-        let y_max = headroom(peak as f64);
+        let peak = LINES.iter().map(|l| run.series.peak(l.2)).fold(run.series.peak(ch::FAILED), f64::max);
+        let y_max = headroom(peak);
         let mut chart = plot(&area, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 56)?;
         mesh(&mut chart, &axis.label, "per second", &|v| fmt_num(*v), &|v| fmt_tick(*v))?;
         shade_faults(&mut chart, run, &axis, (0.0, y_max))?;
-        let mut failed = Vec::with_capacity(run.rows.len() * 2);
-        for r in &run.rows {
-            failed.push((axis.x(r.time_s as f64), r.failed() as f64));
-            failed.push((axis.x(r.time_s as f64 + 1.0), r.failed() as f64));
-        }
+        let failed: Vec<(f64, f64)> = run.series.steps(ch::FAILED).into_iter().map(|(t, y)| (axis.x(t), y)).collect();
         chart.draw_series(AreaSeries::new(failed, 0.0, pal::RED.mix(FAILED_ALPHA).filled()))?;
-        let width = line_width(crate::record::series::seconds(&run.rows) as usize, area.dim_in_pixel().0);
-        for (_, color, col) in LINES {
-            let pts = run.rows.iter().map(|r| (axis.x(r.time_s as f64 + 0.5), col(r) as f64));
+        let width = line_width(run.seconds as usize, area.dim_in_pixel().0);
+        for (_, color, c) in LINES {
+            let pts = run.series.line_dense(c, At::Mid).into_iter().map(|(t, y)| (axis.x(t), y));
             chart.draw_series(LineSeries::new(pts, color.stroke_width(width)))?;
         }
         Ok(())

@@ -17,18 +17,44 @@ fn completed_but(completed: u64, what: &str) -> String {
 
 /// Reads `timeseries.csv`: a header and, if any message completed (`completed`, from summary.json), a row.
 pub fn timeseries(path: &Path, completed: u64) -> Result<Vec<Row>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    if text.trim().is_empty() {
+    let mut rows = Vec::new();
+    timeseries_each(path, completed, |r| rows.push(r))?;
+    Ok(rows)
+}
+
+/// `timeseries` streamed: hands each row of the file to `each` as it is read (nothing is held), and returns how many
+/// there were. The checks are the same.
+pub fn timeseries_each(path: &Path, completed: u64, mut each: impl FnMut(Row)) -> Result<u64, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    if !has_text(&mut reader).map_err(|e| format!("cannot read: {e}"))? {
         return Err(damaged("it is empty (a run writes a header and one row per second)"));
     }
-    let rows: Vec<Row> = csv::Reader::from_reader(text.as_bytes())
-        .deserialize()
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("not a loadtest time series: {e}"))?;
-    if rows.is_empty() && completed > 0 {
+    let mut n = 0u64;
+    for row in csv::Reader::from_reader(reader).deserialize() {
+        each(row.map_err(|e| format!("not a loadtest time series: {e}"))?);
+        n += 1;
+    }
+    if n == 0 && completed > 0 {
         return Err(damaged(completed_but(completed, "it has a header and no rows")));
     }
-    Ok(rows)
+    Ok(n)
+}
+
+/// Whether anything but whitespace is left in `r`; consumes only the leading whitespace.
+fn has_text(r: &mut impl std::io::BufRead) -> std::io::Result<bool> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let blank = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let done = blank < buf.len();
+        r.consume(blank);
+        if done {
+            return Ok(true);
+        }
+    }
 }
 
 /// Checks `latency.hgrm` as read (`text`) and parsed (`points`): never empty (a run writes its footer even without
