@@ -43,7 +43,7 @@ fn ms(v: Option<f64>) -> String {
 }
 
 /// The watcher for `SeriesWriter::with_watcher`: prints each second's line on stderr.
-pub fn printer() -> Box<dyn FnMut(&Row)> {
+pub fn printer() -> crate::record::series::Watcher {
     Box::new(|row| crate::errln!("{}", line(row)))
 }
 

@@ -96,6 +96,9 @@ pub fn seconds(rows: &[Row]) -> u64 {
     rows.last().map_or(0, |r| r.time_s + 1)
 }
 
+/// A callback shown each closed second (`SeriesWriter::with_watcher`).
+pub type Watcher = Box<dyn FnMut(&Row)>;
+
 /// Streams rows to CSV (or nowhere, for benchmarks and tests that only need the summary), and optionally each
 /// second's latency histogram to an interval log.
 pub struct SeriesWriter {
@@ -111,7 +114,7 @@ pub struct SeriesWriter {
     /// `--output ndjson`: every second as one JSON object per line, idle ones included, as each closes.
     ndjson: Option<Box<dyn std::io::Write>>,
     /// Callbacks that see every second as `ndjson` does (`--live`, `--metrics-listen`); they only observe.
-    watchers: Vec<Box<dyn FnMut(&Row)>>,
+    watchers: Vec<Watcher>,
 }
 
 impl SeriesWriter {
@@ -150,7 +153,7 @@ impl SeriesWriter {
         self
     }
     /// Also shows every second to `f`, as `with_ndjson` streams it (idle seconds included), as each closes.
-    pub fn with_watcher(mut self, f: Box<dyn FnMut(&Row)>) -> SeriesWriter {
+    pub fn with_watcher(mut self, f: Watcher) -> SeriesWriter {
         self.watchers.push(f);
         self
     }
