@@ -48,6 +48,9 @@ pub enum Command {
     Man,
     /// List the runs under the reports folder with their key figures (newest last; `latest` marked).
     Runs(RunsArgs),
+    /// Print the JSON Schema of the scenario file (for editors: Taplo / Even Better TOML read it through a
+    /// `#:schema` line): `loadtest schema > loadtest.schema.json`.
+    Schema,
 }
 
 #[derive(Args, Debug)]
@@ -290,6 +293,17 @@ pub struct RunArgs {
     /// Also write summary.json to PATH when the run ends (k6's --summary-export), even one stopped early.
     #[arg(long, value_name = "PATH")]
     pub summary_export: Option<PathBuf>,
+    /// Print one line per scenario second on stderr as it closes (PerfTest style: published/s, completed/s,
+    /// failed/s, ready, unacked, delayed, dlq, p50/p99); on by default for runs on the real clock on a terminal.
+    #[arg(long, conflicts_with = "no_live")]
+    pub live: bool,
+    /// No per-second lines, even on a terminal.
+    #[arg(long)]
+    pub no_live: bool,
+    /// Serve the live metrics during the run at http://ADDR:PORT/metrics (Prometheus / OpenMetrics text) and
+    /// /healthz, e.g. 127.0.0.1:9464; labelled with the scenario and --run-id.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Where a run goes: the embedded broker or a real one.

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Completions(a) => commands::completions::completions(a),
         Command::Man => commands::completions::man(),
         Command::Runs(a) => commands::runs::runs(a),
+        Command::Schema => commands::schema::schema(),
     };
     // A failed write to stdout or stderr (a full disk) is one line and exit 3, never a panic.
     let unwritten = loadtest::out::finish();

@@ -23,7 +23,8 @@ fn every_starter_validates_and_the_embedded_ones_run_with_every_message_accounte
             .stdout(predicate::str::contains(format!("wrote {name}.toml")));
         let file = tmp.path().join(format!("{name}.toml"));
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(text.starts_with("# "), "{name}: a starter opens with comments");
+        // The editor's schema line, then the comments.
+        assert!(text.starts_with("#:schema ./loadtest.schema.json\n# "), "{name}: a starter opens with comments");
         loadtest().arg("validate").arg(&file).assert().success();
     }
     // produce-only needs a real broker: the rest run here, to the end, with every message accounted for.

@@ -14,6 +14,9 @@ pub const TEMPLATES: [(&str, &str); 5] = [
     ("produce-only", include_str!("../../templates/produce-only.toml")),
 ];
 
+/// The name the `#:schema` line of a starter gives the schema (`loadtest schema` writes it).
+pub const SCHEMA_FILE: &str = "loadtest.schema.json";
+
 pub fn init(a: &InitArgs) -> Result<(), Failure> {
     let Some((name, text)) = TEMPLATES.iter().find(|(n, _)| *n == a.template) else {
         let names: Vec<_> = TEMPLATES.iter().map(|(n, _)| *n).collect();
@@ -28,6 +31,12 @@ pub fn init(a: &InitArgs) -> Result<(), Failure> {
             Failure::input(format!("cannot create {}: {e}", path.display()))
         }
     })?;
+    // The shipped files point editors at the schema beside them; a starter points at one in its own folder
+    // (`loadtest schema > loadtest.schema.json`).
+    let text = match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with("#:schema ") => format!("#:schema ./{SCHEMA_FILE}\n{rest}"),
+        _ => text.to_string(),
+    };
     file.write_all(text.as_bytes()).map_err(|e| Failure::runtime(format!("writing {}: {e}", path.display())))?;
     crate::outln!("wrote {} (the {name} starter); run it with: loadtest run {}", path.display(), path.display());
     Ok(())

@@ -10,5 +10,6 @@ pub mod repeat;
 pub mod report;
 pub mod run;
 pub mod runs;
+pub mod schema;
 pub mod target;
 pub mod validate;

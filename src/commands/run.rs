@@ -153,6 +153,7 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Failure> {
 /// there is no report (the caller removes the folder); a run that ended early returns its report with `early`.
 pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Result<Done, Failure> {
     let Prepared { scn, sets, seed, url_from, .. } = prep;
+    let listen = args.metrics_listen.as_deref().map(crate::metrics::serve::bind).transpose()?;
     report::prepare_dir(into).map_err(|e| {
         Failure::input(format!("cannot write the report folder {}: {e}; pass --out DIR", shown.display()))
     })?;
@@ -165,13 +166,30 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
         Some(w) => series.with_ndjson(w),
         None => series,
     };
+    let real_clock = scn.broker.kind != crate::scenario::BrokerKind::Embedded
+        || scn.broker.clock == crate::scenario::ClockKind::Real;
+    let live = crate::live::wanted(args.live, args.no_live, args.quiet, real_clock);
+    let series = if live { series.with_watcher(crate::live::printer()) } else { series };
+    let mut server = None;
+    let series = match listen {
+        Some(bound) => {
+            let metrics = crate::metrics::Metrics::new(&scn.name, args.broker.run_id.as_deref());
+            let addr = bound.addr;
+            server = Some(bound.serve(metrics.registry())?);
+            if !args.quiet {
+                crate::errln!("metrics: http://{addr}/metrics");
+            }
+            series.with_watcher(Box::new(move |row| metrics.observe(row)))
+        }
+        None => series,
+    };
     let broker = super::target::connect(&scn, &args.broker)?;
     if !args.quiet {
         crate::errln!("running {} (seed {seed}, {} messages, {}) ...", scn.name, scn.messages, on(&scn, url_from));
     }
     let wall = Instant::now();
     tracing::info!(scenario = %scn.name, seed, messages = scn.messages, broker = ?scn.broker.kind, dir = %shown.display(), "run starting");
-    let mut bar = crate::progress::Bar::new(crate::progress::wanted(args.quiet), scn.messages);
+    let mut bar = crate::progress::Bar::new(!live && crate::progress::wanted(args.quiet), scn.messages);
     let outcome = crate::sim::run_on(&scn, seed, series, broker, &mut |p| bar.update(p));
     bar.finish();
     let outcome = outcome.map_err(|e| Failure::runtime(e.to_string()))?;
@@ -200,6 +218,9 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
     report::write_files(into, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", shown.display())))?;
     crate::export::render_dir(into).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
+    if let Some(server) = server {
+        server.stop();
+    }
     let early = match &summary.real_broker {
         Some(real) => ended_badly(real, shown),
         None => None,

@@ -45,6 +45,7 @@ pub fn charts() -> Vec<&'static dyn Chart<RunData>> {
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
     let mut all: Vec<Box<dyn Exporter>> = vec![Box::new(ChartFiles::svg()), Box::new(ChartFiles::png())];
     all.push(Box::new(html::Html));
+    all.push(Box::new(crate::metrics::MetricsFile));
     all
 }
 

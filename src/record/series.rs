@@ -96,6 +96,9 @@ pub fn seconds(rows: &[Row]) -> u64 {
     rows.last().map_or(0, |r| r.time_s + 1)
 }
 
+/// A callback shown each closed second (`SeriesWriter::with_watcher`).
+pub type Watcher = Box<dyn FnMut(&Row)>;
+
 /// Streams rows to CSV (or nowhere, for benchmarks and tests that only need the summary), and optionally each
 /// second's latency histogram to an interval log.
 pub struct SeriesWriter {
@@ -110,16 +113,36 @@ pub struct SeriesWriter {
     last: Option<(Row, bool)>,
     /// `--output ndjson`: every second as one JSON object per line, idle ones included, as each closes.
     ndjson: Option<Box<dyn std::io::Write>>,
+    /// Callbacks that see every second as `ndjson` does (`--live`, `--metrics-listen`); they only observe.
+    watchers: Vec<Watcher>,
 }
 
 impl SeriesWriter {
     pub fn to_file(path: &std::path::Path) -> std::io::Result<SeriesWriter> {
         let f = std::fs::File::create(path)?;
         let csv = Some(csv::Writer::from_writer(std::io::BufWriter::new(f)));
-        Ok(SeriesWriter { csv, hlog: None, dead: None, rows: 0, closed: 0, last: None, ndjson: None })
+        Ok(SeriesWriter {
+            csv,
+            hlog: None,
+            dead: None,
+            rows: 0,
+            closed: 0,
+            last: None,
+            ndjson: None,
+            watchers: Vec::new(),
+        })
     }
     pub fn discard() -> SeriesWriter {
-        SeriesWriter { csv: None, hlog: None, dead: None, rows: 0, closed: 0, last: None, ndjson: None }
+        SeriesWriter {
+            csv: None,
+            hlog: None,
+            dead: None,
+            rows: 0,
+            closed: 0,
+            last: None,
+            ndjson: None,
+            watchers: Vec::new(),
+        }
     }
     /// Also streams every second to `w` as one JSON object per line (the CSV's columns; a line-buffered `w` shows
     /// each as it closes). Idle
@@ -129,7 +152,15 @@ impl SeriesWriter {
         self.ndjson = Some(w);
         self
     }
+    /// Also shows every second to `f`, as `with_ndjson` streams it (idle seconds included), as each closes.
+    pub fn with_watcher(mut self, f: Watcher) -> SeriesWriter {
+        self.watchers.push(f);
+        self
+    }
     fn stream(&mut self, row: &Row) -> std::io::Result<()> {
+        for f in &mut self.watchers {
+            f(row);
+        }
         if let Some(w) = &mut self.ndjson {
             serde_json::to_writer(&mut *w, row).map_err(std::io::Error::other)?;
             w.write_all(b"\n")?;
@@ -186,7 +217,7 @@ impl SeriesWriter {
     pub fn idle_until(&mut self, to_s: u64) -> std::io::Result<()> {
         let Some((prev, _)) = self.last.take() else { return Ok(()) };
         self.closed += to_s - prev.time_s;
-        if self.ndjson.is_some() {
+        if self.ndjson.is_some() || !self.watchers.is_empty() {
             let from = prev.time_s + 1;
             if to_s < DENSE_UP_TO_S {
                 for t in from..=to_s {

@@ -9,6 +9,7 @@ pub mod load;
 pub mod node;
 mod overload;
 mod reader;
+pub mod schema;
 pub mod units;
 
 use crate::dist::Dist;

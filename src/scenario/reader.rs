@@ -308,6 +308,7 @@ impl<'a> TableReader<'a> {
 
     /// The value of `key`, marked as read.
     pub fn get(&mut self, key: &'static str) -> Option<&'a Node> {
+        super::schema::note(&self.path, key, super::schema::Ty::Any);
         if !self.known.contains(&key) {
             self.known.push(key);
         }
@@ -345,43 +346,58 @@ impl<'a> TableReader<'a> {
     }
 
     pub fn str(&mut self, key: &'static str) -> Option<String> {
+        super::schema::note(&self.path, key, super::schema::Ty::Str);
         self.with(key, |e, n, p| e.str(n, p))
     }
     pub fn u32(&mut self, key: &'static str, min: u32) -> Option<u32> {
+        super::schema::note(&self.path, key, super::schema::Ty::Int(u64::from(min), u64::from(u32::MAX)));
         self.with(key, |e, n, p| e.u32(n, p, min))
     }
     /// An integer in `min..=max` (`scenario::limits` has the bounds).
     pub fn u32_in(&mut self, key: &'static str, min: u32, max: u32) -> Option<u32> {
+        super::schema::note(&self.path, key, super::schema::Ty::Int(u64::from(min), u64::from(max)));
         self.with(key, |e, n, p| e.int_in(n, p, min, u64::from(max)).and_then(|v| u32::try_from(v).ok()))
     }
     pub fn u64_in(&mut self, key: &'static str, min: u32, max: u64) -> Option<u64> {
+        super::schema::note(&self.path, key, super::schema::Ty::Int(u64::from(min), max));
         self.with(key, |e, n, p| e.int_in(n, p, min, max))
     }
     pub fn u64(&mut self, key: &'static str, min: u32) -> Option<u64> {
+        super::schema::note(&self.path, key, super::schema::Ty::Int(u64::from(min), i64::MAX as u64));
         self.with(key, |e, n, p| e.int_in(n, p, min, u64::MAX))
     }
     pub fn f64(&mut self, key: &'static str) -> Option<f64> {
+        super::schema::note(&self.path, key, super::schema::Ty::Num);
         self.with(key, |e, n, p| e.f64(n, p))
     }
     pub fn bytes(&mut self, key: &'static str, max: u64) -> Option<u64> {
+        super::schema::note(&self.path, key, super::schema::Ty::Bytes);
         self.with(key, |e, n, p| e.bytes(n, p, max))
     }
     pub fn bool(&mut self, key: &'static str) -> Option<bool> {
+        super::schema::note(&self.path, key, super::schema::Ty::Bool);
         self.with(key, |e, n, p| e.bool(n, p))
     }
     pub fn dur(&mut self, key: &'static str) -> Option<Dur> {
+        super::schema::note(&self.path, key, super::schema::Ty::Dur);
         self.with(key, |e, n, p| e.dur(n, p))
     }
     pub fn dist(&mut self, key: &'static str) -> Option<Dist> {
+        super::schema::note(&self.path, key, super::schema::Ty::Dist);
         self.with(key, |e, n, p| e.dist(n, p))
     }
     pub fn durs(&mut self, key: &'static str, floor: Dur, why: &str) -> Option<Vec<Dur>> {
+        super::schema::note(&self.path, key, super::schema::Ty::Durs);
         self.with(key, |e, n, p| e.durs(n, p, floor, why))
     }
     pub fn choice<T: Serialize + Copy>(&mut self, key: &'static str, all: &[T]) -> Option<T> {
+        if super::schema::recording() {
+            super::schema::note(&self.path, key, super::schema::Ty::Choice(all.iter().map(serde_name).collect()));
+        }
         self.with(key, |e, n, p| e.choice(n, p, all))
     }
     pub fn table(&mut self, key: &'static str) -> Option<TableReader<'a>> {
+        super::schema::note(&self.path, key, super::schema::Ty::Table);
         self.with(key, |e, n, p| e.table(n, p, "a table"))
     }
 
@@ -421,6 +437,7 @@ impl<'a> TableReader<'a> {
     /// invalid, the other keys are left unjudged (which keys are valid depends on it).
     pub fn tag(&mut self, key: &'static str, names: &[&'static str]) -> Option<&'static str> {
         self.require(key, &format!("\"{}\"", names.first().copied().unwrap_or_default()));
+        super::schema::note_tag(&self.path, key);
         let found = self.choice(key, names);
         match found {
             Some(name) => self.label = format!("{} ({key} = \"{name}\")", self.path),
