@@ -70,7 +70,17 @@ impl RunData {
                 let problems: Vec<String> = e.errors.iter().map(|p| p.to_string()).collect();
                 bad(&scn_path, format!("not a valid scenario: {}", problems.join("; ")))
             })?;
-        Ok(RunData { dir: dir.to_path_buf(), summary, series, zoom, explore, seconds, latency, scenario, scenario_toml })
+        Ok(RunData {
+            dir: dir.to_path_buf(),
+            summary,
+            series,
+            zoom,
+            explore,
+            seconds,
+            latency,
+            scenario,
+            scenario_toml,
+        })
     }
 
     /// A short label for legends: the scenario name, with the seed when `with_seed`.

@@ -225,33 +225,42 @@ impl Builder {
             return;
         }
         if let Some(last) = self.last.take() {
-            for t in last.time_s + 1..row.time_s {
-                self.second(&last.idle_after(t));
-            }
+            self.idle(&last, row.time_s);
         }
-        self.second(row);
+        self.span(row.time_s, row.time_s + 1, row);
         self.last = Some(row.clone());
     }
 
-    fn second(&mut self, row: &Row) {
-        let t = row.time_s;
+    /// The idle seconds after `last` up to `to` (exclusive): its gauges, no counts.
+    fn idle(&mut self, last: &Row, to: u64) {
+        let from = last.time_s + 1;
+        if from < to {
+            self.span(from, to, &last.idle_after(from));
+        }
+    }
+
+    /// Seconds `from..to` that all look like `row`: one step per bucket, however long the span.
+    fn span(&mut self, from: u64, to: u64, row: &Row) {
         if row.capacity <= 0.0 {
-            let (from, to) = (t as f64, (t + 1) as f64);
             // Intervals closer than one bucket merge: at this zoom they are one band.
             match self.down.last_mut() {
-                Some(last) if from - last.1 < self.bucket_s as f64 => last.1 = to,
-                _ => self.down.push((from, to)),
+                Some(last) if from as f64 - last.1 < self.bucket_s as f64 => last.1 = to as f64,
+                _ => self.down.push((from as f64, to as f64)),
             }
         }
-        let bucket = t / self.bucket_s;
-        if self.bucket.is_some_and(|b| b != bucket) {
-            self.flush();
-        }
-        self.bucket = Some(bucket);
-        for (i, l) in lines().enumerate() {
-            let v = (l.get)(row);
-            self.nonzero[i] |= v.is_some_and(|v| v != 0.0);
-            self.current[i].add(v, t);
+        let mut t = from;
+        while t < to {
+            let bucket = t / self.bucket_s;
+            if self.bucket.is_some_and(|b| b != bucket) {
+                self.flush();
+            }
+            self.bucket = Some(bucket);
+            for (i, l) in lines().enumerate() {
+                let v = (l.get)(row);
+                self.nonzero[i] |= v.is_some_and(|v| v != 0.0);
+                self.current[i].add(v, t);
+            }
+            t = ((bucket + 1) * self.bucket_s).min(to);
         }
     }
 
@@ -275,10 +284,8 @@ impl Builder {
     /// Idle seconds up to the run's end, then the data block's JSON (escaped for a `<script>` element), with the
     /// fault windows (from, to, label) drawn as bands.
     pub fn finish(mut self, faults: &[(f64, f64, &str)]) -> String {
-        if let Some(last) = self.last.clone() {
-            for t in last.time_s + 1..self.seconds {
-                self.second(&last.idle_after(t));
-            }
+        if let Some(last) = self.last.take() {
+            self.idle(&last, self.seconds);
         }
         self.flush();
         let mut values = self.values.into_iter();
@@ -396,6 +403,18 @@ mod tests {
         assert_eq!(published.len(), x.len());
         assert!(published.iter().any(|v| v == 9_999.0), "the one-second spike survives thinning");
         assert_eq!(published.iter().filter(|v| *v == 10.0).count(), x.len() - 1);
+    }
+
+    #[test]
+    fn a_long_idle_gap_costs_one_step_per_bucket() {
+        // 3.6e9 s of scenario time with two rows: every bucket drawn, in no more steps than there are buckets.
+        let mut b = Builder::new(3_600_000_000);
+        b.push(&row(0, 1, 7));
+        b.push(&row(3_599_999_999, 2, 0));
+        let d = data(b);
+        assert_eq!(d["x"].as_array().unwrap().len() as u64, MAX_POINTS);
+        let ready = d["panels"][3]["lines"][0]["values"].as_array().unwrap();
+        assert_eq!(ready.iter().filter(|v| *v == 7.0).count() as u64, MAX_POINTS - 1, "held until the last bucket");
     }
 
     #[test]

@@ -229,7 +229,7 @@ fn gauge(n: u64) -> i64 {
 
 /// `metrics.prom` for a report folder: every second of `rows` fed through the live metrics, so the file holds the
 /// values a scrape at the end of the run would have shown.
-pub fn final_values(scenario: &str, run_id: Option<&str>, rows: &[Row]) -> String {
+pub fn final_values<'a>(scenario: &str, run_id: Option<&str>, rows: impl IntoIterator<Item = &'a Row>) -> String {
     let m = Metrics::new(scenario, run_id);
     for r in rows {
         m.observe(r);
@@ -249,7 +249,12 @@ impl crate::export::Exporter for MetricsFile {
         run: &crate::export::RunData,
     ) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, crate::export::ChartError> {
         let run_id = run.summary.real_broker.as_ref().map(|r| r.run_id.as_str());
-        let text = final_values(&run.summary.scenario.name, run_id, &run.rows);
+        // Streamed from the folder's time series (as `RunData` read it), not held whole.
+        let m = Metrics::new(&run.summary.scenario.name, run_id);
+        let csv = run.dir.join(crate::report::TIMESERIES);
+        crate::report::check::timeseries_each(&csv, run.summary.messages.completed, |r| m.observe(&r))
+            .map_err(|e| crate::export::ChartError(format!("{}: {e}", csv.display())))?;
+        let text = m.encode();
         Ok(vec![(FILE.into(), text.into_bytes())])
     }
 }
