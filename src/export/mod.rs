@@ -1,6 +1,6 @@
 //! Exporters: each turns one finished run (`RunData`, read back from the report folder) into files of that folder,
 //! as bytes (hyperfine's `export/` shape). One file per exporter; adding a chart or a format is one file plus one
-//! line in `charts()` or `exporters()`.
+//! line in `charts()` or `render()` (which draws each SVG once, for its file and for the page).
 
 pub mod chart;
 pub mod data;
@@ -39,14 +39,6 @@ pub fn charts() -> Vec<&'static dyn Chart<RunData>> {
         &latency_dist::LatencyDistribution,
         &backlog::Backlog,
     ]
-}
-
-/// Every exporter, in the order they run.
-pub fn exporters() -> Vec<Box<dyn Exporter>> {
-    let mut all: Vec<Box<dyn Exporter>> = vec![Box::new(ChartFiles::svg()), Box::new(ChartFiles::png())];
-    all.push(Box::new(html::Html));
-    all.push(Box::new(crate::metrics::MetricsFile));
-    all
 }
 
 /// Writes each chart as `charts/<name>.svg` or `charts/<name>.png`.
@@ -110,6 +102,7 @@ pub fn render(run: &RunData, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
         .collect();
     files.extend(ChartFiles::png().render(run).map_err(failed("png charts"))?);
     files.push((PathBuf::from(INDEX_HTML), html::index_with(run, &svgs).map_err(failed("html"))?.into_bytes()));
+    files.extend(crate::metrics::MetricsFile.render(run).map_err(failed("metrics"))?);
     let paths: Vec<PathBuf> = files.iter().map(|(rel, _)| rel.clone()).collect();
     crate::report::check_writable(dir, &paths).map_err(ExportError::Unwritable)?;
     let mut written = Vec::new();
