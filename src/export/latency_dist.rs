@@ -95,6 +95,10 @@ impl Draw<RunData> for LatencyDistribution {
             fmt_ms(s.max)
         );
         let keys = [Key::new("end-to-end latency of completed messages", Swatch::Line(pal::BLUE))];
+        let sub = match never_completed(run) {
+            Some(note) => format!("{sub} · {note}"),
+            None => sub,
+        };
         let area = page(root, &title_for(Draw::title(self), run), &sub, &keys)?;
         let lat = axis_for(std::iter::once(run.latency.as_slice()));
         let end = x_end(std::iter::once(run.latency.as_slice()));
@@ -112,6 +116,24 @@ impl Draw<RunData> for LatencyDistribution {
         chart.draw_series(LineSeries::new(pts, style))?;
         Ok(())
     }
+}
+
+/// The share of published messages this distribution leaves out (dead-lettered, expired, lost), if any.
+fn never_completed(run: &RunData) -> Option<String> {
+    let m = &run.summary.messages;
+    let dead = m.dead_lettered.total;
+    let out = dead + m.expired + m.lost;
+    if out == 0 || m.published == 0 {
+        return None;
+    }
+    let share = 100.0 * out as f64 / m.published as f64;
+    let mut parts = Vec::new();
+    for (n, what) in [(dead, "dead-lettered"), (m.expired, "expired"), (m.lost, "lost")] {
+        if n > 0 {
+            parts.push(format!("{} {what}", fmt_tick(n as f64)));
+        }
+    }
+    Some(format!("{}% of published never completed ({}): not in this curve", fmt_num(share), parts.join(", ")))
 }
 
 #[cfg(test)]
