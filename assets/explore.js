@@ -44,7 +44,7 @@
     return "second " + trim(s, 1) + w;
   }
 
-  // Fault windows (red) and the seconds the service was down (grey), behind the series.
+  // Fault windows (amber) and the seconds the service was down (grey), behind the series.
   function fill(u, spans, colour) {
     var ctx = u.ctx;
     ctx.fillStyle = colour;
@@ -57,7 +57,7 @@
   function bands(u) {
     u.ctx.save();
     fill(u, data.down, "rgba(85, 85, 85, 0.14)");
-    fill(u, data.faults, "rgba(225, 87, 89, 0.22)");
+    fill(u, data.faults, "rgba(232, 162, 2, 0.2)");
     u.ctx.restore();
   }
   // Round steps for the time axis: seconds, minutes, hours.

@@ -43,7 +43,8 @@ pub mod pal {
     pub const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
     pub const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
     pub const GRID_LIGHT: RGBColor = RGBColor(0xf3, 0xf3, 0xf3);
-    pub const FAULT: RGBColor = RGBColor(0xe1, 0x57, 0x59);
+    /// Fault windows: amber, apart from the red of failed attempts.
+    pub const FAULT: RGBColor = RGBColor(0xe8, 0xa2, 0x02);
     /// Tableau 10: distinct, colour-blind friendly enough, readable on white.
     pub const BLUE: RGBColor = RGBColor(0x4e, 0x79, 0xa7);
     pub const ORANGE: RGBColor = RGBColor(0xf2, 0x8e, 0x2b);
@@ -174,7 +175,8 @@ impl<In: ?Sized, T: Draw<In>> Chart<In> for T {
         register_font();
         let mut pixels = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
         {
-            let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+            let root =
+                super::glyphs::Bitmap(BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT))).into_drawing_area();
             root.fill(&WHITE)?;
             self.draw(&root, input)?;
             root.present()?;
@@ -398,7 +400,7 @@ pub fn fault_windows(run: &RunData) -> Vec<(f64, f64, &'static str)> {
     windows
 }
 
-const FAULT_ALPHA: f64 = 0.13;
+const FAULT_ALPHA: f64 = 0.16;
 
 /// The legend entry for the fault windows, if the run has any.
 pub fn fault_key(run: &RunData) -> Option<Key> {

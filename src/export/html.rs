@@ -442,7 +442,7 @@ pub fn index_with(run: &RunData, svgs: &[String]) -> Result<String, ChartError> 
     b.push_str(
         "<h2 id=\"interactive\">Charts</h2>\n<p class=\"meta\">Hover for the values at a time (the raw metric \
          values, in the unit the legend names); drag to zoom, double-click to reset; click a legend entry to hide it. \
-         Red bands: the scenario's faults; grey: the service was down. Exact per-second data: <a href=\"timeseries.csv\">timeseries.csv</a>.</p>\n",
+         Amber bands: the scenario's faults; grey: the service was down. Exact per-second data: <a href=\"timeseries.csv\">timeseries.csv</a>.</p>\n",
     );
     let faults = super::chart::fault_windows(run);
     b.push_str(&super::explore::section(&run.explore.clone().finish(&faults)));

@@ -5,6 +5,7 @@
 pub mod chart;
 pub mod data;
 pub mod explore;
+mod glyphs;
 pub mod html;
 pub mod latency;
 pub mod latency_dist;
