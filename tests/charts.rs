@@ -261,3 +261,111 @@ fn same_scenario_other_seed_warns_about_the_seed_only() {
     let same = loadtest().arg("compare").arg(&a).arg(&a).assert().success();
     assert!(!String::from_utf8_lossy(&same.get_output().stdout).contains("warning"));
 }
+
+/// The texts of an SVG, in drawing order.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].trim().to_string()))
+        .collect()
+}
+
+/// The tick labels of an SVG: short texts that are numbers, durations or percentiles (titles, legends and axis
+/// descriptions are words).
+fn ticks(svg: &str) -> Vec<String> {
+    let tick = |t: &String| {
+        let t = t.trim_start_matches('-');
+        let unit = t.split_once(' ').is_none_or(|(_, u)| ["µs", "ms", "s", "min", "h"].contains(&u));
+        t.len() <= 12 && t.starts_with(|c: char| c.is_ascii_digit()) && unit
+    };
+    svg_texts(svg).into_iter().filter(tick).collect()
+}
+
+/// The inline SVG of `<figure id="{id}">` in a page.
+fn figure_svg<'a>(page: &'a str, id: &str) -> &'a str {
+    let at = page.find(&format!("<figure id=\"{id}\"")).unwrap_or_else(|| panic!("no figure {id}"));
+    let from = at + page[at..].find("<svg").unwrap();
+    &page[from..from + page[from..].find("</svg>").unwrap()]
+}
+
+#[test]
+fn compare_draws_each_kind_of_chart_on_axes_shared_by_the_runs_two_to_a_row_at_most() {
+    let tmp = TempDir::new().unwrap();
+    // A 77-minute storm with a zoom panel and thousands of attempts a second; a 50 s steady run without faults.
+    let storm = run(&tmp, "storm", Path::new("scenarios/retry-storm.toml"), &[]);
+    let steady = run(&tmp, "steady", Path::new("scenarios/steady-state.toml"), &[]);
+    let out = tmp.path().join("cmp");
+    loadtest().arg("compare").arg(&storm).arg(&steady).arg("--out").arg(&out).assert().success();
+    let page = std::fs::read_to_string(out.join("comparison.html")).unwrap();
+    for chart in CHARTS {
+        let (a, b) = (figure_svg(&page, &format!("{chart}-A")), figure_svg(&page, &format!("{chart}-B")));
+        let (ta, tb) = (ticks(a), ticks(b));
+        assert!(ta.len() >= 8, "{chart}: too few tick labels found: {ta:?}");
+        assert_eq!(ta, tb, "{chart}: the runs' panels have different axes");
+        // Each links its file, drawn on the same axes, full size.
+        let file = format!("runs/B/{chart}.svg");
+        assert!(page.contains(&format!("<a href=\"{file}\"><svg")), "{chart}: the figure opens {file}");
+        let full = std::fs::read_to_string(out.join(&file)).unwrap();
+        assert!(full.contains("<svg width=\"1200\" height=\"700\""), "{file}");
+        assert_eq!(ticks(&full), tb, "{file}");
+    }
+    // The steady run alone keeps its own axes: 50 s and tens of messages, not the storm's 77 min and thousands.
+    for chart in ["retry-storm", "throughput", "backlog"] {
+        let own = std::fs::read_to_string(steady.join("charts").join(format!("{chart}.svg"))).unwrap();
+        assert_ne!(ticks(&own), ticks(figure_svg(&page, &format!("{chart}-B"))), "{chart}: no axes shared");
+    }
+    // The steady run gets the storm's zoom panel too, empty, so the two pictures have the same layout.
+    assert!(figure_svg(&page, "retry-storm-B").contains("no fault ended in this run"));
+    // Layout: one grid per kind of chart, the rule that makes it at most two to a row and no narrower than 880 px,
+    // no fixed column count.
+    assert_eq!(page.matches("<div class=\"runs\">").count(), CHARTS.len());
+    assert!(
+        page.contains("grid-template-columns: repeat(auto-fit, minmax(min(100%, max(880px, calc(50% - 6px))), 1fr))")
+    );
+    assert!(!page.contains("repeat(3") && !page.contains("repeat(2"), "a fixed column count");
+}
+
+/// The highest of these columns of timeseries.csv in any second (summed across `cols` within a row).
+fn csv_peak(dir: &Path, cols: &[&str], sum: bool) -> f64 {
+    let mut r = csv::Reader::from_path(dir.join("timeseries.csv")).unwrap();
+    let head = r.headers().unwrap().clone();
+    let idx: Vec<usize> = cols.iter().map(|c| head.iter().position(|h| h == *c).unwrap()).collect();
+    let mut peak = 0.0f64;
+    for row in r.records() {
+        let row = row.unwrap();
+        let vals = idx.iter().map(|i| row[*i].parse::<f64>().unwrap());
+        peak = peak.max(if sum { vals.sum() } else { vals.fold(0.0, f64::max) });
+    }
+    peak
+}
+
+#[test]
+fn throughput_puts_failed_attempts_in_a_panel_of_their_own() {
+    let tmp = TempDir::new().unwrap();
+    let storm = run(&tmp, "storm", Path::new("scenarios/retry-storm.toml"), &[]);
+    let svg = std::fs::read_to_string(storm.join("charts/throughput.svg")).unwrap();
+    let texts = svg_texts(&svg);
+    assert!(texts.iter().any(|t| t == "failed attempts / s"), "no axis for failed attempts: {texts:?}");
+    assert!(texts.iter().any(|t| t == "messages / s"));
+    let messages = csv_peak(&storm, &["published", "completed", "dead_lettered"], false);
+    let failed = csv_peak(
+        &storm,
+        &["failed_transient", "failed_timeout", "failed_validation", "failed_poison", "failed_circuit_open"],
+        true,
+    );
+    // Shared with the failed attempts, the messages' axis would end above 1.12 x their peak.
+    assert!(failed > 1.5 * messages, "the storm fails {failed}/s at its peak, {messages} messages/s");
+    // The y tick labels (right-aligned), top panel first: the messages' axis ends between the message peak and its
+    // headroom, the failed attempts' axis above the failed peak's half.
+    let y: Vec<f64> = svg
+        .split("<text")
+        .filter(|t| t.contains("text-anchor=\"end\""))
+        .filter_map(|t| t[t.find('>')? + 1..t.find("</text>")?].trim().replace(',', "").parse().ok())
+        .collect();
+    let split = y.windows(2).position(|w| w[1] < w[0]).expect("two y axes") + 1;
+    let (top, lower) = (&y[..split], &y[split..]);
+    let top_max = top.iter().copied().fold(0.0, f64::max);
+    assert!(top_max <= messages * 1.12 && top_max >= messages * 0.5, "messages axis {top:?}, peak {messages}");
+    let lower_max = lower.iter().copied().fold(0.0, f64::max);
+    assert!(lower_max >= failed * 0.5 && lower_max <= failed * 1.12, "failed axis {lower:?}, peak {failed}");
+}

@@ -1,5 +1,6 @@
 //! `loadtest compare RUN_DIR RUN_DIR... [--out DIR]`: prints the comparison table; with `--out`, also writes
-//! comparison.md, comparison.json, the overlay charts (SVG and PNG) and comparison.html.
+//! comparison.md, comparison.json, the overlay charts (SVG and PNG), comparison.html and the per-run charts it
+//! links (runs/<label>/<chart>.svg, on the runs' shared axes).
 
 use crate::cli::CompareArgs;
 use crate::compare::{self, html, overlay, table};
@@ -7,11 +8,13 @@ use crate::exit::Failure;
 use crate::export::{write_file, RunData};
 
 pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
-    let runs = args
+    let mut runs = args
         .runs
         .iter()
         .map(|dir| RunData::load(dir).map_err(|e| Failure::input(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
+    // Every run's charts are drawn on the axes that fit them all (the overlays span the longest run anyway).
+    crate::export::shared::Shared::share(&mut runs);
     let c = compare::compare(&runs);
     crate::out!("{}", table::terminal(&c));
     let Some(out) = &args.out else { return Ok(()) };
@@ -28,7 +31,9 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         files.push((format!("{}.png", chart.name()), chart.png(&runs).map_err(draw)?));
         overlays.push(svg);
     }
-    files.push(("comparison.html".to_string(), html::render(&c, &runs, &overlays).map_err(draw)?.into_bytes()));
+    let (page, per_run) = html::render(&c, &runs, &overlays).map_err(draw)?;
+    files.push(("comparison.html".to_string(), page.into_bytes()));
+    files.extend(per_run.into_iter().map(|(name, svg)| (name, svg.into_bytes())));
     for (name, bytes) in files {
         write_file(&out.join(name), &bytes).map_err(fail)?;
     }

@@ -1,5 +1,6 @@
-//! `comparison.html`: the comparison table, the overlay charts and every run's charts side by side, in one
-//! self-contained page like `index.html` (inline SVG and CSS, no script). Strings from files are escaped.
+//! `comparison.html`: the comparison table, the overlay charts and every run's charts on shared axes, in one
+//! self-contained page like `index.html` (inline SVG and CSS, no script), each per-run chart linking its SVG file
+//! full size. Strings from files are escaped.
 
 use super::{show, show_delta, Comparison};
 use crate::export::chart::ChartError;
@@ -54,9 +55,19 @@ fn table(c: &Comparison) -> String {
     t
 }
 
-/// The whole `comparison.html`: overlays first, then the metric table, then every run's charts side by side.
+/// Where the page links each run's chart of one kind, drawn on the shared axes, full size.
+pub fn run_chart_file(label: &str, chart: &str) -> String {
+    format!("runs/{label}/{chart}.svg")
+}
+
+/// The whole `comparison.html` and the per-run charts it links (`run_chart_file`, SVG text): overlays first, then
+/// the metric table, then every run's charts, one kind at a time, on axes shared by the runs (`runs` carry them).
 /// `overlays` are the overlay charts' SVGs, in the order of `overlay::charts()` (drawn once, for their files too).
-pub fn render(c: &Comparison, runs: &[RunData], overlays: &[String]) -> Result<String, ChartError> {
+pub fn render(
+    c: &Comparison,
+    runs: &[RunData],
+    overlays: &[String],
+) -> Result<(String, Vec<(String, String)>), ChartError> {
     let mut b = String::from("<header>\n<h1>Comparison</h1>\n<ul>\n");
     for (info, run) in c.runs.iter().zip(runs) {
         let _ = writeln!(
@@ -87,19 +98,24 @@ pub fn render(c: &Comparison, runs: &[RunData], overlays: &[String]) -> Result<S
                 red is worse, by each metric's direction.</p>\n",
     );
     b.push_str(&table(c));
-    b.push_str("<h2>Each run</h2>\n");
-    let cols = runs.len().min(3);
+    b.push_str(
+        "<h2>Each run</h2>\n<p class=\"meta\">The runs' charts of one kind share their axes (the longest run's time, \
+         the highest peak of any run). Click a chart to open it full size.</p>\n",
+    );
+    let mut files = Vec::new();
     for chart in crate::export::charts() {
-        let _ = writeln!(
-            b,
-            "<h3>{}</h3>\n<div class=\"grid\" style=\"grid-template-columns: repeat({cols}, 1fr)\">",
-            escape(chart.title())
-        );
+        let _ = writeln!(b, "<h3>{}</h3>\n<div class=\"runs\">", escape(chart.title()));
         for (info, run) in c.runs.iter().zip(runs) {
             let id = format!("{}-{}", chart.name(), info.label);
-            b.push_str(&figure(&id, &format!("{} · {}", info.label, run.summary.scenario.name), &chart.svg(run)?, &[]));
+            let svg = chart.svg(run)?;
+            let file = run_chart_file(&info.label, chart.name());
+            let bare = svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim_start();
+            let linked = format!("<a href=\"{}\">{bare}</a>", escape(&file));
+            let caption = format!("{} · {}", info.label, run.summary.scenario.name);
+            b.push_str(&figure(&id, &caption, &linked, &[(file.clone(), "SVG".to_string())]));
+            files.push((file, svg));
         }
         b.push_str("</div>\n");
     }
-    Ok(page("loadtest comparison", &b))
+    Ok((page("loadtest comparison", &b), files))
 }

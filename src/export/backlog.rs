@@ -2,6 +2,7 @@
 //! number of consuming replicas in a panel below on its own axis.
 
 use super::chart::*;
+use super::shared::{legend_rows, or_own};
 use super::thin::{ch, At};
 use super::RunData;
 use plotters::coord::Shift;
@@ -17,6 +18,11 @@ const DEPTHS: [Column; 4] = [
     ("dead-letter queue", pal::RED, ch::DLQ),
 ];
 
+/// The highest queue depth and the most consuming replicas of the run.
+pub fn peaks(run: &RunData) -> (f64, f64) {
+    (DEPTHS.iter().map(|d| run.series.peak(d.2)).fold(0.0, f64::max), run.series.peak(ch::CONSUMERS))
+}
+
 impl Draw<RunData> for Backlog {
     fn name(&self) -> &'static str {
         "backlog"
@@ -31,11 +37,11 @@ impl Draw<RunData> for Backlog {
         let mut keys: Vec<Key> = DEPTHS.iter().map(|(l, c, _)| Key::new(*l, Swatch::Line(*c))).collect();
         keys.push(Key::new("consuming replicas", Swatch::Fill(pal::GREEN, 0.5)));
         keys.extend(fault_key(run));
-        let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys)?;
+        let area = page_rows(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys, legend_rows(run))?;
         let axis = TimeAxis::of(run);
         let (top, bottom) = area.split_vertically((area.dim_in_pixel().1 as f64 * 0.74) as u32);
 
-        let peak = DEPTHS.iter().map(|d| run.series.peak(d.2)).fold(0.0, f64::max);
+        let (peak, peak_consumers) = or_own(run, |s| (s.depths, s.consumers), || peaks(run));
         let y_max = headroom(peak);
         let mut chart = plot(&top, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 8)?;
         let top_style = MeshStyle { y_labels: 7, ..MeshStyle::default() };
@@ -46,7 +52,7 @@ impl Draw<RunData> for Backlog {
             chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
         }
 
-        let peak_consumers = run.series.peak(ch::CONSUMERS).max(1.0);
+        let peak_consumers = peak_consumers.max(1.0);
         let c_max = (peak_consumers * 1.3).ceil().max(2.0);
         let bottom = bottom.margin(12, 0, 0, 0);
         let mut lower = plot(&bottom, Axis::new(0.0..axis.end), Axis::new(0.0..c_max), 56)?;

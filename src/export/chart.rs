@@ -4,6 +4,7 @@
 //! Text is laid out with DejaVu Sans compiled into the binary (plotters' `ab_glyph` path, no font-kit, no
 //! fontconfig), so a chart renders the same on every machine, with or without system fonts.
 
+pub use super::latency_axis::{fmt_ms, LatencyAxis};
 use super::RunData;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
@@ -228,6 +229,20 @@ pub fn page<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    page_rows(root, title, subtitle, keys, 1)
+}
+
+/// `page` with room for at least `rows` rows of legend (pictures compared side by side keep their plots level).
+pub fn page_rows<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+    keys: &[Key],
+    rows: usize,
+) -> Result<DrawingArea<DB, Shift>, ChartError>
+where
+    DB::ErrorType: 'static,
+{
     root.draw(&Text::new(title.to_string(), (24, 16), bold(24.0)))?;
     let mut y = 50;
     if !subtitle.is_empty() {
@@ -239,12 +254,14 @@ where
     if !keys.is_empty() {
         y += 4;
         let label_font = font(15.0);
+        let mut used = 1;
         for Key(label, swatch) in keys {
             let (w, _) = root.estimate_text_size(label, &label_font)?;
             let item = 28 + w as i32 + 26;
             if x + item > width && x > 120 {
                 x = 120;
                 y += 24;
+                used += 1;
             }
             let cy = y + 9;
             match *swatch {
@@ -259,7 +276,7 @@ where
             root.draw(&Text::new(label.clone(), (x + 28, cy - 9), label_font.clone()))?;
             x += item;
         }
-        y += 28;
+        y += 28 + 24 * rows.saturating_sub(used) as i32;
     } else {
         y += 2;
     }
@@ -300,6 +317,8 @@ pub struct TimeAxis {
     /// Axis extent in units.
     pub end: f64,
     pub label: String,
+    /// The scenario second at 0 on the axis (0 but on a zoom panel that counts from the faults' end).
+    pub origin: f64,
 }
 
 impl TimeAxis {
@@ -319,19 +338,21 @@ impl TimeAxis {
                 fmt_num(time_scale)
             ));
         }
-        TimeAxis { unit, per, end: (duration_s.max(1.0) / per), label }
+        TimeAxis { unit, per, end: (duration_s.max(1.0) / per), label, origin: 0.0 }
     }
     /// An axis in seconds with its own label (zoom panels).
     pub fn seconds(label: String) -> TimeAxis {
-        TimeAxis { unit: "s", per: 1.0, end: 0.0, label }
+        TimeAxis { unit: "s", per: 1.0, end: 0.0, label, origin: 0.0 }
     }
+    /// The run's time axis; under `compare`'s shared axes, as long as the longest run compared.
     pub fn of(run: &RunData) -> TimeAxis {
         let s = &run.summary;
-        TimeAxis::new(s.duration_s.max(run.seconds as f64), &s.clock, s.time_scale)
+        let own = s.duration_s.max(run.seconds as f64);
+        TimeAxis::new(run.shared.as_ref().map_or(own, |shared| shared.duration_s.max(own)), &s.clock, s.time_scale)
     }
     /// Scenario seconds to axis units.
     pub fn x(&self, seconds: f64) -> f64 {
-        seconds / self.per
+        (seconds - self.origin) / self.per
     }
 }
 
@@ -491,78 +512,6 @@ where
     Ok(())
 }
 
-/// Latency values (ms) as people say them: 850 µs, 12 ms, 1.5 s, 2 min, 1 h.
-pub fn fmt_ms(ms: f64) -> String {
-    if ms <= 0.0 {
-        "0".to_string()
-    } else if ms < 1.0 {
-        format!("{} µs", fmt_num((ms * 1000.0 * 10.0).round() / 10.0))
-    } else if ms < 1000.0 {
-        format!("{} ms", fmt_num((ms * 10.0).round() / 10.0))
-    } else if ms < 60_000.0 {
-        format!("{} s", fmt_num((ms / 100.0).round() / 10.0))
-    } else if ms < 3_600_000.0 {
-        format!("{} min", fmt_num((ms / 6000.0).round() / 10.0))
-    } else {
-        format!("{} h", fmt_num((ms / 360_000.0).round() / 10.0))
-    }
-}
-
-/// A latency axis: log10 of milliseconds when the values span more than two decades, linear otherwise.
-#[derive(Clone, Debug)]
-pub struct LatencyAxis {
-    pub log: bool,
-    pub lo: f64,
-    pub hi: f64,
-    /// Tick positions in axis units.
-    pub ticks: Vec<f64>,
-}
-
-/// Round durations for log-axis ticks, in ms.
-const LOG_TICKS_MS: [f64; 17] =
-    [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 6e4, 6e5, 3.6e6, 3.6e7, 8.64e7, 8.64e8, 1e9, 1e10, 1e11, 1e12];
-
-impl LatencyAxis {
-    pub fn new(min_ms: f64, max_ms: f64) -> LatencyAxis {
-        let (min_ms, max_ms) = if max_ms > 0.0 { (min_ms.max(max_ms * 1e-9).max(0.001), max_ms) } else { (1.0, 1.0) };
-        if max_ms / min_ms > 100.0 {
-            let lo = min_ms.log10().floor();
-            let hi = (max_ms * 1.3).log10();
-            let ticks = LOG_TICKS_MS.iter().map(|t| t.log10()).filter(|t| *t >= lo - 1e-9 && *t <= hi).collect();
-            LatencyAxis { log: true, lo, hi, ticks }
-        } else {
-            LatencyAxis { log: false, lo: 0.0, hi: headroom(max_ms), ticks: Vec::new() }
-        }
-    }
-    /// Milliseconds to axis units.
-    pub fn y(&self, ms: f64) -> f64 {
-        if self.log {
-            ms.max(10f64.powf(self.lo)).log10()
-        } else {
-            ms
-        }
-    }
-    /// Axis units to a tick label.
-    pub fn label(&self, v: f64) -> String {
-        fmt_ms(if self.log { 10f64.powf(v) } else { v })
-    }
-    pub fn desc(&self, what: &str) -> String {
-        if self.log {
-            format!("{what} (log scale)")
-        } else {
-            format!("{what} (ms)")
-        }
-    }
-    /// The y axis: round durations as ticks on a log axis (1 ms, 1 s, 1 min, 1 h), automatic ticks otherwise.
-    pub fn axis(&self) -> Axis {
-        if self.log {
-            Axis::with_ticks(self.lo..self.hi, self.ticks.clone())
-        } else {
-            Axis::new(self.lo..self.hi)
-        }
-    }
-}
-
 /// Splits an optional series into runs of consecutive present values (lines are not drawn across gaps).
 pub fn segments(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -593,21 +542,6 @@ mod tests {
         let real = TimeAxis::new(600.0, "real", 10.0);
         assert!(real.label.contains("real clock ×10"), "{}", real.label);
         assert!(!TimeAxis::new(600.0, "real", 1.0).label.contains("real clock"));
-    }
-
-    #[test]
-    fn latency_labels_and_axes() {
-        assert_eq!(fmt_ms(0.85), "850 µs");
-        assert_eq!(fmt_ms(12.0), "12 ms");
-        assert_eq!(fmt_ms(1500.0), "1.5 s");
-        assert_eq!(fmt_ms(120_000.0), "2 min");
-        assert_eq!(fmt_ms(3_600_000.0), "1 h");
-        let wide = LatencyAxis::new(1.1, 4_320_133.0);
-        assert!(wide.log);
-        let labels: Vec<String> = wide.ticks.iter().map(|t| wide.label(*t)).collect();
-        assert_eq!(labels, ["1 ms", "10 ms", "100 ms", "1 s", "10 s", "1 min", "10 min", "1 h"]);
-        assert!(!LatencyAxis::new(50.0, 900.0).log);
-        assert_eq!(fmt_tick(12000.0), "12,000");
     }
 
     #[test]

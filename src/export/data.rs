@@ -26,6 +26,8 @@ pub struct RunData {
     /// `scenario.toml` as written (the resolved configuration), its `[broker]` masked even if an older or
     /// hand-edited file was not.
     pub scenario_toml: String,
+    /// The axes `compare` draws every run's charts on (`Shared::share`); `None` for a run drawn alone.
+    pub shared: Option<super::shared::Shared>,
 }
 
 /// A report folder, or a file in it, that is missing or cannot be read. The message names the file.
@@ -80,6 +82,7 @@ impl RunData {
             latency,
             scenario,
             scenario_toml,
+            shared: None,
         })
     }
 

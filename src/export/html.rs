@@ -56,6 +56,10 @@ pre { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 
 .verdict { font-size: 18px; } nav#toc { margin: 12px 0; font-size: 14px; } .u-legend { font-size: 13px; }
 figure.interactive { overflow: hidden; }
 .warning { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 6px; padding: 10px 14px; }
+/* compare's per-run charts: at most two to a row, none narrower than 880 px (or the window) */
+.runs { display: grid; gap: 12px; width: calc(100vw - 64px); margin-left: calc(50% - 50vw + 32px);
+  grid-template-columns: repeat(auto-fit, minmax(min(100%, max(880px, calc(50% - 6px))), 1fr)); }
+.runs figure { width: 100%; max-width: 1320px; justify-self: center; box-sizing: border-box; } .runs figure > a { display: block; }
 "#;
 
 /// The policy of a page without scripts: nothing from the network, no script at all.

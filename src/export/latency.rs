@@ -3,6 +3,7 @@
 //! completed leave a gap.
 
 use super::chart::*;
+use super::shared::{legend_rows, or_own};
 use super::thin::{ch, At};
 use super::RunData;
 use plotters::coord::Shift;
@@ -57,9 +58,9 @@ impl Draw<RunData> for LatencyOverTime {
     {
         let mut keys: Vec<Key> = LINES.iter().map(|(l, c, _)| Key::new(*l, Swatch::Line(*c))).collect();
         keys.extend(fault_key(run));
-        let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys)?;
+        let area = page_rows(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys, legend_rows(run))?;
         let axis = TimeAxis::of(run);
-        let lat = axis_for(std::iter::once(run));
+        let lat = or_own(run, |s| s.latency.clone(), || axis_for(std::iter::once(run)));
         let mut chart = plot(&area, Axis::new(0.0..axis.end), lat.axis(), 56)?;
         mesh(&mut chart, &axis.label, &lat.desc("latency from intended publish"), &|v| fmt_num(*v), &|v| {
             lat.label(*v)

@@ -2,6 +2,7 @@
 //! 1/(1-p) log scale (ticks 90%, 99%, 99.9% ...), drawn from `latency.hgrm` so `loadtest report` can re-render it.
 
 use super::chart::*;
+use super::shared::{legend_rows, or_own};
 use super::RunData;
 use crate::report::hgrm::Point;
 use plotters::coord::Shift;
@@ -99,9 +100,12 @@ impl Draw<RunData> for LatencyDistribution {
             Some(note) => format!("{sub} · {note}"),
             None => sub,
         };
-        let area = page(root, &title_for(Draw::title(self), run), &sub, &keys)?;
-        let lat = axis_for(std::iter::once(run.latency.as_slice()));
-        let end = x_end(std::iter::once(run.latency.as_slice()));
+        let area = page_rows(root, &title_for(Draw::title(self), run), &sub, &keys, legend_rows(run))?;
+        let own = || {
+            let dist = || std::iter::once(run.latency.as_slice());
+            (axis_for(dist()), x_end(dist()))
+        };
+        let (lat, end) = or_own(run, |s| s.percentiles.clone(), own);
         let mut chart = frame(&area, &lat, end)?;
         if run.latency.is_empty() {
             chart.draw_series(std::iter::once(Text::new(

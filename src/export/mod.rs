@@ -8,7 +8,9 @@ pub mod explore;
 mod glyphs;
 pub mod html;
 pub mod latency;
+pub mod latency_axis;
 pub mod latency_dist;
+pub mod shared;
 pub mod thin;
 
 mod backlog;

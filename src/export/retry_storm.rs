@@ -3,10 +3,12 @@
 //! after the last fault ended, where waves of synchronised retries hit a service that just came back.
 
 use super::chart::*;
+use super::shared::{legend_rows, or_own};
 use super::thin::{ch, Series};
 use super::RunData;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub struct RetryStorm;
 
@@ -38,6 +40,12 @@ pub fn zoom_window(run: &RunData) -> Option<(f64, f64)> {
 /// The whole seconds a zoom window after faults ending at `end` can touch (kept unthinned while reading the run).
 pub fn zoom_candidate(end: f64) -> (u64, u64) {
     ((end - ZOOM_BEFORE_S).max(0.0).floor() as u64, (end + ZOOM_AFTER_S).max(0.0).ceil() as u64)
+}
+
+/// What the y axis has to reach: the most attempts, or the capacity, of any second.
+pub fn y_peak(run: &RunData) -> f64 {
+    let nominal = run.summary.downstream.capacity_per_s;
+    run.series.peak(ch::ATTEMPTS).max(run.series.peak(ch::CAPACITY).max(nominal))
 }
 
 impl RetryStorm {
@@ -141,24 +149,51 @@ impl Draw<RunData> for RetryStorm {
     where
         DB::ErrorType: 'static,
     {
-        let area = page(root, &title_for(Draw::title(self), run), &subtitle_for(run), &RetryStorm::keys(run))?;
+        let area = page_rows(
+            root,
+            &title_for(Draw::title(self), run),
+            &subtitle_for(run),
+            &RetryStorm::keys(run),
+            legend_rows(run),
+        )?;
         let axis = TimeAxis::of(run);
-        let nominal = run.summary.downstream.capacity_per_s;
-        let peak = run.series.peak(ch::ATTEMPTS);
-        let cap_peak = run.series.peak(ch::CAPACITY).max(nominal);
-        let y_max = headroom(peak.max(cap_peak));
+        let y_max = headroom(or_own(run, |s| s.attempts, || y_peak(run)));
         let whole = (0.0, axis.end * axis.per);
-        match zoom_window(run) {
-            None => RetryStorm::panel(&area, run, &run.series, &axis, whole, y_max, None),
-            Some(zoom) => {
-                let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);
-                RetryStorm::panel(&top, run, &run.series, &axis, whole, y_max, Some(zoom))?;
-                let seconds = TimeAxis::seconds(format!(
-                    "scenario time (s) — zoom on the {} s after the last fault ended (framed above)",
-                    fmt_num(zoom.1 - zoom.0 - ZOOM_BEFORE_S)
-                ));
-                let zoomed = run.zoom.as_ref().unwrap_or(&run.series);
-                RetryStorm::panel(&bottom.margin(6, 0, 0, 0), run, zoomed, &seconds, zoom, y_max, None)
+        let shared_zoom = run.shared.as_ref().and_then(|s| s.zoom);
+        let own_zoom = zoom_window(run).filter(|_| shared_zoom.is_none());
+        if own_zoom.is_none() && shared_zoom.is_none() {
+            return RetryStorm::panel(&area, run, &run.series, &axis, whole, y_max, None);
+        }
+        let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);
+        let bottom = bottom.margin(6, 0, 0, 0);
+        let zoomed = run.zoom.as_ref().unwrap_or(&run.series);
+        if let Some(zoom) = own_zoom {
+            RetryStorm::panel(&top, run, &run.series, &axis, whole, y_max, Some(zoom))?;
+            let seconds = TimeAxis::seconds(format!(
+                "scenario time (s) — zoom on the {} s after the last fault ended (framed above)",
+                fmt_num(zoom.1 - zoom.0 - ZOOM_BEFORE_S)
+            ));
+            return RetryStorm::panel(&bottom, run, zoomed, &seconds, zoom, y_max, None);
+        }
+        // Shared axes: every run has the zoom panel, counted from the end of its last fault.
+        let (from, to) = shared_zoom.unwrap_or((-ZOOM_BEFORE_S, ZOOM_AFTER_S));
+        let label = "seconds after the last fault ended — zoom, framed above".to_string();
+        let duration = run.seconds as f64;
+        match run.summary.faults_end_s.filter(|e| e.is_finite() && *e < duration && run.zoom.is_some()) {
+            Some(end) => {
+                let frame = ((end + from).max(0.0), (end + to).min(duration));
+                RetryStorm::panel(&top, run, &run.series, &axis, whole, y_max, Some(frame))?;
+                let seconds = TimeAxis { origin: end, ..TimeAxis::seconds(label) };
+                RetryStorm::panel(&bottom, run, zoomed, &seconds, (end + from, end + to), y_max, None)
+            }
+            None => {
+                RetryStorm::panel(&top, run, &run.series, &axis, whole, y_max, None)?;
+                let mut chart = plot(&bottom, Axis::new(from..to), Axis::new(0.0..y_max), 52)?;
+                mesh(&mut chart, &label, "attempts / s", &|v| fmt_num(*v), &|v| fmt_tick(*v))?;
+                let note = font(18.0).color(&pal::MUTED).pos(Pos::new(HPos::Center, VPos::Center));
+                let at = ((from + to) / 2.0, y_max / 2.0);
+                chart.draw_series(std::iter::once(Text::new("no fault ended in this run", at, note)))?;
+                Ok(())
             }
         }
     }
