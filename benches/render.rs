@@ -45,6 +45,34 @@ fn pixels(run: &RunData) -> Vec<Vec<u8>> {
     all
 }
 
+/// Where `loadtest report`'s time goes, phase by phase, in process (median of 7 each).
+fn phases(dir: &Path) {
+    use loadtest::export::Exporter;
+    chart::register_font();
+    let time = |f: &mut dyn FnMut()| {
+        median(
+            (0..7)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect(),
+        )
+    };
+    let load = time(&mut || drop(std::hint::black_box(RunData::load(dir).unwrap())));
+    let run = RunData::load(dir).unwrap();
+    let mut svgs = Vec::new();
+    let svg = time(&mut || svgs = export::charts().iter().map(|c| c.svg(&run).unwrap()).collect());
+    let png = time(&mut || drop(std::hint::black_box(export::ChartFiles::png().render(&run).unwrap())));
+    let page = time(&mut || drop(std::hint::black_box(export::html::index_with(&run, &svgs).unwrap())));
+    let prom = time(&mut || drop(std::hint::black_box(loadtest::metrics::MetricsFile.render(&run).unwrap())));
+    println!(
+        "report phases (ms, median of 7): load {load:.1}, 5 SVGs {svg:.1}, 5 PNGs {png:.1}, index.html {page:.1}, \
+         metrics.prom {prom:.1}"
+    );
+}
+
 fn encode(rgb: &[u8], compression: png::DeflateCompression, filter: png::Filter) -> Vec<u8> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, chart::WIDTH, chart::HEIGHT);
@@ -82,6 +110,7 @@ fn main() {
     );
     println!("`loadtest report` on its folder:              median {:.1} ms (7 runs)", report * 1e3);
 
+    phases(&dir);
     let run = RunData::load(&dir).unwrap();
     let images = pixels(&run);
     use png::{DeflateCompression as D, Filter as F};

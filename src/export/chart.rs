@@ -186,13 +186,16 @@ impl<In: ?Sized, T: Draw<In>> Chart<In> for T {
     }
 }
 
-/// RGB8 pixels to a PNG file (balanced compression: a quarter of the fast level's size for charts, in ~10 ms).
+/// RGB8 pixels to a PNG file: zlib level 3 with the Up filter, chosen by `cargo bench --bench render` (for the
+/// storm's five charts 9.7 ms and 289 KB, against 20.0 ms and 239 KB for the crate's balanced default; the pixels
+/// are the same).
 pub fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError> {
     let mut out = Vec::with_capacity(rgb.len() / 8);
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Balanced);
+    enc.set_deflate_compression(png::DeflateCompression::Level(3));
+    enc.set_filter(png::Filter::Up);
     let mut w = enc.write_header().map_err(|e| ChartError(e.to_string()))?;
     w.write_image_data(rgb).map_err(|e| ChartError(e.to_string()))?;
     w.finish().map_err(|e| ChartError(e.to_string()))?;

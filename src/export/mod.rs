@@ -76,6 +76,15 @@ impl Exporter for ChartFiles {
     }
 }
 
+/// The PNG files of every other chart, starting at `first` (0 or 1): the two halves `render` draws in parallel.
+fn png_files(run: &RunData, first: usize) -> Result<Vec<(PathBuf, Vec<u8>)>, ChartError> {
+    let mut files = Vec::new();
+    for c in charts().into_iter().skip(first).step_by(2) {
+        files.push((Path::new(CHARTS_DIR).join(format!("{}.png", c.name())), c.png(run)?));
+    }
+    Ok(files)
+}
+
 /// Why rendering a report folder failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -97,15 +106,33 @@ pub fn render(run: &RunData, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
     fn failed(exporter: &'static str) -> impl Fn(ChartError) -> ExportError {
         move |error| ExportError::Render { exporter: exporter.to_string(), error }
     }
-    let svgs = charts().iter().map(|c| c.svg(run)).collect::<Result<Vec<String>, _>>().map_err(failed("svg charts"))?;
-    let mut files: Vec<(PathBuf, Vec<u8>)> = charts()
-        .iter()
-        .zip(&svgs)
-        .map(|(c, svg)| (Path::new(CHARTS_DIR).join(format!("{}.svg", c.name())), svg.as_bytes().to_vec()))
-        .collect();
-    files.extend(ChartFiles::png().render(run).map_err(failed("png charts"))?);
-    files.push((PathBuf::from(INDEX_HTML), html::index_with(run, &svgs).map_err(failed("html"))?.into_bytes()));
-    files.extend(crate::metrics::MetricsFile.render(run).map_err(failed("metrics"))?);
+    // Rasterizing and compressing the PNGs is most of the report's cost: half of them are drawn on a second
+    // thread while this one draws the rest, the SVGs and the page.
+    let (files, odd_pngs) = std::thread::scope(|s| {
+        let odd = s.spawn(|| png_files(run, 1));
+        let rest = || -> Result<Vec<(PathBuf, Vec<u8>)>, ExportError> {
+            let svgs = charts()
+                .iter()
+                .map(|c| c.svg(run))
+                .collect::<Result<Vec<String>, _>>()
+                .map_err(failed("svg charts"))?;
+            let mut files: Vec<(PathBuf, Vec<u8>)> = charts()
+                .iter()
+                .zip(&svgs)
+                .map(|(c, svg)| (Path::new(CHARTS_DIR).join(format!("{}.svg", c.name())), svg.as_bytes().to_vec()))
+                .collect();
+            files.extend(png_files(run, 0).map_err(failed("png charts"))?);
+            files.push((PathBuf::from(INDEX_HTML), html::index_with(run, &svgs).map_err(failed("html"))?.into_bytes()));
+            files.extend(crate::metrics::MetricsFile.render(run).map_err(failed("metrics"))?);
+            Ok(files)
+        };
+        let files = rest();
+        // A panic while drawing is a defect; it is reported as a render error rather than aborting the run.
+        let odd = odd.join().unwrap_or_else(|_| Err(ChartError("a PNG chart's drawing panicked".to_string())));
+        (files, odd)
+    });
+    let mut files = files?;
+    files.extend(odd_pngs.map_err(failed("png charts"))?);
     let paths: Vec<PathBuf> = files.iter().map(|(rel, _)| rel.clone()).collect();
     crate::report::check_writable(dir, &paths).map_err(ExportError::Unwritable)?;
     let mut written = Vec::new();
