@@ -101,5 +101,5 @@ pub fn render(c: &Comparison, runs: &[RunData], overlays: &[String]) -> Result<S
         }
         b.push_str("</div>\n");
     }
-    Ok(page("loadtest comparison", &b))
+    page("loadtest comparison", &b)
 }

@@ -9,6 +9,7 @@ mod glyphs;
 pub mod html;
 pub mod latency;
 pub mod latency_dist;
+pub mod svg_font;
 pub mod thin;
 
 mod backlog;
