@@ -61,6 +61,104 @@ fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stderr).to_string()
 }
 
+/// The embedded fonts of an SVG from `embed`, read independently of the code that wrote them: each `@font-face`
+/// (family, bold?, the font file) of its `<style>`, and each `<text>` (its `font-family`, bold?, its text).
+type Faces = Vec<(String, bool, Vec<u8>)>;
+type Texts = Vec<(String, bool, String)>;
+
+fn fonts_and_texts(svg: &str) -> (Faces, Texts) {
+    use base64::Engine;
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let (mut style, mut texts) = (String::new(), Vec::new());
+    let mut current: Option<(String, bool, String)> = None;
+    let mut in_style = false;
+    loop {
+        match reader.read_event().expect("well-formed SVG") {
+            Event::Start(e) if e.name().as_ref() == b"style" => in_style = true,
+            Event::End(e) if e.name().as_ref() == b"style" => in_style = false,
+            Event::Start(e) if e.name().as_ref() == b"text" => {
+                let attr = |name: &str| {
+                    e.try_get_attribute(name).unwrap().map(|a| String::from_utf8(a.value.to_vec()).unwrap())
+                };
+                current =
+                    Some((attr("font-family").unwrap(), attr("font-weight").as_deref() == Some("bold"), String::new()));
+            }
+            Event::End(e) if e.name().as_ref() == b"text" => texts.push(current.take().unwrap()),
+            Event::Text(t) => {
+                let t = t.decode().unwrap();
+                if in_style {
+                    style.push_str(&t);
+                } else if let Some(c) = current.as_mut() {
+                    c.2.push_str(&t);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let c = match r.decode().unwrap().as_ref() {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    other => panic!("unexpected entity &{other};"),
+                };
+                if let Some(cur) = current.as_mut() {
+                    cur.2.push(c);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let faces = style
+        .split("@font-face")
+        .skip(1)
+        .map(|rule| {
+            let family = rule.split("font-family: \"").nth(1).unwrap().split('"').next().unwrap().to_string();
+            let bold = rule.contains("font-weight: bold");
+            let data = rule.split("base64,").nth(1).unwrap().split(')').next().unwrap();
+            (family, bold, base64::engine::general_purpose::STANDARD.decode(data).unwrap())
+        })
+        .collect();
+    (faces, texts)
+}
+
+/// Every text of `svg` is set first in a font the SVG embeds, which parses and has a glyph for each of its
+/// characters; the subsets are small.
+fn assert_carries_its_font(svg: &str, what: &str) {
+    use ab_glyph::Font;
+    let (faces, texts) = fonts_and_texts(svg);
+    assert!(!texts.is_empty() && !faces.is_empty(), "{what}: {} texts, {} faces", texts.len(), faces.len());
+    for (family, bold, text) in &texts {
+        let (_, _, file) = faces
+            .iter()
+            .find(|(f, b, _)| family.starts_with(&format!("'{f}', ")) && b == bold)
+            .unwrap_or_else(|| panic!("{what}: no embedded face for {family:?} (bold {bold}), text {text:?}"));
+        assert!(family.starts_with("'loadtest DejaVu Sans "), "{what}: {family}");
+        let font = ab_glyph::FontRef::try_from_slice(file).unwrap_or_else(|e| panic!("{what}: the font: {e}"));
+        // Newlines and tabs around the text render as spaces (SVG's white-space handling); the rest are glyphs.
+        for c in text.chars().filter(|c| !c.is_control()) {
+            assert_ne!(font.glyph_id(c).0, 0, "{what}: no glyph for {c:?} in {text:?}");
+        }
+    }
+    for (family, _, file) in &faces {
+        let font = ab_glyph::FontRef::try_from_slice(file).unwrap();
+        assert!(font.glyph_count() < 120, "{what}: {family} has {} glyphs", font.glyph_count());
+    }
+}
+
+/// A page that inlines SVGs defines their font once, in its head, and they use it.
+fn assert_page_shares_one_font(html: &str, what: &str) {
+    let head = &html[..html.find("</head>").unwrap()];
+    assert_eq!(html.matches("@font-face").count(), 2, "{what}: one regular and one bold face");
+    assert_eq!(head.matches("@font-face").count(), 2, "{what}: the faces are in the page's stylesheet");
+    let family = head.split("@font-face { font-family: \"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(family.starts_with("loadtest DejaVu Sans "), "{what}: {family}");
+    let uses = html.matches(&format!("font-family=\"'{family}', DejaVu Sans")).count();
+    assert!(uses > 50 && uses == html.matches("<text ").count(), "{what}: {uses} texts in the shared face");
+    assert!(html.contains("font-src data:;"), "{what}: the policy lets the embedded font load");
+}
+
 #[test]
 fn every_run_gets_svg_and_png_charts_of_the_right_size_and_an_html_page() {
     let tmp = TempDir::new().unwrap();
@@ -79,9 +177,10 @@ fn every_run_gets_svg_and_png_charts_of_the_right_size_and_an_html_page() {
         assert!(svg[root..].starts_with("<svg width=\"1200\" height=\"700\""), "{chart}.svg size");
         assert!(svg.trim_end().ends_with("</svg>"), "{chart}.svg is truncated");
         assert!(svg.contains("small, seed 3"), "{chart}.svg title names scenario and seed");
-        assert!(svg.contains("font-family=\"DejaVu Sans"), "{chart}.svg uses the embedded font's family");
+        assert_carries_its_font(&svg, &format!("{chart}.svg"));
     }
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert_page_shares_one_font(&html, "index.html");
     assert_eq!(html.matches("<figure id=\"chart-").count(), CHARTS.len());
     assert!(
         html.contains("id=\"accounting\"") && html.contains("id=\"summary-table\"") && html.contains("id=\"scenario\"")
@@ -115,6 +214,10 @@ fn user_strings_are_html_escaped() {
     assert!(!html.contains("<img"), "raw <img> in index.html");
     assert!(html.contains("&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;"), "escaped name");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "escaped description");
+    // The markup characters of the strings are glyphs of the embedded font like any other.
+    let svg = std::fs::read_to_string(dir.join("charts/throughput.svg")).unwrap();
+    assert!(svg.contains("&lt;script&gt;alert(&apos;name&apos;)"), "escaped in the SVG");
+    assert_carries_its_font(&svg, "throughput.svg");
     // The comparison page escapes them too.
     let out = tmp.path().join("cmp");
     loadtest().arg("compare").arg(&dir).arg(&dir).arg("--out").arg(&out).assert().success();
@@ -236,9 +339,12 @@ fn compare_marks_better_and_worse_and_names_what_differs() {
     assert!(md.contains("| overload waves |") && md.contains("better)**"), "{md}");
     for chart in ["compare-retry-storm", "compare-backlog", "compare-latency", "compare-latency-distribution"] {
         assert_eq!(png_size(&std::fs::read(out.join(format!("{chart}.png"))).unwrap()), (1200, 700), "{chart}");
-        assert!(std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap().contains("</svg>"));
+        let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.contains("</svg>"));
+        assert_carries_its_font(&svg, &format!("{chart}.svg"));
     }
     let page = std::fs::read_to_string(out.join("comparison.html")).unwrap();
+    assert_page_shares_one_font(&page, "comparison.html");
     assert_eq!(page.matches("<figure id=\"retry-storm-").count(), 2, "per-run charts side by side");
     assert!(page.contains("class=\"warning\""));
 }

@@ -1,6 +1,7 @@
 //! The HTML report in a real browser: headless Chromium loads `index.html` and `comparison.html` from disk,
 //! without errors, and shows the charts (the DOM has the expected elements, the screenshot is not blank).
-//! Runs whenever Chromium is installed; fails (does not skip) when `CI` is set and Chromium is missing.
+//! An SVG renders the same with DejaVu Sans hidden from fontconfig (it carries its font). Runs whenever Chromium is
+//! installed; fails (does not skip) when `CI` is set and Chromium is missing.
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,16 @@ fn chromium() -> Option<PathBuf> {
 }
 
 fn browser(bin: &Path, profile: &Path, args: &[String]) -> (String, String) {
-    let out = Command::new(bin)
+    browser_with(bin, profile, args, None)
+}
+
+/// `browser` with `fontconfig` as its font configuration, if given.
+fn browser_with(bin: &Path, profile: &Path, args: &[String], fontconfig: Option<&Path>) -> (String, String) {
+    let mut cmd = Command::new(bin);
+    if let Some(conf) = fontconfig {
+        cmd.env("FONTCONFIG_FILE", conf);
+    }
+    let out = cmd
         .args([
             "--headless",
             "--no-sandbox",
@@ -85,6 +95,75 @@ fn check_page(bin: &Path, tmp: &TempDir, html: &Path, figures: usize, canvases: 
     });
     // Chart colours (blue, orange, purple areas and lines) cover a good part of the first screen.
     assert!(colourful.count() > 20_000, "{name}: the screenshot shows no charts");
+}
+
+/// A screenshot of `file` (1200 × 700, the charts' size) as pixels.
+fn shot(bin: &Path, tmp: &TempDir, file: &Path, fontconfig: Option<&Path>, name: &str) -> Vec<u8> {
+    let png = tmp.path().join(format!("{name}.png"));
+    let args = [
+        format!("--screenshot={}", png.display()),
+        "--window-size=1200,700".into(),
+        "--hide-scrollbars".into(),
+        format!("file://{}", file.display()),
+    ];
+    browser_with(bin, &tmp.path().join(format!("profile-{name}")), &args, fontconfig);
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).expect("a screenshot")));
+    let mut reader = decoder.read_info().unwrap();
+    let mut px = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut px).unwrap();
+    px
+}
+
+/// The system's font configuration without DejaVu Sans.
+fn without_dejavu(tmp: &TempDir) -> PathBuf {
+    let conf = tmp.path().join("no-dejavu.conf");
+    let text = format!(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig>\n\
+         <include ignore_missing=\"yes\">/etc/fonts/fonts.conf</include>\n<cachedir>{}</cachedir>\n\
+         <selectfont><rejectfont><pattern><patelt name=\"family\"><string>DejaVu Sans</string></patelt></pattern>\
+         </rejectfont></selectfont>\n</fontconfig>\n",
+        tmp.path().join("fontconfig-cache").display()
+    );
+    std::fs::write(&conf, text).unwrap();
+    conf
+}
+
+#[test]
+fn an_svg_reads_the_same_without_dejavu_sans_installed() {
+    let Some(bin) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but Chromium is missing");
+        eprintln!("skipping: Chromium is not installed (apt-get install -y chromium)");
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("storm");
+    Command::cargo_bin("loadtest")
+        .unwrap()
+        .args(["run", "scenarios/retry-storm.toml", "-q", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let svg = out.join("charts/throughput.svg");
+    // The control: the same SVG without its embedded font, as SVGs were before they carried one.
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let (start, end) = (text.find("<defs><style").unwrap(), text.find("</style></defs>\n").unwrap() + 16);
+    let own = text[text.find("font-family=\"'").unwrap() + 13..].split_once("', ").unwrap().0.to_string();
+    let bare = text[..start].to_string() + &text[end..];
+    let bare_svg = tmp.path().join("bare.svg");
+    std::fs::write(&bare_svg, bare.replace(&format!("{own}', "), "")).unwrap();
+    assert!(!std::fs::read_to_string(&bare_svg).unwrap().contains("loadtest DejaVu Sans"));
+
+    let conf = without_dejavu(&tmp);
+    let differ = |a: &[u8], b: &[u8]| a.iter().zip(b).filter(|(x, y)| x.abs_diff(**y) > 40).count();
+    let bare_with = shot(&bin, &tmp, &bare_svg, None, "bare-with");
+    let bare_without = shot(&bin, &tmp, &bare_svg, Some(&conf), "bare-without");
+    assert!(
+        differ(&bare_with, &bare_without) > 1000,
+        "hiding DejaVu Sans changed nothing in the SVG without the embedded font (is DejaVu Sans installed?)"
+    );
+    let with = shot(&bin, &tmp, &svg, None, "with");
+    let without = shot(&bin, &tmp, &svg, Some(&conf), "without");
+    assert_eq!(differ(&with, &without), 0, "the SVG reads differently without DejaVu Sans installed");
 }
 
 #[test]

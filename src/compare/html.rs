@@ -117,5 +117,5 @@ pub fn render(
         }
         b.push_str("</div>\n");
     }
-    Ok((page("loadtest comparison", &b), files))
+    Ok((page("loadtest comparison", &b)?, files))
 }

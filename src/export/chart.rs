@@ -1,8 +1,8 @@
 //! What every chart shares: the embedded font, the palette, the page layout (title, subtitle, legend), time and
 //! latency axes, fault shading, and rendering one drawing to SVG text and to PNG bytes.
 //!
-//! Text is laid out with DejaVu Sans compiled into the binary (plotters' `ab_glyph` path, no font-kit, no
-//! fontconfig), so a chart renders the same on every machine, with or without system fonts.
+//! Text is laid out with DejaVu Sans compiled into the binary (plotters' `ab_glyph` path, no font-kit, no fontconfig):
+//! PNGs are drawn with it, each SVG carries the subset its text uses (`svg_font`), so charts read the same anywhere.
 
 pub use super::latency_axis::{fmt_ms, LatencyAxis};
 use super::RunData;
@@ -15,8 +15,8 @@ use std::sync::Once;
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 700;
 
-/// The family name charts use. The SVG files carry it in `font-family`, so viewers use DejaVu Sans when they have
-/// it and a sans-serif face otherwise.
+/// The family name charts use. In SVGs it follows the embedded subset's name (`svg_font::embed`) in `font-family`, as
+/// the fallback of a viewer that does not load embedded fonts.
 pub const FONT: &str = "DejaVu Sans, Verdana, sans-serif";
 
 /// Registers the embedded font once per process.
@@ -170,7 +170,7 @@ impl<In: ?Sized, T: Draw<In>> Chart<In> for T {
             self.draw(&root, input)?;
             root.present()?;
         }
-        Ok(out)
+        super::svg_font::embed(out)
     }
     fn png(&self, input: &In) -> Result<Vec<u8>, ChartError> {
         register_font();

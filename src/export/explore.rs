@@ -349,13 +349,13 @@ pub fn section(data_json: &str) -> String {
 }
 
 /// The Content-Security-Policy of a page with the interactive section: nothing from the network, only the two
-/// inline scripts (by hash), inline styles, and data: images.
+/// inline scripts (by hash), inline styles, and data: images and fonts (the charts' embedded font).
 pub fn csp() -> String {
     use base64::Engine;
     use sha2::Digest;
     let hash = |s: &str| base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(s.as_bytes()));
     format!(
-        "default-src 'none'; script-src 'sha256-{}' 'sha256-{}'; style-src 'unsafe-inline'; img-src data:; \
+        "default-src 'none'; script-src 'sha256-{}' 'sha256-{}'; style-src 'unsafe-inline'; img-src data:; font-src data:; \
          base-uri 'none'; form-action 'none'",
         hash(UPLOT_JS),
         hash(INIT_JS)

@@ -64,23 +64,25 @@ figure.interactive { overflow: hidden; }
 
 /// The policy of a page without scripts: nothing from the network, no script at all.
 pub const CSP_STATIC: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; form-action 'none'";
 
 /// A whole page without scripts: doctype, head with the policy and the inline stylesheet, the body.
-pub fn page(title: &str, body: &str) -> String {
+pub fn page(title: &str, body: &str) -> Result<String, ChartError> {
     page_with(title, body, CSP_STATIC)
 }
 
-/// A whole page under the Content-Security-Policy `csp`.
-pub fn page_with(title: &str, body: &str, csp: &str) -> String {
-    format!(
+/// A whole page under the Content-Security-Policy `csp`. The SVGs inlined in `body` share one embedded font subset,
+/// defined in the page's stylesheet (`svg_font::share`).
+pub fn page_with(title: &str, body: &str, csp: &str) -> Result<String, ChartError> {
+    let (fonts, body) = super::svg_font::share(body)?;
+    Ok(format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n<meta name=\"viewport\" \
-         content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n\
+         content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}{fonts}</style>\n</head>\n\
          <body>\n<main>\n{body}</main>\n</body>\n</html>\n",
         escape(csp),
         escape(title)
-    )
+    ))
 }
 
 /// A chart as a figure: the inline SVG (labelled for screen readers), a caption, links to the files.
@@ -474,7 +476,7 @@ pub fn index_with(run: &RunData, svgs: &[String]) -> Result<String, ChartError> 
          and scenario.toml (<code>loadtest report DIR</code> renders it again).</p>",
         env!("CARGO_PKG_VERSION")
     );
-    Ok(page_with(&format!("loadtest · {} · seed {}", s.scenario.name, s.seed), &b, &super::explore::csp()))
+    page_with(&format!("loadtest · {} · seed {}", s.scenario.name, s.seed), &b, &super::explore::csp())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod latency;
 pub mod latency_axis;
 pub mod latency_dist;
 pub mod shared;
+pub mod svg_font;
 pub mod thin;
 
 mod backlog;
