@@ -130,7 +130,30 @@ struct LineOut {
     label: &'static str,
     color: String,
     right: bool,
+    #[serde(serialize_with = "opt_nums")]
     values: Vec<Option<f64>>,
+}
+
+/// A number as the page's script reads it: integral values (most of them are counts) without a trailing ".0", which
+/// is a fifth of the storm page's data block; the rest as serde_json writes them.
+struct Num(f64);
+
+impl Serialize for Num {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.fract() == 0.0 && self.0.abs() < 9.0e15 {
+            s.serialize_i64(self.0 as i64)
+        } else {
+            s.serialize_f64(self.0)
+        }
+    }
+}
+
+fn nums<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| Num(*x)))
+}
+
+fn opt_nums<S: serde::Serializer>(v: &[Option<f64>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| x.map(Num)))
 }
 
 #[derive(Serialize)]
@@ -148,6 +171,7 @@ struct PanelOut {
 struct Data {
     /// Seconds of scenario time per bucket (1: every second is drawn as it is).
     bucket_s: u64,
+    #[serde(serialize_with = "nums")]
     x: Vec<f64>,
     down: Vec<(f64, f64)>,
     /// The scenario's fault windows: from, to, what.
@@ -382,11 +406,11 @@ mod tests {
         let d = data(b);
         assert_eq!(d["bucket_s"], 1);
         assert_eq!(d["faults"], serde_json::json!([[1.0, 2.0, "outage"]]));
-        assert_eq!(d["x"], serde_json::json!([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]));
+        assert_eq!(d["x"], serde_json::json!([0, 1, 2, 3, 4, 5]));
         let published = &d["panels"][1]["lines"][0]["values"];
-        assert_eq!(published, &serde_json::json!([5.0, 0.0, 0.0, 7.0, 0.0, 0.0]));
+        assert_eq!(published, &serde_json::json!([5, 0, 0, 7, 0, 0]));
         let ready = &d["panels"][3]["lines"][0]["values"];
-        assert_eq!(ready, &serde_json::json!([1.0, 1.0, 1.0, 4.0, 4.0, 4.0]), "gauges hold over idle seconds");
+        assert_eq!(ready, &serde_json::json!([1, 1, 1, 4, 4, 4]), "gauges hold over idle seconds");
     }
 
     #[test]
@@ -401,8 +425,8 @@ mod tests {
         assert!(x.len() as u64 <= MAX_POINTS, "{} points", x.len());
         let published = d["panels"][1]["lines"][0]["values"].as_array().unwrap();
         assert_eq!(published.len(), x.len());
-        assert!(published.iter().any(|v| v == 9_999.0), "the one-second spike survives thinning");
-        assert_eq!(published.iter().filter(|v| *v == 10.0).count(), x.len() - 1);
+        assert!(published.iter().any(|v| v == 9_999), "the one-second spike survives thinning");
+        assert_eq!(published.iter().filter(|v| *v == 10).count(), x.len() - 1);
     }
 
     #[test]
@@ -414,7 +438,7 @@ mod tests {
         let d = data(b);
         assert_eq!(d["x"].as_array().unwrap().len() as u64, MAX_POINTS);
         let ready = d["panels"][3]["lines"][0]["values"].as_array().unwrap();
-        assert_eq!(ready.iter().filter(|v| *v == 7.0).count() as u64, MAX_POINTS - 1, "held until the last bucket");
+        assert_eq!(ready.iter().filter(|v| *v == 7).count() as u64, MAX_POINTS - 1, "held until the last bucket");
     }
 
     #[test]
