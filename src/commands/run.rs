@@ -215,9 +215,13 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
         "scenario_file": args.scenario.display().to_string(),
         "overrides": sets.iter().map(|s| crate::secret::mask_set(s)).collect::<Vec<_>>(),
     });
+    let t = Instant::now();
     report::write_files(into, &scn.to_toml(), &summary, &outcome.recorded.latency, &meta)
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", shown.display())))?;
+    tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "summary and latency files written");
+    let t = Instant::now();
     crate::export::render_dir(into).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
+    tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "charts, page and metrics.prom rendered");
     if let Some(server) = server {
         server.stop();
     }
