@@ -2,6 +2,7 @@
 //!
 //! - render cost: the 10,000-message retry storm as a whole `loadtest run` against the engine alone (target: the
 //!   whole run at most 1.5x the engine);
+//! - the same run with `--no-png` (SVGs and the page only);
 //! - `loadtest report` alone on that run's folder (charts, PNGs, the page);
 //! - PNG encoder settings on the storm's five charts: encode time and bytes for each candidate (the pixels are the
 //!   same whatever the setting; the shipped one is `chart::encode_png`).
@@ -65,7 +66,7 @@ fn phases(dir: &Path) {
     let mut svgs = Vec::new();
     let svg = time(&mut || svgs = export::charts().iter().map(|c| c.svg(&run).unwrap()).collect());
     let png = time(&mut || drop(std::hint::black_box(export::ChartFiles::png().render(&run).unwrap())));
-    let page = time(&mut || drop(std::hint::black_box(export::html::index_with(&run, &svgs).unwrap())));
+    let page = time(&mut || drop(std::hint::black_box(export::html::index_with(&run, &svgs, true).unwrap())));
     let prom = time(&mut || drop(std::hint::black_box(loadtest::metrics::MetricsFile.render(&run).unwrap())));
     println!(
         "report phases (ms, median of 7): load {load:.1}, 5 SVGs {svg:.1}, 5 PNGs {png:.1}, index.html {page:.1}, \
@@ -101,12 +102,20 @@ fn main() {
     let dir = tmp.path().join("storm");
     let d = dir.to_str().unwrap();
     let whole = median((0..7).map(|_| loadtest(&["run", "scenarios/retry-storm.toml", "-q", "--out", d])).collect());
+    let svg_only = median(
+        (0..7).map(|_| loadtest(&["run", "scenarios/retry-storm.toml", "-q", "--no-png", "--out", d])).collect(),
+    );
     let report = median((0..7).map(|_| loadtest(&["report", d])).collect());
     println!("retry-storm, 10,000 messages, engine only:    median {:.1} ms (7 runs)", engine * 1e3);
     println!(
         "retry-storm, 10,000 messages, `loadtest run`: median {:.1} ms (7 runs) = {:.2}x the engine",
         whole * 1e3,
         whole / engine
+    );
+    println!(
+        "retry-storm, `loadtest run --no-png`:          median {:.1} ms (7 runs) = {:.2}x the engine",
+        svg_only * 1e3,
+        svg_only / engine
     );
     println!("`loadtest report` on its folder:              median {:.1} ms (7 runs)", report * 1e3);
 

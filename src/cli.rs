@@ -300,6 +300,10 @@ pub struct RunArgs {
     /// No per-second lines, even on a terminal.
     #[arg(long)]
     pub no_live: bool,
+    /// Write the charts as SVG only, without their PNG copies (rasterizing and compressing the PNGs is most of the
+    /// report's cost); `loadtest report DIR` draws them later.
+    #[arg(long)]
+    pub no_png: bool,
     /// Serve the live metrics during the run at http://ADDR:PORT/metrics (Prometheus / OpenMetrics text) and
     /// /healthz, e.g. 127.0.0.1:9464; labelled with the scenario and --run-id.
     #[arg(long, value_name = "ADDR:PORT")]
@@ -405,6 +409,9 @@ pub struct ReportArgs {
     /// Print only the path of the HTML page.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write the charts as SVG only, and remove the PNG copies an earlier rendering left in the folder.
+    #[arg(long)]
+    pub no_png: bool,
 }
 
 #[derive(Args, Debug)]

@@ -243,6 +243,33 @@ fn report_rerenders_the_same_files_from_the_folder_alone() {
 }
 
 #[test]
+fn no_png_writes_svgs_only_and_the_page_links_only_what_is_there() {
+    let tmp = TempDir::new().unwrap();
+    let file = tmp.path().join("small.toml");
+    std::fs::write(&file, SMALL).unwrap();
+    let dir = run(&tmp, "svg-only", &file, &["--no-png"]);
+    let png_links = |dir: &Path| std::fs::read_to_string(dir.join("index.html")).unwrap().matches(".png\"").count();
+    for c in CHARTS {
+        assert!(dir.join(format!("charts/{c}.svg")).is_file(), "{c}.svg written");
+        assert!(!dir.join(format!("charts/{c}.png")).exists(), "{c}.png not written");
+    }
+    assert_eq!(png_links(&dir), 0, "no link to a PNG that is not there");
+    // `report` draws them later; `report --no-png` removes them again, and the page follows each time.
+    loadtest().arg("report").arg(&dir).args(["-q"]).assert().success();
+    assert!(CHARTS.iter().all(|c| dir.join(format!("charts/{c}.png")).is_file()));
+    assert_eq!(png_links(&dir), CHARTS.len());
+    loadtest().arg("report").arg(&dir).args(["-q", "--no-png"]).assert().success();
+    assert!(CHARTS.iter().all(|c| !dir.join(format!("charts/{c}.png")).exists()), "earlier PNGs removed");
+    assert_eq!(png_links(&dir), 0);
+    // The SVGs are the same with or without PNGs beside them.
+    let full = run(&tmp, "full", &file, &[]);
+    for c in CHARTS {
+        let svg = |d: &Path| std::fs::read(d.join(format!("charts/{c}.svg"))).unwrap();
+        assert!(svg(&dir) == svg(&full), "{c}.svg");
+    }
+}
+
+#[test]
 fn missing_or_corrupt_report_folders_exit_2_naming_the_file() {
     let tmp = TempDir::new().unwrap();
     let good = small(&tmp, "good", SMALL);

@@ -220,7 +220,8 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
         .map_err(|e| Failure::runtime(format!("writing the report to {} failed: {e}", shown.display())))?;
     tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "summary and latency files written");
     let t = Instant::now();
-    crate::export::render_dir(into).map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
+    crate::export::render_dir(into, !args.no_png)
+        .map_err(|e| Failure::runtime(format!("rendering charts and HTML: {e}")))?;
     tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "charts, page and metrics.prom rendered");
     if let Some(server) = server {
         server.stop();

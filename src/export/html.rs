@@ -387,11 +387,14 @@ fn gate_verdict(run: &RunData) -> Option<String> {
 /// The whole `index.html`.
 pub fn index(run: &RunData) -> Result<String, ChartError> {
     let svgs = super::charts().iter().map(|c| c.svg(run)).collect::<Result<Vec<String>, _>>()?;
-    index_with(run, &svgs)
+    let png =
+        |c: &&dyn super::Chart<RunData>| run.dir.join(super::CHARTS_DIR).join(format!("{}.png", c.name())).exists();
+    index_with(run, &svgs, super::charts().iter().all(png))
 }
 
-/// `index` with the charts' SVGs already drawn (`svgs`, in the order of `charts()`).
-pub fn index_with(run: &RunData, svgs: &[String]) -> Result<String, ChartError> {
+/// `index` with the charts' SVGs already drawn (`svgs`, in the order of `charts()`); `pngs`: the folder holds their
+/// PNG copies too, and the page links them.
+pub fn index_with(run: &RunData, svgs: &[String], pngs: bool) -> Result<String, ChartError> {
     let s = &run.summary;
     let mut b = String::new();
     let _ = writeln!(b, "<header>\n<h1>{}</h1>", escape(&s.scenario.name));
@@ -453,15 +456,17 @@ pub fn index_with(run: &RunData, svgs: &[String]) -> Result<String, ChartError> 
     let faults = super::chart::fault_windows(run);
     b.push_str(&super::explore::section(&run.explore.clone().finish(&faults)));
 
-    b.push_str(
-        "<h2 id=\"static-charts\">Static charts</h2>\n<details id=\"charts\">\n<summary>The exported SVG and PNG \
-         charts (for READMEs and tickets)</summary>\n",
+    let _ = writeln!(
+        b,
+        "<h2 id=\"static-charts\">Static charts</h2>\n<details id=\"charts\">\n<summary>The exported {} charts \
+         (for READMEs and tickets)</summary>",
+        if pngs { "SVG and PNG" } else { "SVG" }
     );
     for (c, svg) in super::charts().into_iter().zip(svgs) {
-        let links = [
-            (format!("{}/{}.svg", super::CHARTS_DIR, c.name()), "SVG".to_string()),
-            (format!("{}/{}.png", super::CHARTS_DIR, c.name()), "PNG".to_string()),
-        ];
+        let mut links = vec![(format!("{}/{}.svg", super::CHARTS_DIR, c.name()), "SVG".to_string())];
+        if pngs {
+            links.push((format!("{}/{}.png", super::CHARTS_DIR, c.name()), "PNG".to_string()));
+        }
         b.push_str(&figure(&format!("chart-{}", c.name()), c.title(), svg, &links));
     }
     b.push_str("</details>\n");
