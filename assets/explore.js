@@ -58,6 +58,14 @@
     u.ctx.save();
     fill(u, data.down, "rgba(85, 85, 85, 0.14)");
     fill(u, data.faults, "rgba(232, 162, 2, 0.2)");
+    // A circuit breaker open or half-open: a teal strip along the top, as on the static charts.
+    var open = data.breaker || [];
+    u.ctx.fillStyle = "rgb(118, 183, 178)";
+    for (var i = 0; i < open.length; i++) {
+      var x0 = Math.max(u.bbox.left, u.valToPos(open[i][0], "x", true));
+      var x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(open[i][1], "x", true));
+      if (x1 > x0 - 1) u.ctx.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), Math.max(4, u.bbox.height * 0.035));
+    }
     u.ctx.restore();
   }
   // Round steps for the time axis: seconds, minutes, hours.

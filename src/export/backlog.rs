@@ -1,6 +1,7 @@
 //! The backlog chart: queue depth (ready, unacked, delayed) and dead-letter queue depth over time, with the
 //! number of consuming replicas in a panel below on its own axis.
 
+use super::bands;
 use super::chart::*;
 use super::shared::{legend_rows, or_own};
 use super::thin::{ch, At};
@@ -36,6 +37,7 @@ impl Draw<RunData> for Backlog {
     {
         let mut keys: Vec<Key> = DEPTHS.iter().map(|(l, c, _)| Key::new(*l, Swatch::Line(*c))).collect();
         keys.push(Key::new("consuming replicas", Swatch::Fill(pal::GREEN, 0.5)));
+        keys.extend(bands::breaker_key(run));
         keys.extend(fault_key(run));
         let area = page_rows(root, &title_for(Draw::title(self), run), &subtitle_for(run), &keys, legend_rows(run))?;
         let axis = TimeAxis::of(run);
@@ -51,6 +53,7 @@ impl Draw<RunData> for Backlog {
             let pts = run.series.line_dense(c, At::End).into_iter().map(|(t, y)| (axis.x(t), y));
             chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
         }
+        bands::strip_breakers(&mut chart, run, &run.series, &axis, (0.0, axis.end * axis.per), y_max)?;
 
         let peak_consumers = peak_consumers.max(1.0);
         let c_max = (peak_consumers * 1.3).ceil().max(2.0);

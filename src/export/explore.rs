@@ -174,6 +174,9 @@ struct Data {
     #[serde(serialize_with = "nums")]
     x: Vec<f64>,
     down: Vec<(f64, f64)>,
+    /// The seconds a circuit breaker was open or half-open (absent when none ever was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    breaker: Vec<(f64, f64)>,
     /// The scenario's fault windows: from, to, what.
     faults: Vec<(f64, f64, String)>,
     panels: Vec<PanelOut>,
@@ -219,6 +222,7 @@ pub struct Builder {
     bucket: Option<u64>,
     last: Option<Row>,
     down: Vec<(f64, f64)>,
+    breaker: Vec<(f64, f64)>,
 }
 
 fn lines() -> impl Iterator<Item = &'static LineDef> {
@@ -240,6 +244,7 @@ impl Builder {
             bucket: None,
             last: None,
             down: Vec::new(),
+            breaker: Vec::new(),
         }
     }
 
@@ -265,12 +270,17 @@ impl Builder {
 
     /// Seconds `from..to` that all look like `row`: one step per bucket, however long the span.
     fn span(&mut self, from: u64, to: u64, row: &Row) {
+        // Intervals closer than one bucket merge: at this zoom they are one band.
+        let bucket = self.bucket_s as f64;
+        let band = |list: &mut Vec<(f64, f64)>| match list.last_mut() {
+            Some(last) if from as f64 - last.1 < bucket => last.1 = to as f64,
+            _ => list.push((from as f64, to as f64)),
+        };
         if row.capacity <= 0.0 {
-            // Intervals closer than one bucket merge: at this zoom they are one band.
-            match self.down.last_mut() {
-                Some(last) if from as f64 - last.1 < self.bucket_s as f64 => last.1 = to as f64,
-                _ => self.down.push((from as f64, to as f64)),
-            }
+            band(&mut self.down);
+        }
+        if row.breakers_open.is_some_and(|n| n > 0) {
+            band(&mut self.breaker);
         }
         let mut t = from;
         while t < to {
@@ -338,7 +348,7 @@ impl Builder {
             })
             .collect();
         let faults = faults.iter().map(|(a, b, what)| (*a, *b, what.to_string())).collect();
-        let data = Data { bucket_s: self.bucket_s, x: self.x, down: self.down, faults, panels };
+        let data = Data { bucket_s: self.bucket_s, x: self.x, down: self.down, breaker: self.breaker, faults, panels };
         script_json(&serde_json::to_string(&data).unwrap_or_else(|_| "{}".to_string()))
     }
 }
@@ -439,6 +449,20 @@ mod tests {
         assert_eq!(d["x"].as_array().unwrap().len() as u64, MAX_POINTS);
         let ready = d["panels"][3]["lines"][0]["values"].as_array().unwrap();
         assert_eq!(ready.iter().filter(|v| *v == 7).count() as u64, MAX_POINTS - 1, "held until the last bucket");
+    }
+
+    #[test]
+    fn breaker_seconds_become_bands_only_when_a_breaker_opened() {
+        let mut b = Builder::new(10);
+        for t in 0..6 {
+            let open = [0, 1, 1, 0, 0, 2][t as usize];
+            b.push(&Row { time_s: t, breakers_open: Some(open), ..row(t, 0, 0) });
+        }
+        // the last row's gauge holds through the idle seconds to the run's end
+        assert_eq!(data(b)["breaker"], serde_json::json!([[1.0, 3.0], [5.0, 10.0]]));
+        let mut never = Builder::new(3);
+        never.push(&Row { breakers_open: Some(0), ..row(0, 0, 0) });
+        assert!(data(never).get("breaker").is_none(), "no key without an opening");
     }
 
     #[test]

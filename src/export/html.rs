@@ -109,6 +109,31 @@ fn card(out: &mut String, key: &str, value: &str, class: &str) {
     );
 }
 
+/// Key figures of the patterns a scenario configures (breaker, kill switch, retry budget, throttling, autoscaler);
+/// none for a scenario without them.
+fn resilience_cards(b: &mut String, s: &crate::report::summary::Summary) {
+    let d = &s.downstream;
+    if let Some(open) = d.circuit_breaker_open_s {
+        card(b, "circuit breaker openings", &d.circuit_breaker_opened.to_string(), "");
+        card(b, "breaker time open (summed)", &format!("{} s", fmt_num(open)), "");
+    }
+    let c = &s.consumers;
+    if let (Some(trips), Some(stopped)) = (c.kill_switch_trips, c.kill_switch_stopped_s) {
+        card(b, "kill switch trips", &trips.to_string(), "");
+        card(b, "consumers stopped by the kill switch", &format!("{} s", fmt_num(stopped)), "");
+    }
+    if let Some(n) = s.attempts.budget_rejected {
+        card(b, "retries refused by the budget", &fmt_tick(n as f64), "");
+    }
+    if let Some(n) = d.throttled {
+        card(b, "calls throttled locally", &fmt_tick(n as f64), "");
+    }
+    if let (Some(ups), Some(downs)) = (c.scale_ups, c.scale_downs) {
+        card(b, "replicas min – peak", &format!("{} – {}", c.min, c.peak), "");
+        card(b, "scale events (up / down)", &format!("{ups} / {downs}"), "");
+    }
+}
+
 /// The message accounting line: published = completed + dead-lettered + expired + lost + in flight.
 pub fn accounting(run: &RunData) -> String {
     let m = &run.summary.messages;
@@ -437,6 +462,7 @@ pub fn index_with(run: &RunData, svgs: &[String], pngs: bool) -> Result<String, 
     let dl = s.messages.dead_lettered.total;
     card(&mut b, "dead-lettered", &fmt_tick(dl as f64), if dl > 0 { "bad" } else { "" });
     card(&mut b, "lost", &s.messages.lost.to_string(), if s.messages.lost > 0 { "bad" } else { "ok" });
+    resilience_cards(&mut b, s);
     b.push_str("</div>\n");
 
     b.push_str("<h2 id=\"accounting\">Message accounting</h2>\n");
@@ -448,10 +474,17 @@ pub fn index_with(run: &RunData, svgs: &[String], pngs: bool) -> Result<String, 
         b.push_str(&real_broker(r));
     }
 
-    b.push_str(
+    let _ = write!(
+        b,
         "<h2 id=\"interactive\">Charts</h2>\n<p class=\"meta\">Hover for the values at a time (the raw metric \
          values, in the unit the legend names); drag to zoom, double-click to reset; click a legend entry to hide it. \
-         Amber bands: the scenario's faults; grey: the service was down. Exact per-second data: <a href=\"timeseries.csv\">timeseries.csv</a>.</p>\n",
+         Amber bands: the scenario's faults; grey: the service was down.{} Exact per-second data: \
+         <a href=\"timeseries.csv\">timeseries.csv</a>.</p>\n",
+        if s.downstream.circuit_breaker_opened > 0 {
+            " Teal strip along the top: a circuit breaker was open or half-open."
+        } else {
+            ""
+        }
     );
     let faults = super::chart::fault_windows(run);
     b.push_str(&super::explore::section(&run.explore.clone().finish(&faults)));

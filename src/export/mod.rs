@@ -15,6 +15,7 @@ pub mod svg_font;
 pub mod thin;
 
 mod backlog;
+mod bands;
 mod retry_storm;
 mod throughput;
 

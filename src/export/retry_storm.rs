@@ -2,6 +2,7 @@
 //! seconds it was down (outage or crash restart) and the fault windows. Below the whole run, a zoom on the minutes
 //! after the last fault ended, where waves of synchronised retries hit a service that just came back.
 
+use super::bands;
 use super::chart::*;
 use super::shared::{legend_rows, or_own};
 use super::thin::{ch, Series};
@@ -63,6 +64,8 @@ impl RetryStorm {
                 keys.push(Key::new("downstream down", Swatch::Fill(DOWN, DOWN_ALPHA)));
             }
         }
+        keys.extend(bands::reached_key(run));
+        keys.extend(bands::breaker_key(run));
         keys.extend(fault_key(run));
         keys
     }
@@ -133,7 +136,9 @@ impl RetryStorm {
             }
             let style = pal::INK.stroke_width(width);
             chart.draw_series(segs.into_iter().map(|steps| PathElement::new(steps, style)))?;
+            bands::line_reached(&mut chart, run, series, axis, (from, to), width)?;
         }
+        bands::strip_breakers(&mut chart, run, series, axis, (from, to), y_max)?;
         Ok(())
     }
 }

@@ -32,7 +32,11 @@ pub mod ch {
     /// Handler attempts by class (first try, retry 1 .. 4+, redelivery), then their stacked tops.
     pub const LAYER: usize = 16;
     pub const TOP: usize = 22;
-    pub const N: usize = 28;
+    /// Calls that reached the downstream (circuit-open and throttled fast failures never do).
+    pub const OFFERED: usize = 28;
+    /// Circuit breakers open or half-open (absent without a breaker).
+    pub const BREAKERS_OPEN: usize = 29;
+    pub const N: usize = 30;
 }
 
 /// The drawn values of one row; NaN where a value is absent (no latency in that second, downstream down).
@@ -55,6 +59,8 @@ fn values(r: &Row) -> [f64; ch::N] {
     v[ch::P50] = opt(r.latency_p50_ms);
     v[ch::P99] = opt(r.latency_p99_ms);
     v[ch::MAX] = opt(r.latency_max_ms);
+    v[ch::OFFERED] = r.offered as f64;
+    v[ch::BREAKERS_OPEN] = r.breakers_open.map_or(f64::NAN, |n| n as f64);
     let layers = [
         r.attempts_first,
         r.attempts_retry1,
@@ -274,6 +280,18 @@ impl Series {
         out
     }
 
+    /// The seconds (from, to) in which value `c` was above zero, neighbouring buckets joined (bands on a chart).
+    pub fn bands(&self, c: usize) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = Vec::new();
+        for s in self.spans().filter(|s| s.range(c).is_some_and(|r| r.1 > 0.0)) {
+            match out.last_mut() {
+                Some(last) if last.1 >= s.from => last.1 = s.to,
+                _ => out.push((s.from, s.to)),
+            }
+        }
+        out
+    }
+
     /// `steps_in` over the whole series.
     pub fn steps(&self, c: usize) -> Vec<(f64, f64)> {
         self.steps_in(c, f64::NEG_INFINITY, f64::INFINITY)
@@ -338,6 +356,16 @@ mod tests {
             coarse.add(t, t + 1, &row(t, 0, c));
         }
         assert_eq!(coarse.down, vec![(0.0, 3.0), (9.0, 10.0)]);
+    }
+
+    #[test]
+    fn bands_join_neighbouring_seconds_and_skip_absent_values() {
+        let mut s = Series::whole(10);
+        for (t, open) in [(0, Some(0)), (1, Some(2)), (2, Some(1)), (3, Some(0)), (5, Some(1)), (6, None)] {
+            s.add(t, t + 1, &Row { time_s: t, breakers_open: open, ..Row::default() });
+        }
+        assert_eq!(s.bands(ch::BREAKERS_OPEN), vec![(1.0, 3.0), (5.0, 6.0)]);
+        assert_eq!(s.bands(ch::DLQ), vec![]);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Gauges {
     pub in_system: u64,
     pub consumers: u64,
     pub capacity: f64,
+    /// Circuit breakers not closed (open or half-open).
+    pub breakers_open: u64,
 }
 
 pub fn new_histogram() -> Histogram<u64> {
@@ -85,6 +87,9 @@ pub struct Recorded {
     pub kill_switch_stopped_ns: Nanos,
     /// Retries the retry budget refused (they took the path of an exhausted retry policy).
     pub budget_rejected: u64,
+    /// Autoscaler decisions that added replicas, and that drained some.
+    pub scale_ups: u64,
+    pub scale_downs: u64,
     pub peek_lock: PeekLockCounts,
 }
 
@@ -108,6 +113,8 @@ pub struct Recorder {
     row: Row,
     /// The series has a `failed_throttled` column (adaptive throttling is configured).
     throttled_column: bool,
+    /// The series has a `breakers_open` column (a circuit breaker is configured).
+    breaker_column: bool,
     next_flush: Nanos,
     sec_latency: second::SecondLatency,
     nominal_capacity: f64,
@@ -123,6 +130,7 @@ impl Recorder {
             series,
             row: Row::default(),
             throttled_column: false,
+            breaker_column: false,
             next_flush: NS_PER_SEC,
             sec_latency: second::SecondLatency::default(),
             nominal_capacity,
@@ -165,6 +173,8 @@ impl Recorder {
                 kill_switch_trips: 0,
                 kill_switch_stopped_ns: 0,
                 budget_rejected: 0,
+                scale_ups: 0,
+                scale_downs: 0,
                 peek_lock: PeekLockCounts::default(),
             },
         }
@@ -174,6 +184,12 @@ impl Recorder {
     pub fn with_throttled_column(mut self) -> Recorder {
         self.throttled_column = true;
         self.row.failed_throttled = Some(0);
+        self
+    }
+
+    /// Adds the `breakers_open` column to the series (only then, as for `with_throttled_column`).
+    pub fn with_breaker_column(mut self) -> Recorder {
+        self.breaker_column = true;
         self
     }
 
@@ -218,6 +234,7 @@ impl Recorder {
         row.in_flight = g.in_flight;
         row.in_system = g.in_system;
         row.consumers = g.consumers;
+        row.breakers_open = self.breaker_column.then_some(g.breakers_open);
         row.capacity = (g.capacity * 1000.0).round() / 1000.0;
         if let Some(f) = self.sec_latency.close() {
             let ms = |us: u64| us as f64 / 1000.0;
@@ -329,6 +346,15 @@ impl Recorder {
 
     pub fn breaker_opened(&mut self) {
         self.r.breaker_opened += 1;
+    }
+
+    /// The autoscaler changed the replica count: up (added replicas) or down (drained some).
+    pub fn scaled(&mut self, up: bool) {
+        if up {
+            self.r.scale_ups += 1;
+        } else {
+            self.r.scale_downs += 1;
+        }
     }
 
     pub fn budget_rejected(&mut self) {

@@ -51,6 +51,10 @@ pub struct Row {
     /// Calls adaptive throttling rejected locally; the column exists only when `[downstream.throttle]` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_throttled: Option<u64>,
+    /// Circuit breakers open or half-open at the end of the second (of one per consumer, or the service's one); the
+    /// column exists only when `[circuit_breaker]` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakers_open: Option<u64>,
 }
 
 impl Row {
@@ -86,6 +90,7 @@ impl Row {
             in_flight: self.in_flight,
             consumers: self.consumers,
             failed_throttled: self.failed_throttled.map(|_| 0),
+            breakers_open: self.breakers_open,
             ..Row::default()
         }
     }

@@ -215,6 +215,11 @@ pub struct ConsumerStats {
     pub kill_switch_trips: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_switch_stopped_s: Option<f64>,
+    /// Only with `[autoscale]`: the autoscaler's decisions that added replicas, and that drained some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_ups: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_downs: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -403,6 +408,8 @@ impl Summary {
                 peak: r.peak_consumers,
                 kill_switch_trips: scn.kill_switch.as_ref().map(|_| r.kill_switch_trips),
                 kill_switch_stopped_s: scn.kill_switch.as_ref().map(|_| secs(r.kill_switch_stopped_ns)),
+                scale_ups: scn.autoscale.as_ref().map(|_| r.scale_ups),
+                scale_downs: scn.autoscale.as_ref().map(|_| r.scale_downs),
             },
             overload_waves: r.waves.len() as u64,
             failure_episodes: r.failure_episodes.len() as u64,

@@ -113,6 +113,14 @@ pub fn render(s: &Summary) -> String {
     if let (Some(trips), Some(stopped)) = (s.consumers.kill_switch_trips, s.consumers.kill_switch_stopped_s) {
         let _ = writeln!(out, "  kill switch  tripped {trips} time(s), consumers stopped {stopped:.1} s");
     }
+    let c = &s.consumers;
+    if let (Some(ups), Some(downs)) = (c.scale_ups, c.scale_downs) {
+        let _ = writeln!(
+            out,
+            "  autoscale    replicas {}..{}  scaled up {ups} time(s), down {downs} time(s)",
+            c.min, c.peak
+        );
+    }
     match s.faults_end_s {
         Some(end) if end > s.duration_s => {
             let _ = writeln!(

@@ -57,6 +57,9 @@ impl Engine<'_> {
         let interval = a.polling_interval();
         self.q.push(self.now.saturating_add(interval), Ev::AutoscalePoll);
         let current = self.consumers.iter().filter(|c| c.is_replica()).count();
+        if wanted != current {
+            self.rec.scaled(wanted > current);
+        }
         if wanted > current {
             let delay = self.cfg.autoscale.as_ref().map_or(0, |c| c.startup_delay.ns());
             for _ in current..wanted {

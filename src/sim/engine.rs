@@ -254,6 +254,12 @@ impl<'a> Engine<'a> {
                 .external_consumers
                 .unwrap_or_else(|| self.consumers.iter().filter(|c| c.is_consuming()).count() as u64),
             capacity: self.downstream.as_ref().map_or(0.0, |d| d.capacity_now()),
+            breakers_open: self
+                .breaker
+                .iter()
+                .chain(self.consumers.iter().filter_map(|c| c.breaker.as_ref()))
+                .filter(|b| b.state != super::breaker::State::Closed)
+                .count() as u64,
         }
     }
 

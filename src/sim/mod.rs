@@ -106,6 +106,9 @@ pub fn run_on(
     if cfg.downstream.as_ref().is_some_and(|d| d.throttle.is_some()) {
         rec = rec.with_throttled_column();
     }
+    if cfg.circuit_breaker.is_some() {
+        rec = rec.with_breaker_column();
+    }
     let stop_at = cfg.duration.unwrap_or(cfg.limits.max_scenario_time()).ns();
     let engine = engine::Engine::new(cfg, seed, broker, rec, pacer, stop_at);
     let engine::Finished { ended, rec, depths, downstream, real } = engine.run(progress)?;
