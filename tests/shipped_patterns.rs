@@ -85,6 +85,9 @@ fn the_breaker_spares_the_storm_and_a_kill_switch_restarting_into_it_does_not() 
     let both = run("circuit-breaker", &[]);
     assert_eq!(both.outcome(), (3_143, 6_857, 0, 30));
     assert_eq!((both.u("downstream.circuit_breaker_opened"), both.u("consumers.kill_switch_trips")), (124, 124));
+    // while the switch has stopped them no replica consumes: the backlog chart's lower panel drops to 0
+    assert_eq!((both.u("consumers.min"), both.u("consumers.peak")), (0, 4));
+    assert_eq!((breaker.u("consumers.min"), breaker.u("consumers.peak")), (4, 4));
 }
 
 #[test]

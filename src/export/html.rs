@@ -115,12 +115,12 @@ fn resilience_cards(b: &mut String, s: &crate::report::summary::Summary) {
     let d = &s.downstream;
     if let Some(open) = d.circuit_breaker_open_s {
         card(b, "circuit breaker openings", &d.circuit_breaker_opened.to_string(), "");
-        card(b, "breaker time open (summed)", &format!("{} s", fmt_num(open)), "");
+        card(b, "breaker time open (summed)", &seconds(open), "");
     }
     let c = &s.consumers;
     if let (Some(trips), Some(stopped)) = (c.kill_switch_trips, c.kill_switch_stopped_s) {
         card(b, "kill switch trips", &trips.to_string(), "");
-        card(b, "consumers stopped by the kill switch", &format!("{} s", fmt_num(stopped)), "");
+        card(b, "consumers stopped by the kill switch", &seconds(stopped), "");
     }
     if let Some(n) = s.attempts.budget_rejected {
         card(b, "retries refused by the budget", &fmt_tick(n as f64), "");
@@ -131,6 +131,15 @@ fn resilience_cards(b: &mut String, s: &crate::report::summary::Summary) {
     if let (Some(ups), Some(downs)) = (c.scale_ups, c.scale_downs) {
         card(b, "replicas min – peak", &format!("{} – {}", c.min, c.peak), "");
         card(b, "scale events (up / down)", &format!("{ups} / {downs}"), "");
+    }
+}
+
+/// A time in seconds for a card: one decimal under 100 s, whole seconds above.
+fn seconds(s: f64) -> String {
+    if s < 100.0 {
+        format!("{} s", fmt_num((s * 10.0).round() / 10.0))
+    } else {
+        format!("{} s", fmt_tick(s.round()))
     }
 }
 

@@ -250,9 +250,14 @@ impl<'a> Engine<'a> {
             dead: d.dead,
             in_flight: self.consumers.iter().map(|c| c.busy as u64).sum(),
             in_system: self.downstream.as_ref().map_or(0, |d| d.in_system()),
-            consumers: d
-                .external_consumers
-                .unwrap_or_else(|| self.consumers.iter().filter(|c| c.is_consuming()).count() as u64),
+            // A kill switch that has stopped consumption leaves no replica consuming.
+            consumers: d.external_consumers.unwrap_or_else(|| {
+                if self.kill_switch.as_ref().is_some_and(|k| k.is_stopped()) {
+                    0
+                } else {
+                    self.consumers.iter().filter(|c| c.is_consuming()).count() as u64
+                }
+            }),
             capacity: self.downstream.as_ref().map_or(0.0, |d| d.capacity_now()),
             breakers_open: self
                 .breaker
