@@ -1,11 +1,12 @@
 //! Queueing-theory oracle: Poisson arrivals, exponential service, c consumers, no faults, no retries.
-//! The mean end-to-end latency must match M/M/1 and M/M/c (Erlang C) within a few percent.
+//! The mean end-to-end latency must match M/M/1 and M/M/c (Erlang C) within a few percent, and the queue wait
+//! (publish to first handler start) Erlang C's P(wait) and mean wait Wq.
 
 use loadtest::report::simulate;
 use loadtest::scenario::load_str;
 
-/// Mean time in system of an M/M/c queue: Erlang C waiting probability / (c mu - lambda) + 1 / mu.
-fn mmc_mean_sojourn(lambda: f64, mu: f64, c: u32) -> f64 {
+/// Erlang C: the probability that an arrival finds all c servers busy and waits.
+fn erlang_c(lambda: f64, mu: f64, c: u32) -> f64 {
     let a = lambda / mu;
     let rho = a / c as f64;
     assert!(rho < 1.0);
@@ -16,8 +17,12 @@ fn mmc_mean_sojourn(lambda: f64, mu: f64, c: u32) -> f64 {
         sum += term;
     }
     let last = term * a / c as f64 / (1.0 - rho); // a^c / c! / (1 - rho)
-    let erlang_c = last / (sum + last);
-    erlang_c / (c as f64 * mu - lambda) + 1.0 / mu
+    last / (sum + last)
+}
+
+/// Mean time in system of an M/M/c queue: Erlang C waiting probability / (c mu - lambda) + 1 / mu.
+fn mmc_mean_sojourn(lambda: f64, mu: f64, c: u32) -> f64 {
+    erlang_c(lambda, mu, c) / (c as f64 * mu - lambda) + 1.0 / mu
 }
 
 fn scenario(lambda: f64, mean_service_ms: u32, c: u32, messages: u64) -> String {

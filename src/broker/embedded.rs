@@ -4,6 +4,7 @@
 //! Semantics follow RabbitMQ quorum queues and Service Bus where they agree: returned messages go back to the head
 //! of the queue with their delivery count kept; a message returned after `max_delivery_count` deliveries is
 //! dead-lettered (`delivery_limit`); TTL expires messages at the head; `x-max-length` counts ready messages only.
+//! Overflow `block` (a model only, no real broker has it) holds the publisher back while the queue is full.
 //! With Service Bus semantics (`PeekLock`) a delivery's lock also runs out: see `lock.rs`.
 
 mod lock;
@@ -142,9 +143,11 @@ impl EmbeddedBroker {
         out.push(BrokerEvent::DeadLettered { env, reason });
     }
 
-    /// Appends a newly published (or newly due) message, applying max-length.
+    /// Appends a newly published (or newly due) message, applying max-length. Under overflow = block nothing is
+    /// dropped or refused: the engine does not publish into a full queue (`publish_blocked`), and what the broker
+    /// moves in itself (a delayed message falling due) is let in over the bound, as a requeue is.
     fn enqueue(&mut self, now: Nanos, env: Envelope, refuse_when_full: bool, out: &mut Vec<BrokerEvent>) {
-        if let Some(max) = self.max_length {
+        if let Some(max) = self.max_length.filter(|_| self.overflow != Overflow::Block) {
             if self.ready.len() as u64 >= max {
                 if refuse_when_full && self.overflow == Overflow::RejectPublish {
                     out.push(BrokerEvent::PublishRefused { env });
@@ -316,6 +319,10 @@ impl Broker for EmbeddedBroker {
 
     fn pause_consumer(&mut self, _now: Nanos, consumer: u32) {
         self.channel(consumer).paused = true;
+    }
+
+    fn publish_blocked(&self) -> bool {
+        self.overflow == Overflow::Block && self.max_length.is_some_and(|max| self.ready.len() as u64 >= max)
     }
 
     fn next_wake(&self) -> Option<Nanos> {

@@ -165,6 +165,9 @@ impl QueueType {
 pub enum Overflow {
     DropHead,
     RejectPublish,
+    /// Embedded broker only: a publish into a full queue waits until the queue has room (the producer falls behind
+    /// its intended schedule).
+    Block,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
