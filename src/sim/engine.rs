@@ -358,9 +358,11 @@ impl<'a> Engine<'a> {
 
     fn schedule_next_publish(&mut self) {
         match self.arrivals.next(&mut self.rng.arrivals) {
+            // A producer behind its schedule (held back by the broker) publishes the next one at once, but its
+            // intended time stays the plan's: the lag counts in `latency_ms` (no coordinated omission).
             Some(t) => {
-                self.planned_publish = t.max(self.now);
-                self.q.push(self.planned_publish, Ev::Publish);
+                self.planned_publish = t;
+                self.q.push(t.max(self.now), Ev::Publish);
             }
             None => self.produced_all = true,
         }
