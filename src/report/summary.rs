@@ -396,7 +396,11 @@ impl Summary {
             latency_ms: percentiles(&r.latency),
             latency_raw_ms: percentiles(&r.latency_raw),
             queue_wait_ms: Some(percentiles(&r.queue_wait)),
-            p_wait: Some(if r.queue_wait.is_empty() { 0.0 } else { round(r.waited as f64 / r.queue_wait.len() as f64, 4) }),
+            p_wait: Some(if r.queue_wait.is_empty() {
+                0.0
+            } else {
+                round(r.waited as f64 / r.queue_wait.len() as f64, 4)
+            }),
             attempt_latency_ms: percentiles(&r.attempt_latency),
             time_to_dead_letter_ms: percentiles(&r.dead_letter_time),
             throughput_per_s: if duration_s > 0.0 { round(r.completed as f64 / duration_s, 3) } else { 0.0 },
