@@ -135,3 +135,36 @@ fn exact_gate_passes_against_a_baseline_older_than_the_queue_wait_metrics() {
     std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     gate(&[]).failure();
 }
+
+/// `broker.confirm_latency` with `producers.confirm_window`: at most 10 publishes outstanding for 100 ms each caps
+/// the producer at 100/s, half the planned 200/s.
+#[test]
+fn a_confirm_window_with_a_confirm_latency_bounds_the_publisher() {
+    let toml = |latency: &str| {
+        format!(
+            "messages = 1000\n[broker]\nconfirm_latency = \"{latency}\"\n[producers]\nrate = \"200/s\"\n\
+             confirm_window = 10\n[consumers]\ncount = 2\nservice_time = \"1ms\"\n"
+        )
+    };
+    let s = run(&toml("100ms"));
+    assert_eq!((s.messages.published, s.messages.completed, s.messages.rejected_at_publish), (1000, 1000, 0));
+    // The first 10 go out as planned, 5 ms apart; from then each publish waits for the confirm of the one 10
+    // before it, 100 ms earlier: message k at (k / 10) x 100 ms + (k % 10) x 5 ms, the last (999, planned at
+    // 4.995 s) at 9.945 s, 4.95 s late, and blocked from 50 ms on.
+    assert_eq!(s.duration_s, 9.946);
+    let p = s.producer.as_ref().expect("producer stats with a confirm latency");
+    assert_eq!((p.blocked_s, p.blocks, p.max_lag_ms), (9.895, 990, 4950.0));
+    assert_eq!(s.latency_raw_ms.max, 1.0);
+    assert!(s.latency_ms.p50 > 2000.0, "{:?}", s.latency_ms);
+    // Confirmed at once (the default) the window never binds, and the summary has no producer section.
+    let s = run(&toml("0s"));
+    assert!(s.producer.is_none());
+    assert_eq!((s.duration_s, s.latency_ms.max), (4.996, 1.0), "the last planned at 4.995 s, handled in 1 ms");
+}
+
+#[test]
+fn a_confirm_latency_on_a_real_broker_is_an_error() {
+    let toml = "[broker]\nkind = \"rabbitmq\"\nurl = \"amqp://localhost:5672/%2f\"\nconfirm_latency = \"5ms\"\n";
+    let err = load_str(toml, "s", &[]).unwrap_err().to_string();
+    assert!(err.contains("line 4") && err.contains("broker.confirm_latency models the embedded broker"), "{err}");
+}

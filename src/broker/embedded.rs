@@ -81,6 +81,11 @@ pub struct EmbeddedBroker {
     dead: u64,
     /// Service Bus semantics: locks that run out; `None` under RabbitMQ's.
     locks: Option<lock::Locks>,
+    /// Publisher confirms (`broker.confirm_latency` > 0): when each outstanding one arrives, oldest first (at most
+    /// `confirm_window` of them; a full window blocks the publisher).
+    confirms: VecDeque<Nanos>,
+    confirm_latency: Nanos,
+    confirm_window: usize,
 }
 
 /// A delivery as the broker keeps it until the consumer settles it.
@@ -123,7 +128,19 @@ impl EmbeddedBroker {
             rr: 0,
             dead: 0,
             locks: peek_lock.map(lock::Locks::new),
+            confirms: VecDeque::new(),
+            confirm_latency: 0,
+            confirm_window: 0,
         }
+    }
+
+    /// Publisher confirms take `latency` each and at most `window` may be outstanding (`broker.confirm_latency`,
+    /// `producers.confirm_window`); a latency of 0 or a window of 0 (confirms off) never blocks.
+    pub fn with_confirms(mut self, latency: Nanos, window: u32) -> EmbeddedBroker {
+        if latency > 0 && window > 0 {
+            (self.confirm_latency, self.confirm_window) = (latency, window as usize);
+        }
+        self
     }
 
     fn channel(&mut self, consumer: u32) -> &mut Channel {
@@ -234,6 +251,9 @@ impl EmbeddedBroker {
 
 impl Broker for EmbeddedBroker {
     fn publish(&mut self, now: Nanos, env: Envelope, out: &mut Vec<BrokerEvent>) {
+        if self.confirm_window > 0 {
+            self.confirms.push_back(now.saturating_add(self.confirm_latency));
+        }
         self.expire_head(now, out);
         self.enqueue(now, env, true, out);
         self.dispatch(now, out);
@@ -322,17 +342,23 @@ impl Broker for EmbeddedBroker {
     }
 
     fn publish_blocked(&self) -> bool {
-        self.overflow == Overflow::Block && self.max_length.is_some_and(|max| self.ready.len() as u64 >= max)
+        let full =
+            self.overflow == Overflow::Block && self.max_length.is_some_and(|max| self.ready.len() as u64 >= max);
+        full || (self.confirm_window > 0 && self.confirms.len() >= self.confirm_window)
     }
 
     fn next_wake(&self) -> Option<Nanos> {
         let delayed = self.delayed.peek().map(|Reverse(k)| k.due);
         let expiry = self.ready.front().map(|q| q.expires).filter(|&e| e != Nanos::MAX);
         let lock = self.locks.as_ref().and_then(|l| l.next());
-        [delayed, expiry, lock].into_iter().flatten().min()
+        let confirm = self.confirms.front().copied();
+        [delayed, expiry, lock, confirm].into_iter().flatten().min()
     }
 
     fn wake(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>) {
+        while self.confirms.front().is_some_and(|&due| due <= now) {
+            self.confirms.pop_front();
+        }
         self.expire_locks(now, out);
         self.expire_head(now, out);
         while let Some(Reverse(k)) = self.delayed.peek().copied() {

@@ -60,7 +60,7 @@ pub struct Summary {
     pub notes: Vec<String>,
     pub downstream: DownstreamStats,
     pub queue: QueueStats,
-    /// Only with `queue.overflow = "block"`: how the full queue held the producer back.
+    /// Only with `queue.overflow = "block"` or a `broker.confirm_latency`: how the broker held the producer back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer: Option<ProducerStats>,
     pub consumers: ConsumerStats,
@@ -218,12 +218,12 @@ pub struct QueueStats {
     pub pre_fault_backlog: Option<u64>,
 }
 
-/// The producer against a blocking queue (`queue.overflow = "block"`).
+/// The producer against an embedded broker that pushes back (`queue.overflow = "block"`, `broker.confirm_latency`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProducerStats {
-    /// Time the producer had a due message it could not publish because the queue was full.
+    /// Time the producer had a due message it could not publish (the queue full, or the confirm window).
     pub blocked_s: f64,
-    /// How often a due publish found the queue full and waited.
+    /// How often a due publish found the broker pushing back and waited.
     pub blocks: u64,
     /// The furthest a publish went out behind its intended time (what `latency_ms` counts and `latency_raw_ms`
     /// does not).
@@ -267,6 +267,12 @@ fn peek_lock_stats(scn: &Scenario, p: crate::scenario::PeekLock, r: &Recorded) -
         dead_letter_queue: format!("{}/$DeadLetterQueue", scn.queue.name),
         dead_lettered_by_servicebus_reason: by_reason,
     }
+}
+
+/// The embedded broker can hold the producer back: a blocking full queue, or confirms that take time.
+fn producer_can_block(scn: &Scenario) -> bool {
+    let confirms = !scn.broker.confirm_latency.is_zero() && scn.producers.confirm_window > 0;
+    scn.queue.overflow == crate::scenario::Overflow::Block || confirms
 }
 
 /// `v` rounded to `places` decimals, as every figure in summary.json is.
@@ -428,7 +434,7 @@ impl Summary {
                 peak_delayed: r.peak_delayed,
                 pre_fault_backlog: r.pre_fault_backlog,
             },
-            producer: (scn.queue.overflow == crate::scenario::Overflow::Block).then(|| ProducerStats {
+            producer: producer_can_block(scn).then(|| ProducerStats {
                 blocked_s: secs(r.producer_blocked_ns),
                 blocks: r.producer_blocks,
                 max_lag_ms: round(r.max_publish_lag_ns as f64 / 1e6, 3),

@@ -93,7 +93,7 @@ pub fn render(s: &Summary) -> String {
         let raw = &s.latency_raw_ms;
         let _ = writeln!(
             out,
-            "  producer     blocked {:.1} s by the full queue ({} time(s)), at most {} behind schedule; latency from \
+            "  producer     blocked {:.1} s by the broker ({} time(s)), at most {} behind schedule; latency from \
              actual publish p50 {} p99 {}",
             p.blocked_s,
             p.blocks,

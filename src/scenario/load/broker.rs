@@ -63,8 +63,26 @@ pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
                 .into(),
         );
     }
+    let confirm_latency = r.dur("confirm_latency").unwrap_or_default();
+    if !confirm_latency.is_zero() && kind != Embedded {
+        let m = "broker.confirm_latency models the embedded broker's publisher confirms; a real broker confirms in \
+                 its own time (producers.confirm_window bounds it there). Remove it, or set broker.kind = \"embedded\"";
+        r.error("confirm_latency", m.into());
+    }
     r.finish();
-    BrokerCfg { kind, semantics, clock, time_scale, url, tls, connect_timeout, drain_timeout, via_proxy }
+    let c = confirm_latency;
+    BrokerCfg {
+        kind,
+        semantics,
+        clock,
+        time_scale,
+        url,
+        tls,
+        connect_timeout,
+        drain_timeout,
+        via_proxy,
+        confirm_latency: c,
+    }
 }
 
 /// `broker.url`, checked without ever echoing it (it may carry a password).
