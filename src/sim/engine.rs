@@ -192,7 +192,8 @@ impl<'a> Engine<'a> {
                 }
             }
             self.settle();
-            // Overflow = block: the queue has room again (a delivery took a message), so the waiting publish goes.
+            // The broker takes publishes again (a delivery made room in a blocking queue, a confirm came back): the
+            // waiting publish goes.
             if self.publish_held && !self.broker.publish_blocked() {
                 self.publish_now();
                 self.settle();
