@@ -4,6 +4,7 @@
 //! Semantics follow RabbitMQ quorum queues and Service Bus where they agree: returned messages go back to the head
 //! of the queue with their delivery count kept; a message returned after `max_delivery_count` deliveries is
 //! dead-lettered (`delivery_limit`); TTL expires messages at the head; `x-max-length` counts ready messages only.
+//! Overflow `block` (a model only, no real broker has it) holds the publisher back while the queue is full.
 //! With Service Bus semantics (`PeekLock`) a delivery's lock also runs out: see `lock.rs`.
 
 mod lock;
@@ -80,6 +81,11 @@ pub struct EmbeddedBroker {
     dead: u64,
     /// Service Bus semantics: locks that run out; `None` under RabbitMQ's.
     locks: Option<lock::Locks>,
+    /// Publisher confirms (`broker.confirm_latency` > 0): when each outstanding one arrives, oldest first (at most
+    /// `confirm_window` of them; a full window blocks the publisher).
+    confirms: VecDeque<Nanos>,
+    confirm_latency: Nanos,
+    confirm_window: usize,
 }
 
 /// A delivery as the broker keeps it until the consumer settles it.
@@ -122,7 +128,19 @@ impl EmbeddedBroker {
             rr: 0,
             dead: 0,
             locks: peek_lock.map(lock::Locks::new),
+            confirms: VecDeque::new(),
+            confirm_latency: 0,
+            confirm_window: 0,
         }
+    }
+
+    /// Publisher confirms take `latency` each and at most `window` may be outstanding (`broker.confirm_latency`,
+    /// `producers.confirm_window`); a latency of 0 or a window of 0 (confirms off) never blocks.
+    pub fn with_confirms(mut self, latency: Nanos, window: u32) -> EmbeddedBroker {
+        if latency > 0 && window > 0 {
+            (self.confirm_latency, self.confirm_window) = (latency, window as usize);
+        }
+        self
     }
 
     fn channel(&mut self, consumer: u32) -> &mut Channel {
@@ -142,9 +160,11 @@ impl EmbeddedBroker {
         out.push(BrokerEvent::DeadLettered { env, reason });
     }
 
-    /// Appends a newly published (or newly due) message, applying max-length.
+    /// Appends a newly published (or newly due) message, applying max-length. Under overflow = block nothing is
+    /// dropped or refused: the engine does not publish into a full queue (`publish_blocked`), and what the broker
+    /// moves in itself (a delayed message falling due) is let in over the bound, as a requeue is.
     fn enqueue(&mut self, now: Nanos, env: Envelope, refuse_when_full: bool, out: &mut Vec<BrokerEvent>) {
-        if let Some(max) = self.max_length {
+        if let Some(max) = self.max_length.filter(|_| self.overflow != Overflow::Block) {
             if self.ready.len() as u64 >= max {
                 if refuse_when_full && self.overflow == Overflow::RejectPublish {
                     out.push(BrokerEvent::PublishRefused { env });
@@ -231,6 +251,9 @@ impl EmbeddedBroker {
 
 impl Broker for EmbeddedBroker {
     fn publish(&mut self, now: Nanos, env: Envelope, out: &mut Vec<BrokerEvent>) {
+        if self.confirm_window > 0 {
+            self.confirms.push_back(now.saturating_add(self.confirm_latency));
+        }
         self.expire_head(now, out);
         self.enqueue(now, env, true, out);
         self.dispatch(now, out);
@@ -318,14 +341,24 @@ impl Broker for EmbeddedBroker {
         self.channel(consumer).paused = true;
     }
 
+    fn publish_blocked(&self) -> bool {
+        let full =
+            self.overflow == Overflow::Block && self.max_length.is_some_and(|max| self.ready.len() as u64 >= max);
+        full || (self.confirm_window > 0 && self.confirms.len() >= self.confirm_window)
+    }
+
     fn next_wake(&self) -> Option<Nanos> {
         let delayed = self.delayed.peek().map(|Reverse(k)| k.due);
         let expiry = self.ready.front().map(|q| q.expires).filter(|&e| e != Nanos::MAX);
         let lock = self.locks.as_ref().and_then(|l| l.next());
-        [delayed, expiry, lock].into_iter().flatten().min()
+        let confirm = self.confirms.front().copied();
+        [delayed, expiry, lock, confirm].into_iter().flatten().min()
     }
 
     fn wake(&mut self, now: Nanos, out: &mut Vec<BrokerEvent>) {
+        while self.confirms.front().is_some_and(|&due| due <= now) {
+            self.confirms.pop_front();
+        }
         self.expire_locks(now, out);
         self.expire_head(now, out);
         while let Some(Reverse(k)) = self.delayed.peek().copied() {

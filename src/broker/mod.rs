@@ -190,6 +190,11 @@ pub trait Broker {
     fn release(&mut self, now: Nanos, consumer: u32, tag: u64, out: &mut Vec<BrokerEvent>) {
         self.ack(now, consumer, tag, out);
     }
+    /// The queue is full and its overflow is `block`: a publish now would wait for room (the engine holds the
+    /// producer's next message back and publishes it once this turns false). Only the embedded broker blocks.
+    fn publish_blocked(&self) -> bool {
+        false
+    }
     /// The broker's next internal deadline (a delayed message becoming ready, a TTL running out).
     fn next_wake(&self) -> Option<Nanos>;
     /// Act on deadlines up to `now`.

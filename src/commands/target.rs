@@ -90,7 +90,10 @@ pub fn connect(scn: &Scenario, b: &BrokerArgs) -> Result<Box<dyn Broker>, Failur
         BrokerKind::Embedded => {
             crate::sim::interrupt::install()
                 .map_err(|e| Failure::runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
-            Ok(Box::new(EmbeddedBroker::new(&scn.queue, scn.peek_lock())))
+            Ok(Box::new(
+                EmbeddedBroker::new(&scn.queue, scn.peek_lock())
+                    .with_confirms(scn.broker.confirm_latency.ns(), scn.producers.confirm_window),
+            ))
         }
         BrokerKind::Rabbitmq => {
             crate::sim::interrupt::install()

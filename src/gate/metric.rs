@@ -89,7 +89,19 @@ pub const OPTIONAL: &[&str] = &[
     "downstream.circuit_breaker_open_s",
     "consumers.kill_switch_trips",
     "consumers.kill_switch_stopped_s",
+    "producer.blocked_s",
+    "producer.blocks",
+    "producer.max_lag_ms",
 ];
+
+/// Metrics newer than the first summaries: a baseline written before one existed lacks it, and it does not apply
+/// there (`--exact` compares it only when the baseline has it). A prefix ending in `.` stands for its group.
+pub const NEWER: &[&str] = &["queue_wait_ms.", "p_wait"];
+
+/// Whether `name` is one of `NEWER`.
+pub fn is_newer(name: &str) -> bool {
+    NEWER.iter().any(|n| if n.ends_with('.') { name.starts_with(n) } else { name == *n })
+}
 
 const PERCENTILE_FIELDS: [(&str, LatencyStat); 7] = [
     ("count", LatencyStat::Count),
@@ -134,13 +146,14 @@ fn build() -> Vec<Metric> {
     add("attempts.downstream_calls", "calls", NullMeans::Never, counter(Counter::Calls));
     add("attempts.downstream_calls_failed", "calls", NullMeans::Never, counter(Counter::CallsFailed));
     add("amplification", "attempts/message", NullMeans::Never, None);
-    for group in ["latency_ms", "latency_raw_ms", "attempt_latency_ms", "time_to_dead_letter_ms"] {
+    for group in ["latency_ms", "latency_raw_ms", "queue_wait_ms", "attempt_latency_ms", "time_to_dead_letter_ms"] {
         for (field, stat) in PERCENTILE_FIELDS {
             let unit = if field == "count" { "" } else { "ms" };
             let window = (group == "latency_ms").then_some(WindowSource::Latency(stat));
             add(&format!("{group}.{field}"), unit, NullMeans::Never, window);
         }
     }
+    add("p_wait", "share", NullMeans::Never, None);
     add("throughput_per_s", "messages/s", NullMeans::Never, None);
     add("duration_s", "s", NullMeans::Never, None);
     add("downstream.capacity_per_s", "requests/s", NullMeans::Never, None);
@@ -155,6 +168,9 @@ fn build() -> Vec<Metric> {
     add("queue.peak_unacked", "messages", NullMeans::Never, None);
     add("queue.peak_delayed", "messages", NullMeans::Never, None);
     add("queue.pre_fault_backlog", "messages", NullMeans::Missing, None);
+    add("producer.blocked_s", "s", NullMeans::Missing, None);
+    add("producer.blocks", "times", NullMeans::Missing, None);
+    add("producer.max_lag_ms", "ms", NullMeans::Missing, None);
     add("consumers.min", "consumers", NullMeans::Never, None);
     add("consumers.peak", "consumers", NullMeans::Never, None);
     add("consumers.kill_switch_trips", "trips", NullMeans::Missing, None);
@@ -228,6 +244,7 @@ pub fn null_note(name: &str) -> &'static str {
         "recovery_s" => "null: the backlog never returned to its pre-fault band for 30 s (counts as never)",
         "last_failure_s" => "null: no downstream call failed",
         "queue.pre_fault_backlog" => "null: the scenario has no fault, so there is no pre-fault level",
+        _ if is_newer(name) => "null: the summary was written before this metric existed; save a new baseline",
         _ => "null",
     }
 }
@@ -271,6 +288,7 @@ pub fn empty_distribution(name: &str, s: &crate::report::summary::Summary) -> Op
     let (count, why) = match dist {
         "latency_ms" | "latency_raw_ms" => (s.latency_ms.count, "no message completed"),
         "attempt_latency_ms" => (s.attempt_latency_ms.count, "no handler attempt was made"),
+        "queue_wait_ms" => (s.queue_wait_ms.as_ref()?.count, "no first handler attempt started"),
         _ => return None,
     };
     (count == 0 && stat != "count").then_some(why)
@@ -303,7 +321,13 @@ mod tests {
         // the storm with every optional feature on, so that its optional fields are written
         let storm = flat_of(
             "scenarios/retry-storm.toml",
-            &["retry.budget={ kind = \"grpc\" }", "downstream.throttle={}", "circuit_breaker={}", "kill_switch={}"],
+            &[
+                "retry.budget={ kind = \"grpc\" }",
+                "downstream.throttle={}",
+                "circuit_breaker={}",
+                "kill_switch={}",
+                "queue.overflow=\"block\"",
+            ],
         );
         let peek_lock = flat_of("scenarios/servicebus-lock-expiry.toml", &[]);
         for m in catalog() {

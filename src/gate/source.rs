@@ -64,6 +64,10 @@ impl Source {
         if m.name.starts_with("servicebus.") && self.summary.servicebus.is_none() {
             return Ok(None);
         }
+        // A metric newer than the summary (a baseline written before it existed) does not apply to it.
+        if metric::is_newer(&m.name) && self.lacks(&m.name) {
+            return Ok(None);
+        }
         // A percentile of an empty distribution is 0 in summary.json but measured nothing: no value to judge.
         if metric::empty_distribution(&m.name, &self.summary).is_some() {
             return Ok(None);
@@ -80,6 +84,11 @@ impl Source {
                 m.name
             )
         })
+    }
+
+    /// The summary has no field `name` (it was written before the field existed).
+    pub fn lacks(&self, name: &str) -> bool {
+        metric::read(&self.flat, name).is_none()
     }
 
     /// All windows of a windowed metric in each run.

@@ -19,6 +19,11 @@ use std::collections::BTreeMap;
 /// Highest latency the histograms track, in microseconds (30 days); larger values are clamped.
 pub const MAX_US: u64 = 30 * 24 * 3600 * 1_000_000;
 
+/// A first attempt counts as having waited (`p_wait`) when it started more than this long after its publish:
+/// 1 ms, above a broker's own hand-over time, so that on a real broker it counts waiting for a free handler rather
+/// than the hop; in virtual time a message that finds a free handler waits exactly 0.
+pub const WAIT_EPSILON_NS: Nanos = 1_000_000;
+
 /// Which attempt of a message this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttemptClass {
@@ -64,6 +69,16 @@ pub struct Recorded {
     pub latency: Histogram<u64>,
     pub latency_raw: Histogram<u64>,
     pub attempt_latency: Histogram<u64>,
+    /// From the actual publish to the start of the message's first handler attempt (microseconds, 0 when a
+    /// handler was free at once).
+    pub queue_wait: Histogram<u64>,
+    /// First attempts that waited longer than `WAIT_EPSILON_NS`.
+    pub waited: u64,
+    /// Time the producer had a due message it could not publish (the broker pushed back), and how often that began.
+    pub producer_blocked_ns: Nanos,
+    pub producer_blocks: u64,
+    /// The furthest a publish went out behind its intended time.
+    pub max_publish_lag_ns: Nanos,
     pub dead_letter_time: Histogram<u64>,
     pub peak_offered_per_s: u64,
     pub peak_ready: u64,
@@ -153,6 +168,11 @@ impl Recorder {
                 latency: new_histogram(),
                 latency_raw: new_histogram(),
                 attempt_latency: new_histogram(),
+                queue_wait: new_histogram(),
+                waited: 0,
+                producer_blocked_ns: 0,
+                producer_blocks: 0,
+                max_publish_lag_ns: 0,
                 dead_letter_time: new_histogram(),
                 peak_offered_per_s: 0,
                 peak_ready: 0,
@@ -292,6 +312,29 @@ impl Recorder {
             4 => self.row.attempts_retry4plus += 1,
             _ => self.row.attempts_redelivery += 1,
         }
+    }
+
+    /// A message's first handler attempt starts, `wait` after it was published.
+    pub fn queue_wait(&mut self, wait: Nanos) {
+        self.r.queue_wait.saturating_record(wait / 1000);
+        if wait > WAIT_EPSILON_NS {
+            self.r.waited += 1;
+        }
+    }
+
+    /// The broker pushed back: the producer's due message waits.
+    pub fn producer_held(&mut self) {
+        self.r.producer_blocks += 1;
+    }
+
+    /// The producer was held back for `ns` (one stretch, from the due publish until it went out or the run ended).
+    pub fn producer_blocked(&mut self, ns: Nanos) {
+        self.r.producer_blocked_ns += ns;
+    }
+
+    /// A publish went out `lag` after its intended time.
+    pub fn publish_lag(&mut self, lag: Nanos) {
+        self.r.max_publish_lag_ns = self.r.max_publish_lag_ns.max(lag);
     }
 
     pub fn attempt_done(&mut self, took: Nanos, result: Result<(), FailureKind>) {

@@ -32,6 +32,15 @@ pub struct Summary {
     pub latency_ms: Percentiles,
     /// The same from the actual publish time (raw). Equal to `latency_ms` when the producer never lagged.
     pub latency_raw_ms: Percentiles,
+    /// From the actual publish to the start of the message's first handler attempt: the time it waited for a free
+    /// handler (in the queue and in a consumer's prefetch buffer). Always written; `None` only when read from a
+    /// summary written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait_ms: Option<Percentiles>,
+    /// Share of first attempts that waited longer than 1 ms (`record::WAIT_EPSILON_NS`): in an M/M/c steady state,
+    /// Erlang C's P(wait). Always written, like `queue_wait_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_wait: Option<f64>,
     /// One handler attempt, local work plus downstream call.
     pub attempt_latency_ms: Percentiles,
     /// From intended publish time until the message reached a dead-letter queue.
@@ -51,6 +60,9 @@ pub struct Summary {
     pub notes: Vec<String>,
     pub downstream: DownstreamStats,
     pub queue: QueueStats,
+    /// Only with `queue.overflow = "block"` or a `broker.confirm_latency`: how the broker held the producer back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<ProducerStats>,
     pub consumers: ConsumerStats,
     /// Separate periods in which offered load exceeded the downstream's nominal capacity.
     pub overload_waves: u64,
@@ -206,6 +218,18 @@ pub struct QueueStats {
     pub pre_fault_backlog: Option<u64>,
 }
 
+/// The producer against an embedded broker that pushes back (`queue.overflow = "block"`, `broker.confirm_latency`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProducerStats {
+    /// Time the producer had a due message it could not publish (the queue full, or the confirm window).
+    pub blocked_s: f64,
+    /// How often a due publish found the broker pushing back and waited.
+    pub blocks: u64,
+    /// The furthest a publish went out behind its intended time (what `latency_ms` counts and `latency_raw_ms`
+    /// does not).
+    pub max_lag_ms: f64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsumerStats {
     pub min: u64,
@@ -248,6 +272,12 @@ fn peek_lock_stats(scn: &Scenario, p: crate::scenario::PeekLock, r: &Recorded) -
         dead_letter_queue: format!("{}/$DeadLetterQueue", scn.queue.name),
         dead_lettered_by_servicebus_reason: by_reason,
     }
+}
+
+/// The embedded broker can hold the producer back: a blocking full queue, or confirms that take time.
+fn producer_can_block(scn: &Scenario) -> bool {
+    let confirms = !scn.broker.confirm_latency.is_zero() && scn.producers.confirm_window > 0;
+    scn.queue.overflow == crate::scenario::Overflow::Block || confirms
 }
 
 /// `v` rounded to `places` decimals, as every figure in summary.json is.
@@ -376,6 +406,12 @@ impl Summary {
             amplification: if published > 0 { round(total_attempts as f64 / published as f64, 4) } else { 0.0 },
             latency_ms: percentiles(&r.latency),
             latency_raw_ms: percentiles(&r.latency_raw),
+            queue_wait_ms: Some(percentiles(&r.queue_wait)),
+            p_wait: Some(if r.queue_wait.is_empty() {
+                0.0
+            } else {
+                round(r.waited as f64 / r.queue_wait.len() as f64, 4)
+            }),
             attempt_latency_ms: percentiles(&r.attempt_latency),
             time_to_dead_letter_ms: percentiles(&r.dead_letter_time),
             throughput_per_s: if duration_s > 0.0 { round(r.completed as f64 / duration_s, 3) } else { 0.0 },
@@ -403,6 +439,11 @@ impl Summary {
                 peak_delayed: r.peak_delayed,
                 pre_fault_backlog: r.pre_fault_backlog,
             },
+            producer: producer_can_block(scn).then(|| ProducerStats {
+                blocked_s: secs(r.producer_blocked_ns),
+                blocks: r.producer_blocks,
+                max_lag_ms: round(r.max_publish_lag_ns as f64 / 1e6, 3),
+            }),
             consumers: ConsumerStats {
                 min: r.min_consumers,
                 peak: r.peak_consumers,

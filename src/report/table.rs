@@ -79,6 +79,29 @@ pub fn render(s: &Summary) -> String {
             human_ms(l.max)
         );
     }
+    if let Some(w) = s.queue_wait_ms.as_ref().filter(|w| w.count > 0) {
+        let _ = writeln!(
+            out,
+            "  queue wait   p50 {}  p99 {}  max {}  P(wait > 1 ms) {:.1}%  (publish to first handler start)",
+            human_ms(w.p50),
+            human_ms(w.p99),
+            human_ms(w.max),
+            s.p_wait.unwrap_or(0.0) * 100.0
+        );
+    }
+    if let Some(p) = &s.producer {
+        let raw = &s.latency_raw_ms;
+        let _ = writeln!(
+            out,
+            "  producer     blocked {:.1} s by the broker ({} time(s)), at most {} behind schedule; latency from \
+             actual publish p50 {} p99 {}",
+            p.blocked_s,
+            p.blocks,
+            human_ms(p.max_lag_ms),
+            human_ms(raw.p50),
+            human_ms(raw.p99)
+        );
+    }
     let _ = writeln!(out, "  throughput   {:.1} completed/s", s.throughput_per_s);
     if let Some(r) = &s.real_broker {
         real(&mut out, r);

@@ -116,6 +116,10 @@ pub struct BrokerCfg {
     /// (they turn it on by themselves).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub via_proxy: bool,
+    /// Embedded broker: how long a publish takes to be confirmed; `producers.confirm_window` then bounds the
+    /// publishes outstanding (0: confirmed at once, as before, and the window never binds).
+    #[serde(skip_serializing_if = "Dur::is_zero")]
+    pub confirm_latency: Dur,
 }
 
 pub const DEFAULT_CONNECT_TIMEOUT: Dur = Dur(5_000_000_000);
@@ -165,6 +169,9 @@ impl QueueType {
 pub enum Overflow {
     DropHead,
     RejectPublish,
+    /// Embedded broker only: a publish into a full queue waits until the queue has room (the producer falls behind
+    /// its intended schedule).
+    Block,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -191,6 +191,9 @@ impl Engine<'_> {
             AttemptClass::First
         };
         self.rec.attempt(class);
+        if class == AttemptClass::First {
+            self.rec.queue_wait(now.saturating_sub(job.d.env.published));
+        }
         if !matches!(class, AttemptClass::Retry(_)) {
             if let Some(b) = self.budget(c) {
                 b.first_attempt(now);

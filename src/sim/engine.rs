@@ -39,8 +39,11 @@ pub struct Engine<'a> {
     pub(super) produced_all: bool,
     /// When the next message is meant to be published (its intended time).
     planned_publish: Nanos,
-    /// A real broker pushed back (confirm window full, connection blocked): the due publish waits for credit.
+    /// The broker pushed back (a real one's confirm window full or connection blocked, the embedded queue full
+    /// under overflow = block): the due publish waits. Later arrivals stay in the lazy plan behind it.
     pub(super) publish_held: bool,
+    /// Since when the due publish has waited.
+    held_since: Nanos,
     next_id: u64,
     active_faults: Vec<bool>,
     pub(super) autoscaler: Option<Autoscaler>,
@@ -121,6 +124,7 @@ impl<'a> Engine<'a> {
             produced_all: false,
             planned_publish: 0,
             publish_held: false,
+            held_since: 0,
             next_id: 0,
             active_faults: vec![false; cfg.faults.len()],
             autoscaler: cfg.autoscale.as_ref().map(Autoscaler::new),
@@ -188,6 +192,12 @@ impl<'a> Engine<'a> {
                 }
             }
             self.settle();
+            // The broker takes publishes again (a delivery made room in a blocking queue, a confirm came back): the
+            // waiting publish goes.
+            if self.publish_held && !self.broker.publish_blocked() {
+                self.publish_now();
+                self.settle();
+            }
             if self.pacer.is_some() && self.now >= next_paced_report {
                 progress(self.progress());
                 next_paced_report = self.now.saturating_add(crate::time::NS_PER_SEC);
@@ -216,6 +226,7 @@ impl<'a> Engine<'a> {
         }
         progress(self.progress());
         self.record_resilience();
+        self.end_held_publish();
         let gauges = self.gauges();
         let per_event = |sum: u64| sum as f64 / self.events.max(1) as f64;
         let (mean_queue_len, mean_heap_len) = (per_event(self.queue_len_sum), per_event(self.heap_len_sum));
@@ -359,26 +370,44 @@ impl<'a> Engine<'a> {
 
     fn schedule_next_publish(&mut self) {
         match self.arrivals.next(&mut self.rng.arrivals) {
+            // A producer behind its schedule (held back by the broker) publishes the next one at once, but its
+            // intended time stays the plan's: the lag counts in `latency_ms` (no coordinated omission).
             Some(t) => {
-                self.planned_publish = t.max(self.now);
-                self.q.push(self.planned_publish, Ev::Publish);
+                self.planned_publish = t;
+                self.q.push(t.max(self.now), Ev::Publish);
             }
             None => self.produced_all = true,
         }
     }
 
-    /// The producer's next message is due. A real broker that pushes back holds it until it can take it.
+    /// The producer's next message is due. A broker that pushes back (a real one out of credit, a full embedded
+    /// queue under overflow = block) holds it until it can take it.
     fn publish(&mut self) {
-        if self.broker.real().is_some_and(|r| !r.can_publish()) {
-            self.publish_held = true;
+        if self.broker.publish_blocked() || self.broker.real().is_some_and(|r| !r.can_publish()) {
+            if !self.publish_held {
+                self.publish_held = true;
+                self.held_since = self.now;
+                self.rec.producer_held();
+            }
             return;
         }
         self.publish_now();
     }
 
+    /// The run ends with a publish still held: the producer was blocked until the end.
+    pub(super) fn end_held_publish(&mut self) {
+        if self.publish_held {
+            self.rec.producer_blocked(self.now.saturating_sub(self.held_since));
+            self.held_since = self.now;
+        }
+    }
+
     /// Publishes the due message (its intended time is the planned one, however late it goes out).
     pub(super) fn publish_now(&mut self) {
-        self.publish_held = false;
+        if std::mem::take(&mut self.publish_held) {
+            self.rec.producer_blocked(self.now.saturating_sub(self.held_since));
+        }
+        self.rec.publish_lag(self.now.saturating_sub(self.planned_publish));
         let p = &self.cfg.producers;
         let size = match p.size {
             crate::scenario::SizeDist::Fixed { bytes } => bytes,

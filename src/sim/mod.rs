@@ -83,7 +83,10 @@ pub fn run_with_progress(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RunError> {
     let broker: Box<dyn Broker> = match cfg.broker.kind {
-        BrokerKind::Embedded => Box::new(EmbeddedBroker::new(&cfg.queue, cfg.peek_lock())),
+        BrokerKind::Embedded => Box::new(
+            EmbeddedBroker::new(&cfg.queue, cfg.peek_lock())
+                .with_confirms(cfg.broker.confirm_latency.ns(), cfg.producers.confirm_window),
+        ),
         other => return Err(RunError::UnsupportedBroker(other)),
     };
     run_on(cfg, seed, series, broker, progress)

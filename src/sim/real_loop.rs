@@ -130,6 +130,7 @@ impl Engine<'_> {
         }
         progress(self.progress());
         self.record_resilience();
+        self.end_held_publish();
         let gauges = self.gauges();
         let produced = self.rec.produced_count();
         let rec = &self.rec;

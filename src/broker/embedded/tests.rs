@@ -151,6 +151,32 @@ fn max_length_drops_the_head_or_refuses_the_publish() {
 }
 
 #[test]
+fn a_full_queue_with_overflow_block_blocks_the_publisher_and_drops_nothing() {
+    let mut b = EmbeddedBroker::new(&QueueCfg { max_length: Some(2), overflow: Overflow::Block, ..cfg() }, None);
+    let mut out = Vec::new();
+    assert!(!b.publish_blocked());
+    b.publish(0, env(0), &mut out);
+    assert!(!b.publish_blocked());
+    b.publish(0, env(1), &mut out);
+    assert!(b.publish_blocked(), "two ready messages fill a queue of max_length 2");
+    // A delayed message falling due is the broker's own move: let in over the bound, nothing dropped.
+    b.publish_delayed(0, env(2), 10, &mut out);
+    b.wake(10, &mut out);
+    assert_eq!(b.depths().ready, 3);
+    assert!(out.is_empty(), "nothing refused or dead-lettered: {out:?}");
+    // A consumer takes one: still full (3 - 1 = 2); it takes another and the publisher may go on.
+    b.open_consumer(10, 0, 1, &mut out);
+    assert!(b.publish_blocked());
+    let tag = match out.as_slice() {
+        [BrokerEvent::Delivered(d)] => d.tag,
+        other => panic!("one delivery expected: {other:?}"),
+    };
+    b.ack(11, 0, tag, &mut out);
+    assert!(!b.publish_blocked());
+    assert!(!EmbeddedBroker::new(&QueueCfg { overflow: Overflow::Block, ..cfg() }, None).publish_blocked());
+}
+
+#[test]
 fn closing_a_consumer_returns_its_unacked_messages_in_order() {
     let mut b = EmbeddedBroker::new(&cfg(), None);
     let mut out = Vec::new();

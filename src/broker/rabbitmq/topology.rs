@@ -78,7 +78,8 @@ pub fn work_queue_args(q: &QueueCfg, names: &Names, time_scale: f64) -> FieldTab
         a.insert("x-max-length".into(), int(max));
         let overflow = match q.overflow {
             Overflow::DropHead => "drop-head",
-            Overflow::RejectPublish => "reject-publish",
+            // Refused at validation for a real broker (RabbitMQ has no blocking overflow); the nearest if it came.
+            Overflow::RejectPublish | Overflow::Block => "reject-publish",
         };
         a.insert("x-overflow".into(), text(overflow));
     }

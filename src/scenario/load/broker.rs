@@ -63,8 +63,26 @@ pub(super) fn broker(mut r: TableReader) -> BrokerCfg {
                 .into(),
         );
     }
+    let confirm_latency = r.dur("confirm_latency").unwrap_or_default();
+    if !confirm_latency.is_zero() && kind != Embedded {
+        let m = "broker.confirm_latency models the embedded broker's publisher confirms; a real broker confirms in \
+                 its own time (producers.confirm_window bounds it there). Remove it, or set broker.kind = \"embedded\"";
+        r.error("confirm_latency", m.into());
+    }
     r.finish();
-    BrokerCfg { kind, semantics, clock, time_scale, url, tls, connect_timeout, drain_timeout, via_proxy }
+    let c = confirm_latency;
+    BrokerCfg {
+        kind,
+        semantics,
+        clock,
+        time_scale,
+        url,
+        tls,
+        connect_timeout,
+        drain_timeout,
+        via_proxy,
+        confirm_latency: c,
+    }
 }
 
 /// `broker.url`, checked without ever echoing it (it may carry a password).
@@ -104,7 +122,7 @@ pub(super) fn queue(mut r: TableReader) -> QueueCfg {
     let max_delivery_count = r.u32("max_delivery_count", 1);
     let message_ttl = r.dur_pos("message_ttl");
     let max_length = r.u64("max_length", 1);
-    let overflow = r.choice("overflow", &[Overflow::DropHead, Overflow::RejectPublish]);
+    let overflow = r.choice("overflow", &[Overflow::DropHead, Overflow::RejectPublish, Overflow::Block]);
     let overflow = overflow.unwrap_or(Overflow::DropHead);
     let queue_type = r.choice("type", &[QueueType::Classic, QueueType::Quorum]).unwrap_or_default();
     let reuse = r.bool("reuse").unwrap_or(false);
@@ -185,6 +203,13 @@ pub(super) fn real_broker_rules(
         let m = "the fault proxy (network faults, broker.via_proxy) forwards plain AMQP only: over TLS the broker's \
                  certificate would not match the proxy's loopback address. Use an amqp:// url for chaos runs";
         errs.at("broker.url", at(&["broker", "url"]), section("broker"), m.into());
+    }
+    if q.overflow == Overflow::Block && real {
+        let m = "queue.overflow = \"block\" is modelled by the embedded broker only: a real broker has no blocking \
+                 overflow (RabbitMQ holds publishers back with connection.blocked on a memory or disk alarm, and the \
+                 confirm window bounds them). Use overflow = \"reject-publish\" (a full queue refuses the publish), or \
+                 remove it and let producers.confirm_window bound the publisher";
+        errs.at("queue.overflow", at(&["queue", "overflow"]), section("queue"), m.into());
     }
     if q.reuse && !real {
         let m = "queue.reuse uses an existing queue of a real broker; the embedded broker has none. Remove it or set \

@@ -130,6 +130,7 @@ fn defaults() -> Scenario {
         broker: BrokerCfg {
             kind: BrokerKind::Embedded, semantics: Semantics::Rabbitmq, clock: ClockKind::Virtual, time_scale: 1.0, url: None, tls: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT, drain_timeout: DEFAULT_DRAIN_TIMEOUT, via_proxy: false,
+            confirm_latency: Dur::default(),
         },
         queue: QueueCfg {
             name: "loadtest".into(), max_delivery_count: None, message_ttl: None, max_length: None,
