@@ -89,6 +89,9 @@ pub const OPTIONAL: &[&str] = &[
     "downstream.circuit_breaker_open_s",
     "consumers.kill_switch_trips",
     "consumers.kill_switch_stopped_s",
+    "ordering.violations",
+    "ordering.keys_out_of_order",
+    "ordering.peak_key_backlog",
 ];
 
 const PERCENTILE_FIELDS: [(&str, LatencyStat); 7] = [
@@ -164,6 +167,9 @@ fn build() -> Vec<Metric> {
     add("failure_episodes_after_faults", "episodes", NullMeans::Never, None);
     add("last_failure_s", "s", NullMeans::NegInfinity, None);
     add("recovery_s", "s", NullMeans::Infinity, None);
+    add("ordering.violations", "completions", NullMeans::Missing, None);
+    add("ordering.keys_out_of_order", "keys", NullMeans::Missing, None);
+    add("ordering.peak_key_backlog", "messages", NullMeans::Missing, None);
     for field in [
         "locks_expired",
         "locks_expired_in_buffer",

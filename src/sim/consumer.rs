@@ -127,6 +127,8 @@ impl Engine<'_> {
         con.generation += 1;
         con.life = Life::Down;
         con.buffer.clear();
+        self.keyed_forget(c, true);
+        let con = &mut self.consumers[c as usize];
         for s in 0..con.slots.len() as u32 {
             con.bump(s);
             con.slots[s as usize].job = None;
@@ -148,11 +150,13 @@ impl Engine<'_> {
         }
         let Some(con) = self.consumers.get_mut(d.consumer as usize) else { return };
         con.buffer.push_back(d);
+        self.keyed_arrived(&d);
         self.pump(d.consumer);
     }
 
-    /// Starts buffered deliveries while the consumer has free slots.
-    fn pump(&mut self, c: u32) {
+    /// Starts buffered deliveries while the consumer has free slots (keyed consumption: the first whose key is
+    /// free and which is next of its key).
+    pub(super) fn pump(&mut self, c: u32) {
         if self.kill_switch_stopped() {
             return;
         }
@@ -162,7 +166,13 @@ impl Engine<'_> {
                 return;
             }
             let Some(&slot) = con.free.last() else { return };
-            let Some(d) = con.buffer.pop_front() else { return };
+            let next = match &self.keyed {
+                None => con.buffer.pop_front(),
+                Some(k) => con.buffer.iter().position(|d| k.startable(d)).and_then(|i| con.buffer.remove(i)),
+            };
+            let Some(d) = next else { return };
+            self.keyed_start(&d);
+            let con = &mut self.consumers[c as usize];
             con.free.pop();
             con.busy += 1;
             con.slots[slot as usize].job = Some(Job { d, attempt: 1, prev_delay: 0, started: 0, call: None });
@@ -432,9 +442,13 @@ impl Engine<'_> {
     fn free_slot(&mut self, c: u32, slot: u32) {
         let con = &mut self.consumers[c as usize];
         con.bump(slot);
-        con.slots[slot as usize].job = None;
+        let job = con.slots[slot as usize].job.take();
         con.free.push(slot);
         con.busy -= 1;
+        if let Some(job) = job.filter(|_| self.keyed.is_some()) {
+            self.keyed_done(c, &job.d);
+        }
+        let con = &mut self.consumers[c as usize];
         if con.resume_when_idle && con.busy == 0 {
             con.resume_when_idle = false;
             if con.life == Life::Running {
@@ -483,5 +497,6 @@ impl Engine<'_> {
         for d in buffered.iter().rev() {
             self.broker.nack(now, c, d.tag, true, &mut self.out);
         }
+        self.keyed_forget(c, false);
     }
 }
