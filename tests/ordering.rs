@@ -53,7 +53,7 @@ fn competing_consumers_reorder_keys_and_keyed_consumers_do_not_at_a_throughput_c
     );
     assert!(o.get("key_wait_ms").is_none(), "{o}");
     assert!(out.contains("  ordering     100 keys (zipf 1.1), competing consumers: "), "{out}");
-    // one event of a key at a time: no violation, but the hot key (22% of the events) queues behind itself and its
+    // one event of a key at a time: no violation, but the hot key (23% of the events) queues behind itself and its
     // waiting events fill the prefetch buffers: the pool's throughput drops, the latency and the key's lag grow
     let (k, out) = run(SCENARIO, &["consumers.ordering=keyed"]);
     assert_eq!(figures(&k), (20_000, 0, 0, 710, 675.105, 4_231.167));
