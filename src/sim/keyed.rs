@@ -146,3 +146,37 @@ impl Engine<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::Envelope;
+    use crate::scenario::KeyDistribution;
+
+    fn delivery(consumer: u32, tag: u64, id: u64) -> Delivery {
+        let env = Envelope { id, intended: 0, published: 0, size: 0, poison: false, redeliveries: 0 };
+        Delivery { consumer, tag, env, delivery_count: 1 }
+    }
+
+    #[test]
+    fn one_delivery_of_a_key_at_a_time_in_arrival_order_across_consumers() {
+        // one key: every message shares it
+        let mut pool = KeyedPool::new(KeyMap::new(1, KeyDistribution::Uniform, 1));
+        let (a, b, c) = (delivery(0, 1, 0), delivery(1, 1, 1), delivery(0, 2, 2));
+        for d in [&a, &b, &c] {
+            pool.arrived(d, 10);
+        }
+        assert!(pool.startable(&a) && !pool.startable(&b) && !pool.startable(&c));
+        assert_eq!(pool.start(&a, 25), 15);
+        assert!(!pool.startable(&a) && !pool.startable(&b), "the key is held while a runs");
+        assert_eq!(pool.done(&a), Some(1), "consumer 1 holds the next one");
+        assert!(pool.startable(&b) && !pool.startable(&c));
+        // consumer 1 hands its waiting delivery back: consumer 0's is next, and consumer 0 is woken
+        assert_eq!(pool.forget(1, false), vec![0]);
+        assert!(pool.startable(&c));
+        pool.start(&c, 30);
+        // consumer 0 crashes while c runs: the key is free again, and its line is gone
+        assert_eq!(pool.forget(0, true), Vec::<u32>::new());
+        assert!(pool.lines.is_empty());
+    }
+}
