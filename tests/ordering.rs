@@ -12,6 +12,12 @@ const SCENARIO: &str = include_str!("../scenarios/ordering.toml");
 
 /// Runs the scenario text with `--set` overrides; the summary.json and the terminal summary.
 fn run(text: &str, sets: &[&str]) -> (Value, String) {
+    let (summary, stdout, _) = run_with_page(text, sets);
+    (summary, stdout)
+}
+
+/// `run`, with the report's index.html.
+fn run_with_page(text: &str, sets: &[&str]) -> (Value, String, String) {
     let tmp = TempDir::new().unwrap();
     let file = tmp.path().join("ordering.toml");
     std::fs::write(&file, text).unwrap();
@@ -24,7 +30,7 @@ fn run(text: &str, sets: &[&str]) -> (Value, String) {
     let done = cmd.assert().success();
     let stdout = String::from_utf8(done.get_output().stdout.clone()).unwrap();
     let summary = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    (summary, stdout)
+    (summary, stdout, std::fs::read_to_string(out.join("index.html")).unwrap())
 }
 
 /// (completed, violations, keys out of order, peak key backlog, throughput/s, p99 latency ms).
@@ -93,9 +99,14 @@ fn keyed_consumers_keep_order_through_in_memory_retries_but_not_through_delayed_
 
 #[test]
 fn without_keys_the_summary_has_no_ordering_object() {
-    let (s, out) = run(SCENARIO, &["producers.keys=null", "producers.key_distribution=null"]);
+    let (s, out, page) = run_with_page(SCENARIO, &["producers.keys=null", "producers.key_distribution=null"]);
     assert!(s.get("ordering").is_none(), "{s}");
     assert!(!out.contains("  ordering     "), "{out}");
+    assert!(!page.contains("ordering violations"));
+    // with keys, the page's key figures show the violations and the per-key lag
+    let (_, _, page) = run_with_page(SCENARIO, &[]);
+    assert!(page.contains("<div class=\"v bad\">2,104</div><div class=\"k\">ordering violations (100 keys, competing consumers)</div>"), "{page}");
+    assert!(page.contains("<div class=\"v \">8</div><div class=\"k\">peak key backlog (per-key lag)</div>"));
 }
 
 fn validate(text: &str) -> String {
