@@ -471,6 +471,11 @@ pub fn index_with(run: &RunData, svgs: &[String], pngs: bool) -> Result<String, 
     let dl = s.messages.dead_lettered.total;
     card(&mut b, "dead-lettered", &fmt_tick(dl as f64), if dl > 0 { "bad" } else { "" });
     card(&mut b, "lost", &s.messages.lost.to_string(), if s.messages.lost > 0 { "bad" } else { "ok" });
+    if let Some(o) = &s.ordering {
+        let key = format!("ordering violations ({} keys, {} consumers)", o.keys, o.mode);
+        card(&mut b, &key, &fmt_tick(o.violations as f64), if o.violations > 0 { "bad" } else { "ok" });
+        card(&mut b, "peak key backlog (per-key lag)", &o.peak_key_backlog.to_string(), "");
+    }
     resilience_cards(&mut b, s);
     b.push_str("</div>\n");
 

@@ -92,6 +92,9 @@ pub const OPTIONAL: &[&str] = &[
     "producer.blocked_s",
     "producer.blocks",
     "producer.max_lag_ms",
+    "ordering.violations",
+    "ordering.keys_out_of_order",
+    "ordering.peak_key_backlog",
 ];
 
 /// Metrics newer than the first summaries: a baseline written before one existed lacks it, and it does not apply
@@ -180,6 +183,9 @@ fn build() -> Vec<Metric> {
     add("failure_episodes_after_faults", "episodes", NullMeans::Never, None);
     add("last_failure_s", "s", NullMeans::NegInfinity, None);
     add("recovery_s", "s", NullMeans::Infinity, None);
+    add("ordering.violations", "completions", NullMeans::Missing, None);
+    add("ordering.keys_out_of_order", "keys", NullMeans::Missing, None);
+    add("ordering.peak_key_backlog", "messages", NullMeans::Missing, None);
     for field in [
         "locks_expired",
         "locks_expired_in_buffer",
@@ -330,17 +336,31 @@ mod tests {
             ],
         );
         let peek_lock = flat_of("scenarios/servicebus-lock-expiry.toml", &[]);
+        let keyed = flat_of("scenarios/ordering.toml", &["consumers.ordering=keyed"]);
         for m in catalog() {
-            let flat = if m.name.starts_with("servicebus.") { &peek_lock } else { &storm };
+            let flat = match &m.name {
+                n if n.starts_with("servicebus.") => &peek_lock,
+                n if n.starts_with("ordering.") => &keyed,
+                _ => &storm,
+            };
             assert!(read(flat, &m.name).is_some(), "{} is not in summary.json", m.name);
         }
         // Every number of the summary is a metric, except identifiers and configuration echoes.
         let skip = ["schema_version", "seed", "time_scale", "episode_gap_s", "faults_end_s"];
-        let echo =
-            ["servicebus.lock_duration_s", "servicebus.max_auto_lock_renewal_s", "servicebus.max_delivery_count"];
-        for (key, v) in storm.iter().chain(&peek_lock) {
+        let echo = [
+            "servicebus.lock_duration_s",
+            "servicebus.max_auto_lock_renewal_s",
+            "servicebus.max_delivery_count",
+            "ordering.keys",
+            "ordering.zipf_exponent",
+            "ordering.peak_key_backlog_key",
+        ];
+        for (key, v) in storm.iter().chain(&peek_lock).chain(&keyed) {
             let (skip, echo) = (skip.contains(&key.as_str()), echo.contains(&key.as_str()));
-            let by_name = key.contains(".by_queue.") || key.contains(".dead_lettered_by_servicebus_reason.");
+            // the wait for a key is read in the summary, not gated (the latency percentiles gate the run)
+            let by_name = key.contains(".by_queue.")
+                || key.contains(".dead_lettered_by_servicebus_reason.")
+                || key.starts_with("ordering.key_wait_ms.");
             if !(v.is_number() || v.is_null()) || skip || echo || by_name {
                 continue;
             }

@@ -4,6 +4,7 @@
 pub mod episodes;
 pub mod hlog;
 pub mod ledger;
+pub mod ordering;
 mod second;
 pub mod series;
 
@@ -106,6 +107,8 @@ pub struct Recorded {
     pub scale_ups: u64,
     pub scale_downs: u64,
     pub peek_lock: PeekLockCounts,
+    /// Only with `producers.keys`: ordering violations and per-key lag.
+    pub ordering: Option<ordering::OrderingFigures>,
 }
 
 /// What peek-lock (Service Bus semantics) did; all zero under RabbitMQ semantics.
@@ -136,6 +139,8 @@ pub struct Recorder {
     waves: Episodes,
     failure_eps: Episodes,
     recovery: Recovery,
+    /// Only with `producers.keys`.
+    ordering: Option<ordering::OrderingLedger>,
     r: Recorded,
 }
 
@@ -152,6 +157,7 @@ impl Recorder {
             waves: Episodes::new(episode_gap_s),
             failure_eps: Episodes::new(episode_gap_s),
             recovery,
+            ordering: None,
             r: Recorded {
                 produced: 0,
                 published: 0,
@@ -196,6 +202,7 @@ impl Recorder {
                 scale_ups: 0,
                 scale_downs: 0,
                 peek_lock: PeekLockCounts::default(),
+                ordering: None,
             },
         }
     }
@@ -211,6 +218,17 @@ impl Recorder {
     pub fn with_breaker_column(mut self) -> Recorder {
         self.breaker_column = true;
         self
+    }
+
+    /// Keeps the ordering ledger of keyed messages (`producers.keys`).
+    pub fn with_ordering(mut self, keys: crate::scenario::keys::KeyMap) -> Recorder {
+        self.ordering = Some(ordering::OrderingLedger::new(keys));
+        self
+    }
+
+    /// The ordering ledger, when messages carry keys.
+    pub fn ordering(&mut self) -> Option<&mut ordering::OrderingLedger> {
+        self.ordering.as_mut()
     }
 
     /// True when time `now` has passed the end of the current second: call `flush` with the gauges first.
@@ -285,13 +303,19 @@ impl Recorder {
         self.r.produced += 1;
     }
 
-    pub fn published(&mut self, now: Nanos) {
+    pub fn published(&mut self, now: Nanos, id: u64) {
+        if let Some(o) = &mut self.ordering {
+            o.published(id);
+        }
         self.r.published += 1;
         self.row.published += 1;
         self.r.first_publish.get_or_insert(now);
     }
 
-    pub fn refused(&mut self) {
+    pub fn refused(&mut self, id: u64) {
+        if let Some(o) = &mut self.ordering {
+            o.finished(id);
+        }
         self.r.published -= 1;
         self.row.published -= 1;
         self.r.refused += 1;
@@ -410,6 +434,9 @@ impl Recorder {
         if !self.outcome(now, env.id) {
             return;
         }
+        if let Some(o) = &mut self.ordering {
+            o.completed(env.id);
+        }
         self.r.completed += 1;
         self.row.completed += 1;
         let us = (now.saturating_sub(env.intended) / 1000).max(1);
@@ -446,7 +473,11 @@ impl Recorder {
     /// Records the outcome in the ledger; false if the message had one already.
     fn outcome(&mut self, now: Nanos, id: u64) -> bool {
         self.r.last_outcome = Some(now);
-        self.r.ledger.finish(id)
+        let first = self.r.ledger.finish(id);
+        if let (true, Some(o)) = (first, &mut self.ordering) {
+            o.finished(id);
+        }
+        first
     }
 
     pub fn is_finished(&self, id: u64) -> bool {
@@ -484,6 +515,7 @@ impl Recorder {
         if self.r.min_consumers == u64::MAX {
             self.r.min_consumers = 0;
         }
+        self.r.ordering = self.ordering.map(|o| o.figures);
         Ok(self.r)
     }
 }

@@ -83,6 +83,9 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults_not_reached: Vec<FaultNotReached>,
     pub episodes: EpisodeLists,
+    /// Only with `producers.keys`: the keys, the consumers' ordering mode, ordering violations and per-key lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<OrderingStats>,
     /// Only under Service Bus semantics: the peek-lock settings and what the locks did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub servicebus: Option<PeekLockStats>,
@@ -115,6 +118,50 @@ pub struct PeekLockStats {
     pub dead_letter_queue: String,
     /// Broker-decided dead letters by Service Bus's DeadLetterReason.
     pub dead_lettered_by_servicebus_reason: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderingStats {
+    /// `producers.keys`.
+    pub keys: u64,
+    /// `uniform` or `zipf`.
+    pub distribution: String,
+    /// Only with a Zipf distribution: its exponent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zipf_exponent: Option<f64>,
+    /// `competing` or `keyed` (`consumers.ordering`).
+    pub mode: String,
+    /// Completions of a message after a later message of the same key had completed.
+    pub violations: u64,
+    /// Keys with at least one violation.
+    pub keys_out_of_order: u64,
+    /// The per-key lag: the largest number of one key's messages published and not yet finished at any moment.
+    pub peak_key_backlog: u64,
+    /// The key that had it (the first to reach it).
+    pub peak_key_backlog_key: u32,
+    /// Only for keyed consumers: from delivery to the consumer until the handler started, waiting for the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_wait_ms: Option<Percentiles>,
+}
+
+fn ordering_stats(scn: &Scenario, f: &crate::record::ordering::OrderingFigures) -> OrderingStats {
+    let p = &scn.producers;
+    let zipf_exponent = match p.key_distribution {
+        crate::scenario::KeyDistribution::Zipf(s) => Some(s),
+        crate::scenario::KeyDistribution::Uniform => None,
+    };
+    let keyed = scn.consumers.ordering == crate::scenario::KeyOrdering::Keyed;
+    OrderingStats {
+        keys: p.keys.unwrap_or(0),
+        distribution: if zipf_exponent.is_some() { "zipf" } else { "uniform" }.to_string(),
+        zipf_exponent,
+        mode: scn.consumers.ordering.as_str().to_string(),
+        violations: f.violations,
+        keys_out_of_order: f.keys_out_of_order,
+        peak_key_backlog: f.peak_key_backlog,
+        peak_key_backlog_key: f.peak_key_backlog_key,
+        key_wait_ms: keyed.then(|| percentiles(&f.key_wait)),
+    }
 }
 
 /// A fault of the scenario that the run ended before.
@@ -461,6 +508,7 @@ impl Summary {
             recovery_s: r.recovery_s,
             faults_not_reached,
             episodes: EpisodeLists { failures: list(&r.failure_episodes), overload: list(&r.waves) },
+            ordering: r.ordering.as_ref().map(|f| ordering_stats(scn, f)),
             servicebus: peek_lock,
             real_broker: o.real.clone().map(|mut real| {
                 real.ledger.finished_again = r.ledger.refinished;

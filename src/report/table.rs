@@ -161,6 +161,9 @@ pub fn render(s: &Summary) -> String {
         }
         None => {}
     }
+    if let Some(o) = &s.ordering {
+        ordering(&mut out, o);
+    }
     if let Some(p) = &s.servicebus {
         let dlq: u64 = p.dead_lettered_by_servicebus_reason.values().sum();
         let _ = writeln!(
@@ -182,6 +185,19 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "  WARNING      {} message(s) lost: published != outcomes + in flight", m.lost);
     }
     out
+}
+
+/// The line keyed messages add: the keys, the mode, violations, the per-key lag and (keyed) the wait for a key.
+fn ordering(out: &mut String, o: &super::summary::OrderingStats) {
+    let dist = o.zipf_exponent.map_or(o.distribution.clone(), |e| format!("{} {e}", o.distribution));
+    let wait = o.key_wait_ms.as_ref().filter(|w| w.count > 0).map_or(String::new(), |w| {
+        format!("  wait for the key p50 {} p99 {} max {}", human_ms(w.p50), human_ms(w.p99), human_ms(w.max))
+    });
+    let _ = writeln!(
+        out,
+        "  ordering     {} keys ({dist}), {} consumers: {} violation(s) on {} key(s)  peak key backlog {} (key {}){wait}",
+        o.keys, o.mode, o.violations, o.keys_out_of_order, o.peak_key_backlog, o.peak_key_backlog_key
+    );
 }
 
 /// The lines a run on a real broker adds: where it ran, publishing, the bridge, outages, how it ended.

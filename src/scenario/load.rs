@@ -219,6 +219,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     }
 
     broker::real_broker_rules(errs, tree, &broker, &queue, &consumers, duration, &faults);
+    ordering::rules(errs, tree, &producers, &consumers);
 
     Scenario {
         name,
@@ -251,8 +252,9 @@ fn producers(mut r: TableReader) -> ProducerCfg {
     let persistent = r.bool("persistent").unwrap_or(true);
     let confirm_window = r.u32("confirm_window", 0).unwrap_or(DEFAULT_CONFIRM_WINDOW);
     let produce_for = r.dur_pos("for");
+    let (keys, key_distribution) = ordering::keys(&mut r);
     r.finish();
-    ProducerCfg { count, rate, size, poison_fraction, persistent, confirm_window, produce_for }
+    ProducerCfg { count, rate, size, poison_fraction, persistent, confirm_window, produce_for, keys, key_distribution }
 }
 
 fn rate(errs: &Errs, node: &Node, path: &str) -> Option<RateShape> {
@@ -376,8 +378,9 @@ fn consumers(mut r: TableReader) -> ConsumerCfg {
     let service_time = r.dist("service_time").unwrap_or(Dist::fixed(Dur::from_millis(1)));
     let on_failure = r.choice("on_failure", &[OnFailure::ErrorQueue, OnFailure::Requeue, OnFailure::Reject]);
     let on_failure = on_failure.unwrap_or(OnFailure::ErrorQueue);
+    let ordering = r.choice("ordering", &[KeyOrdering::Competing, KeyOrdering::Keyed]).unwrap_or_default();
     r.finish();
-    ConsumerCfg { count, concurrency, prefetch, service_time, on_failure }
+    ConsumerCfg { count, concurrency, prefetch, service_time, on_failure, ordering }
 }
 
 /// The `transient`, `timeout` and `validation` fractions of `t`, which must add up to at most 1.
@@ -629,6 +632,7 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, ScenarioErrors> {
 
 mod broker;
 mod faults;
+mod ordering;
 mod overload;
 mod resilience;
 #[cfg(test)]

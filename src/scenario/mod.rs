@@ -4,6 +4,7 @@
 //! `load` walks that tree into these types, collecting every error before failing.
 
 mod fault;
+pub mod keys;
 pub mod limits;
 pub mod load;
 pub mod node;
@@ -17,6 +18,7 @@ use crate::time::{Dur, Nanos};
 use serde::Serialize;
 
 pub use fault::{Fault, OutageMode, Stream, Toxic};
+pub use keys::{KeyDistribution, KeyOrdering};
 pub use load::{load_file, load_str, ScenarioErrors};
 pub use overload::*;
 pub use reader::suggest;
@@ -301,6 +303,12 @@ pub struct ProducerCfg {
     /// Produce for this long (scenario time): no message is planned at or after it. `messages` still caps the count.
     #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
     pub produce_for: Option<Dur>,
+    /// A partition / session key per message, `0..keys` (`None`: messages carry no key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u64>,
+    /// How the keys are drawn (only with `keys`).
+    #[serde(skip_serializing_if = "KeyDistribution::is_uniform")]
+    pub key_distribution: KeyDistribution,
 }
 
 pub const DEFAULT_CONFIRM_WINDOW: u32 = 1000;
@@ -334,6 +342,9 @@ pub struct ConsumerCfg {
     /// Local work per handler attempt, before the downstream call.
     pub service_time: Dist,
     pub on_failure: OnFailure,
+    /// Competing consumers, or one message of a key at a time (needs `producers.keys`).
+    #[serde(skip_serializing_if = "KeyOrdering::is_competing")]
+    pub ordering: KeyOrdering,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

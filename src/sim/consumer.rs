@@ -49,7 +49,8 @@ pub struct Consumer {
     pub life: Life,
     /// Bumped on every crash and restart; events of an older generation are stale.
     pub generation: u32,
-    buffer: VecDeque<Delivery>,
+    /// Deliveries free to start (keyed consumption: the first of their key; the others wait in `keyed`).
+    pub(super) buffer: VecDeque<Delivery>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     pub busy: u32,
@@ -100,6 +101,11 @@ impl Consumer {
         s.job.as_mut()
     }
 
+    /// A handler of this consumer is working on the delivery `tag`.
+    pub(super) fn is_running(&self, tag: u64) -> bool {
+        self.slots.iter().any(|s| s.job.as_ref().is_some_and(|j| j.d.tag == tag))
+    }
+
     fn bump(&mut self, slot: u32) -> u32 {
         let s = &mut self.slots[slot as usize];
         s.token = s.token.wrapping_add(1);
@@ -127,6 +133,8 @@ impl Engine<'_> {
         con.generation += 1;
         con.life = Life::Down;
         con.buffer.clear();
+        self.keyed_forget(c, true); // the broker takes back every unacked delivery: waiting ones are dropped too
+        let con = &mut self.consumers[c as usize];
         for s in 0..con.slots.len() as u32 {
             con.bump(s);
             con.slots[s as usize].job = None;
@@ -146,13 +154,18 @@ impl Engine<'_> {
             // sent before the consumer stopped: back to the queue, as the client cancelling consumption does
             return self.broker.nack(self.now, d.consumer, d.tag, true, &mut self.out);
         }
-        let Some(con) = self.consumers.get_mut(d.consumer as usize) else { return };
-        con.buffer.push_back(d);
+        if d.consumer as usize >= self.consumers.len() {
+            return;
+        }
+        if self.keyed_arrived(&d) {
+            self.consumers[d.consumer as usize].buffer.push_back(d);
+        }
         self.pump(d.consumer);
     }
 
-    /// Starts buffered deliveries while the consumer has free slots.
-    fn pump(&mut self, c: u32) {
+    /// Starts buffered deliveries while the consumer has free slots (keyed consumption: the buffer holds only the
+    /// deliveries free to start).
+    pub(super) fn pump(&mut self, c: u32) {
         if self.kill_switch_stopped() {
             return;
         }
@@ -163,6 +176,8 @@ impl Engine<'_> {
             }
             let Some(&slot) = con.free.last() else { return };
             let Some(d) = con.buffer.pop_front() else { return };
+            self.keyed_start(&d);
+            let con = &mut self.consumers[c as usize];
             con.free.pop();
             con.busy += 1;
             con.slots[slot as usize].job = Some(Job { d, attempt: 1, prev_delay: 0, started: 0, call: None });
@@ -435,9 +450,13 @@ impl Engine<'_> {
     fn free_slot(&mut self, c: u32, slot: u32) {
         let con = &mut self.consumers[c as usize];
         con.bump(slot);
-        con.slots[slot as usize].job = None;
+        let job = con.slots[slot as usize].job.take();
         con.free.push(slot);
         con.busy -= 1;
+        if let Some(job) = job.filter(|_| self.keyed.is_some()) {
+            self.keyed_done(&job.d);
+        }
+        let con = &mut self.consumers[c as usize];
         if con.resume_when_idle && con.busy == 0 {
             con.resume_when_idle = false;
             if con.life == Life::Running {
@@ -482,7 +501,12 @@ impl Engine<'_> {
     pub(super) fn stop_consuming(&mut self, c: u32) {
         let now = self.now;
         self.broker.pause_consumer(now, c);
-        let buffered: Vec<Delivery> = self.consumers[c as usize].buffer.drain(..).collect();
+        let mut buffered: Vec<Delivery> = self.consumers[c as usize].buffer.drain(..).collect();
+        if self.keyed.is_some() {
+            // the ones waiting for their key too, all in delivery order
+            buffered.extend(self.keyed_forget(c, false));
+            buffered.sort_by_key(|d| d.tag);
+        }
         for d in buffered.iter().rev() {
             self.broker.nack(now, c, d.tag, true, &mut self.out);
         }

@@ -32,6 +32,8 @@ pub struct Engine<'a> {
     pub(super) notices: Vec<Notice>,
     notice_scratch: Vec<Notice>,
     pub(super) consumers: Vec<Consumer>,
+    /// Keyed consumption (`consumers.ordering = "keyed"`): the keys' lines over the whole pool.
+    pub(super) keyed: Option<super::keyed::KeyedPool>,
     /// The handlers' local work per attempt (`consumers.service_time`, parameters computed once).
     pub(super) handler_time: crate::dist::Sampler,
     pub(super) downstream: Option<Downstream>,
@@ -118,6 +120,15 @@ impl<'a> Engine<'a> {
             notices: Vec::with_capacity(64),
             notice_scratch: Vec::with_capacity(64),
             consumers,
+            keyed: cfg.producers.keys.filter(|_| cfg.consumers.ordering == crate::scenario::KeyOrdering::Keyed).map(
+                |n| {
+                    super::keyed::KeyedPool::new(crate::scenario::keys::KeyMap::new(
+                        n,
+                        cfg.producers.key_distribution,
+                        seed,
+                    ))
+                },
+            ),
             handler_time: cfg.consumers.service_time.sampler(),
             downstream: cfg.downstream.as_ref().map(Downstream::new),
             arrivals: Arrivals::new(&cfg.producers.rate, cfg.messages).until(cfg.producers.produce_for),
@@ -363,7 +374,7 @@ impl<'a> Engine<'a> {
             BrokerEvent::Delivered(d) => self.deliver(d),
             BrokerEvent::DeadLettered { env, reason } => self.rec.dead_lettered(self.now, &env, reason),
             BrokerEvent::Expired { env } => self.rec.expired(self.now, &env),
-            BrokerEvent::PublishRefused { .. } => self.rec.refused(),
+            BrokerEvent::PublishRefused { env } => self.rec.refused(env.id),
             BrokerEvent::LockExpired { .. } => self.rec.peek_lock().expired += 1,
         }
     }
@@ -430,7 +441,7 @@ impl<'a> Engine<'a> {
         };
         self.next_id += 1;
         self.rec.produced();
-        self.rec.published(self.now);
+        self.rec.published(self.now, env.id);
         self.broker.publish(self.now, env, &mut self.out);
         self.schedule_next_publish();
     }

@@ -10,6 +10,7 @@ pub mod downstream;
 pub mod engine;
 pub mod events;
 pub mod interrupt;
+mod keyed;
 pub mod killswitch;
 mod real_loop;
 pub mod retry;
@@ -111,6 +112,9 @@ pub fn run_on(
     }
     if cfg.circuit_breaker.is_some() {
         rec = rec.with_breaker_column();
+    }
+    if let Some(keys) = cfg.producers.keys {
+        rec = rec.with_ordering(crate::scenario::keys::KeyMap::new(keys, cfg.producers.key_distribution, seed));
     }
     let stop_at = cfg.duration.unwrap_or(cfg.limits.max_scenario_time()).ns();
     let engine = engine::Engine::new(cfg, seed, broker, rec, pacer, stop_at);

@@ -140,9 +140,11 @@ fn defaults() -> Scenario {
         producers: ProducerCfg {
             count: 1, rate: RateShape::Constant { per_second: 100.0 }, size: SizeDist::Fixed { bytes: 512 },
             poison_fraction: 0.0, persistent: true, confirm_window: DEFAULT_CONFIRM_WINDOW, produce_for: None,
+            keys: None, key_distribution: KeyDistribution::Uniform,
         },
         consumers: ConsumerCfg {
             count: 1, concurrency: 1, prefetch: 1, service_time: Dist::fixed(ms(1)), on_failure: OnFailure::ErrorQueue,
+            ordering: KeyOrdering::Competing,
         },
         downstream: None,
         retry: RetryCfg { policy: RetryPolicy::None, jitter: Jitter::None, filter: KindFilter::default(), budget: None },
@@ -186,7 +188,7 @@ fn full_expected() -> Scenario {
         },
         consumers: ConsumerCfg {
             count: 2, concurrency: 8, prefetch: 16, service_time: Dist::Lognormal { median: ms(5), p99: ms(50) },
-            on_failure: OnFailure::Requeue,
+            on_failure: OnFailure::Requeue, ordering: KeyOrdering::Competing,
         },
         downstream: Some(DownstreamCfg {
             name: "payments".into(), servers: 4, service_time: Dist::Exponential { mean: ms(20) },
