@@ -373,6 +373,13 @@ fn mistakes(s: &Scenario, p: &mut Plan) {
             ));
         }
     }
+    if s.queue.max_length.is_none() && s.queue.overflow != crate::scenario::Overflow::DropHead {
+        let name = if s.queue.overflow == crate::scenario::Overflow::Block { "block" } else { "reject-publish" };
+        p.warnings.push(format!(
+            "queue.overflow = \"{name}\" acts only on a full queue, and without queue.max_length the queue is never \
+             full: set queue.max_length"
+        ));
+    }
     if s.faults
         .iter()
         .any(|f| matches!(f, Fault::Outage { .. } | Fault::ErrorSpike { .. } | Fault::LatencySpike { .. }))
@@ -402,6 +409,19 @@ mod tests {
         assert!(all.contains("at most 24 per message (6 x 4)"), "{all}");
         assert!(all.contains("faults[0] outage at 30s to 5m30s"), "{all}");
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn an_overflow_without_a_max_length_is_warned() {
+        let base = std::fs::read_to_string("scenarios/steady-state.toml").unwrap();
+        for (overflow, warned) in [("block", true), ("reject-publish", true), ("drop-head", false)] {
+            let text = base.replace("[queue]", &format!("[queue]\noverflow = \"{overflow}\""));
+            let p = plan_of(&text);
+            let hit = p.warnings.iter().any(|w| w.contains("without queue.max_length the queue is never full"));
+            assert_eq!(hit, warned, "{overflow}: {:?}", p.warnings);
+            let bounded = plan_of(&text.replace("[queue]", "[queue]\nmax_length = 10"));
+            assert!(!bounded.warnings.iter().any(|w| w.contains("max_length")), "{:?}", bounded.warnings);
+        }
     }
 
     #[test]
