@@ -59,7 +59,9 @@ impl RetryStorm {
         let nominal = run.summary.downstream.capacity_per_s;
         if nominal > 0.0 {
             keys.push(Key::new("downstream capacity", Swatch::Line(pal::INK)));
-            keys.push(Key::new(format!("nominal {}/s", fmt_num(nominal)), Swatch::Dash(pal::MUTED)));
+            // Whole requests/s from 1000/s up (1029.208/s reads as 1029/s), two decimals below.
+            let shown = if nominal >= 1000.0 { nominal.round() } else { (nominal * 100.0).round() / 100.0 };
+            keys.push(Key::new(format!("nominal {}/s", fmt_num(shown)), Swatch::Dash(pal::MUTED)));
             if !run.series.down.is_empty() {
                 keys.push(Key::new("downstream down", Swatch::Fill(DOWN, DOWN_ALPHA)));
             }
