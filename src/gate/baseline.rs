@@ -295,7 +295,10 @@ fn exact_rest(run: &Source, base: &Source, specs: &[(String, Tolerance)]) -> Res
         format!("differs: {}", differ.join(", "))
     };
     if !newer.is_empty() {
-        note.push_str(&format!("; not compared, the baseline predates them: {}", newer_groups(&newer)));
+        note.push_str(&format!(
+            "; not compared, the baseline predates them: {}",
+            metric::fold(newer.iter().copied()).join(", ")
+        ));
     }
     let value = if passed { "identical".into() } else { format!("{} differ", differ.len()) };
     Ok(Check {
@@ -306,27 +309,6 @@ fn exact_rest(run: &Source, base: &Source, specs: &[(String, Tolerance)]) -> Res
         passed,
         note,
     })
-}
-
-/// `queue_wait_ms.{count,mean}, p_wait`: metric names with their groups folded, for a note.
-fn newer_groups(names: &[&str]) -> String {
-    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
-    for name in names {
-        let (prefix, leaf) = name.rsplit_once('.').unwrap_or(("", name));
-        match groups.iter_mut().find(|(p, _)| *p == prefix) {
-            Some((_, leaves)) => leaves.push(leaf),
-            None => groups.push((prefix, vec![leaf])),
-        }
-    }
-    let shown: Vec<String> = groups
-        .into_iter()
-        .map(|(p, leaves)| match (p.is_empty(), leaves.len()) {
-            (true, _) => leaves.join(", "),
-            (false, 1) => format!("{p}.{}", leaves[0]),
-            (false, _) => format!("{p}.{{{}}}", leaves.join(",")),
-        })
-        .collect();
-    shown.join(", ")
 }
 
 /// `loadtest baseline save RUN NAME`: copies what the gate needs into `root/NAME/`.

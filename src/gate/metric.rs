@@ -222,26 +222,28 @@ pub fn closest(name: &str, windowed: bool) -> Option<&'static str> {
 
 /// The valid names, compactly: `messages.{produced,published,...}`, one group per line.
 pub fn listing(windowed: bool) -> String {
-    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
-    for m in catalog().iter().filter(|m| !windowed || m.window.is_some()) {
-        let (prefix, leaf) = match m.name.rsplit_once('.') {
-            Some((p, l)) => (p.to_string(), l),
-            None => (String::new(), m.name.as_str()),
-        };
+    let names = catalog().iter().filter(|m| !windowed || m.window.is_some()).map(|m| m.name.as_str());
+    fold(names).join("\n    ")
+}
+
+/// Metric names with the leaves of each group folded, in first-seen order: `queue_wait_ms.{count,mean}`, `p_wait`.
+pub fn fold<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for name in names {
+        let (prefix, leaf) = name.rsplit_once('.').unwrap_or(("", name));
         match groups.iter_mut().find(|(p, _)| *p == prefix) {
             Some((_, leaves)) => leaves.push(leaf),
             None => groups.push((prefix, vec![leaf])),
         }
     }
-    let lines: Vec<String> = groups
+    groups
         .into_iter()
         .map(|(p, leaves)| match (p.is_empty(), leaves.len()) {
             (true, _) => leaves.join(", "),
             (false, 1) => format!("{p}.{}", leaves[0]),
             (false, _) => format!("{p}.{{{}}}", leaves.join(",")),
         })
-        .collect();
-    lines.join("\n    ")
+        .collect()
 }
 
 /// What a null value of this metric means, for notes in the gate's output.
