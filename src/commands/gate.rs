@@ -104,10 +104,14 @@ fn evaluate(run: &Path, opts: &GateOptions) -> Result<Outcome, Failure> {
 }
 
 /// A run folder's index.html is drawn again so that it shows the verdict (a repeat folder has no page). The page is
-/// a view: if it cannot be redrawn, the gate's own files still stand, and a warning says so.
+/// a view (a pub/sub folder's is left as it is): if it cannot be redrawn, the gate's own files still stand, and a warning says so.
 fn show_on_page(dir: &Path) {
     let page = dir.join(crate::export::INDEX_HTML);
     if !page.is_file() || !dir.join(report::SUMMARY).is_file() {
+        return;
+    }
+    // A pub/sub folder's page is the subscriptions side by side; the verdict is in gate.md and gate.json.
+    if report::read_summary(dir).is_ok_and(|s| !s.subscriptions.is_empty()) {
         return;
     }
     let drawn = crate::export::RunData::load(dir).map_err(|e| e.to_string()).and_then(|run| {

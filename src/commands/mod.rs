@@ -6,6 +6,7 @@ pub mod completions;
 pub mod dlq;
 pub mod gate;
 pub mod init;
+pub mod pubsub;
 pub mod repeat;
 pub mod report;
 pub mod run;

@@ -31,10 +31,10 @@ pub struct Finished {
 
 /// A checked scenario, ready to run.
 pub struct Prepared {
-    scn: Scenario,
-    sets: Vec<String>,
-    seed: u64,
-    url_from: &'static str,
+    pub(super) scn: Scenario,
+    pub(super) sets: Vec<String>,
+    pub(super) seed: u64,
+    pub(super) url_from: &'static str,
     /// The report folder the user asked for (or the default one).
     pub dir: PathBuf,
 }
@@ -42,10 +42,12 @@ pub struct Prepared {
 /// A run whose report is written.
 pub struct Done {
     pub summary: Summary,
-    wall_s: f64,
+    pub(super) wall_s: f64,
     /// The run ended early (a signal, a `[limits]` bound, a real broker's failure): its report is written all the
     /// same, and this is the exit code and message to end with.
     pub early: Option<Failure>,
+    /// A scenario with `[[subscriptions]]`: their names in the scenario's order (empty otherwise).
+    pub(super) subscriptions: Vec<String>,
 }
 
 /// One run into its own report folder.
@@ -66,7 +68,11 @@ pub fn run(args: &RunArgs) -> Result<Finished, Failure> {
     if args.quiet {
         crate::outln!("{}", dir.display());
     } else if !args.json && !streams_to_stdout(args) {
-        crate::out!("{}", report::table::render(&done.summary));
+        if done.subscriptions.is_empty() {
+            crate::out!("{}", report::table::render(&done.summary));
+        } else {
+            crate::out!("{}", super::pubsub::table(&done.summary, &done.subscriptions));
+        }
         crate::outln!("  wall time    {:.3} s", done.wall_s);
         crate::outln!("report: {}", dir.display());
     }
@@ -152,6 +158,9 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Failure> {
 /// Runs `prep` and writes its report into `into`; messages name `shown`, where the report will be. An error means
 /// there is no report (the caller removes the folder); a run that ended early returns its report with `early`.
 pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Result<Done, Failure> {
+    if !prep.scn.subscriptions.is_empty() {
+        return super::pubsub::execute(args, prep, into, shown);
+    }
     let Prepared { scn, sets, seed, url_from, .. } = prep;
     let listen = args.metrics_listen.as_deref().map(crate::metrics::serve::bind).transpose()?;
     report::prepare_dir(into).map_err(|e| {
@@ -231,7 +240,7 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
         None => None,
     };
     let early = early.or_else(|| stopped_early(&summary, shown));
-    Ok(Done { summary, wall_s, early })
+    Ok(Done { summary, wall_s, early, subscriptions: Vec::new() })
 }
 
 /// Where the run goes, for the start-up line.

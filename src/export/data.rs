@@ -59,6 +59,17 @@ impl RunData {
         }
         let summary_path = dir.join(report::SUMMARY);
         let summary: Summary = report::parse_summary(&read(&summary_path)?).map_err(|e| bad(&summary_path, e))?;
+        if !summary.subscriptions.is_empty() {
+            let folders: Vec<String> = summary.subscriptions.keys().map(|n| format!("subscriptions/{n}")).collect();
+            return Err(bad(
+                dir,
+                format!(
+                    "a report of [[subscriptions]]: each subscription has a report folder of its own ({}); pass one \
+                     of those",
+                    folders.join(", ")
+                ),
+            ));
+        }
         let csv_path = dir.join(report::TIMESERIES);
         let (series, zoom, explore, seconds) = thin_rows(&csv_path, &summary)?;
         let hgrm_path = dir.join(report::HGRM);

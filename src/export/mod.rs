@@ -10,6 +10,7 @@ pub mod html;
 pub mod latency;
 pub mod latency_axis;
 pub mod latency_dist;
+pub mod pubsub;
 pub mod shared;
 pub mod svg_font;
 pub mod thin;

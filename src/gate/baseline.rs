@@ -141,10 +141,10 @@ pub fn check_regressions(
     for (key, tol) in &specs {
         let (m, window) = threshold::parse_key(key)?;
         let (b, c, where_) = match window {
-            None => (base.plain(m)?, run.plain(m)?, String::new()),
+            None => (base.plain(&m)?, run.plain(&m)?, String::new()),
             Some(w) => {
                 let worst = if m.better == Better::Higher { Worst::Lowest } else { Worst::Highest };
-                let (bv, rv) = (base.worst_window(m, w, worst)?, run.worst_window(m, w, worst)?);
+                let (bv, rv) = (base.worst_window(&m, w, worst)?, run.worst_window(&m, w, worst)?);
                 let at = |s: Option<u64>| s.map_or("-".into(), |s| format!("{s} s"));
                 (
                     bv.value,
@@ -157,7 +157,7 @@ pub fn check_regressions(
                 )
             }
         };
-        let check = compare(key, m, b, c, *tol, opts.exact, &where_);
+        let check = compare(key, &m, b, c, *tol, opts.exact, &where_);
         if check.passed && check.note.contains("better") {
             improved.push(key.clone());
         }
@@ -288,6 +288,26 @@ fn exact_rest(run: &Source, base: &Source, specs: &[(String, Tolerance)]) -> Res
             differ.push(format!("{} {} -> {}", m.name, fmt_value(b), fmt_value(c)));
         }
     }
+    // A pub/sub run: every subscription's figures too, and the same subscriptions.
+    let (rs, bs) = (&run.summary.subscriptions, &base.summary.subscriptions);
+    if rs.keys().ne(bs.keys()) {
+        let names = |m: &std::collections::BTreeMap<String, _>| m.keys().cloned().collect::<Vec<String>>().join(", ");
+        differ.push(format!("subscriptions [{}] -> [{}]", names(bs), names(rs)));
+    } else {
+        for sub in rs.keys() {
+            for m in metric::catalog() {
+                let Some(m) = metric::find(&format!("subscriptions.{sub}.{}", m.name)) else { continue };
+                if specs.iter().any(|(k, _)| *k == m.name) || (metric::is_newer(&m.name) && base.lacks(&m.name)) {
+                    continue;
+                }
+                compared += 1;
+                let (b, c) = (base.plain(&m)?, run.plain(&m)?);
+                if b != c {
+                    differ.push(format!("{} {} -> {}", m.name, fmt_value(b), fmt_value(c)));
+                }
+            }
+        }
+    }
     let passed = differ.is_empty();
     let mut note = if passed {
         format!("{compared} more metrics, the seed and the configuration are identical")
@@ -341,6 +361,11 @@ pub fn save(run: &Path, name: &str, root: &Path, force: bool, with_timeseries: b
     if let Some(r) = &src.summary.repeats {
         folders[0].1 = vec![report::SUMMARY, report::SCENARIO];
         folders.extend(r.runs.iter().map(|name| (PathBuf::from(name), run_files.clone())));
+    } else if !src.summary.subscriptions.is_empty() {
+        // A pub/sub folder: its summary holds the whole run, each subscription's folder the rest.
+        folders[0].1 = vec![report::SUMMARY, report::SCENARIO, report::RUN_META];
+        let subs = src.summary.subscriptions.keys();
+        folders.extend(subs.map(|name| (Path::new("subscriptions").join(name), run_files.clone())));
     }
     for (folder, files) in &folders {
         let (from, to) = (run.join(folder), dest.join(folder));

@@ -103,6 +103,7 @@ pub const NEWER: &[&str] = &["queue_wait_ms.", "p_wait"];
 
 /// Whether `name` is one of `NEWER`.
 pub fn is_newer(name: &str) -> bool {
+    let name = in_subscription(name).map_or(name, |(_, n)| n);
     NEWER.iter().any(|n| if n.ends_with('.') { name.starts_with(n) } else { name == *n })
 }
 
@@ -204,8 +205,19 @@ pub fn catalog() -> &'static [Metric] {
     CATALOG.get_or_init(build)
 }
 
-pub fn find(name: &str) -> Option<&'static Metric> {
-    catalog().iter().find(|m| m.name == name)
+/// The metric `name`: one of the catalog, or `subscriptions.<subscription>.<metric>` (one subscription's figure
+/// in the summary of a scenario with `[[subscriptions]]`; not windowed).
+pub fn find(name: &str) -> Option<Metric> {
+    if let Some((_, inner)) = in_subscription(name) {
+        let m = catalog().iter().find(|m| m.name == inner)?;
+        return Some(Metric { name: name.to_string(), window: None, ..m.clone() });
+    }
+    catalog().iter().find(|m| m.name == name).cloned()
+}
+
+/// `subscriptions.<subscription>.<metric>` split into the subscription and the metric.
+pub fn in_subscription(name: &str) -> Option<(&str, &str)> {
+    name.strip_prefix("subscriptions.")?.split_once('.')
 }
 
 /// The metric a mistyped or shortened name most likely meant: `p99` -> `latency_ms.p99`, `lost` -> `messages.lost`.

@@ -111,7 +111,7 @@ pub fn check_thresholds(src: &mut Source, thresholds: &[Threshold]) -> Result<Ve
         let limit = t.expression.clone();
         let check = match t.window_s {
             None => {
-                let v = src.plain(m)?;
+                let v = src.plain(&m)?;
                 let passed = holds(t.op, v, m.null, t.limit);
                 let note = match v {
                     None => metric::null_note_for(&m.name, &src.summary),
@@ -120,7 +120,7 @@ pub fn check_thresholds(src: &mut Source, thresholds: &[Threshold]) -> Result<Ve
                 };
                 Check { kind: Kind::Threshold, metric: t.key.clone(), value: fmt_value(v), limit, passed, note }
             }
-            Some(w) => windowed(src, t, m, w)?,
+            Some(w) => windowed(src, t, &m, w)?,
         };
         out.push(check);
     }

@@ -58,32 +58,26 @@ impl Source {
         self.runs.len()
     }
 
-    /// A plain metric from summary.json (the medians, for a repeat folder).
+    /// A plain metric from summary.json (the medians, for a repeat folder); `subscriptions.<name>.<metric>` is
+    /// that metric of one subscription's summary.
     pub fn plain(&self, m: &Metric) -> Result<Option<f64>, String> {
-        // The Service Bus section exists only under Service Bus semantics: elsewhere its metrics do not apply.
-        if m.name.starts_with("servicebus.") && self.summary.servicebus.is_none() {
-            return Ok(None);
-        }
-        // A metric newer than the summary (a baseline written before it existed) does not apply to it.
-        if metric::is_newer(&m.name) && self.lacks(&m.name) {
-            return Ok(None);
-        }
-        // A percentile of an empty distribution is 0 in summary.json but measured nothing: no value to judge.
-        if metric::empty_distribution(&m.name, &self.summary).is_some() {
-            return Ok(None);
-        }
-        let read = metric::read(&self.flat, &m.name);
-        // A field written only when its feature is configured (`[retry.budget]`, ...) does not apply without it.
-        if read.is_none() && metric::OPTIONAL.contains(&m.name.as_str()) {
-            return Ok(None);
-        }
-        read.ok_or_else(|| {
-            format!(
-                "{} has no `{}`; was it written by another version of loadtest?",
-                self.dir.join(report::SUMMARY).display(),
-                m.name
-            )
-        })
+        let file = self.dir.join(report::SUMMARY);
+        let Some((sub, name)) = metric::in_subscription(&m.name) else {
+            return plain_of(&self.summary, &self.flat, &m.name, &file);
+        };
+        let Some(s) = self.summary.subscriptions.get(sub) else {
+            let has: Vec<&str> = self.summary.subscriptions.keys().map(String::as_str).collect();
+            return Err(if has.is_empty() {
+                format!(
+                    "{} has no subscriptions: `{}` needs a run of a scenario with [[subscriptions]]",
+                    file.display(),
+                    m.name
+                )
+            } else {
+                format!("{} has no subscription `{sub}`; its subscriptions are {}", file.display(), has.join(", "))
+            });
+        };
+        plain_of(s, &report::flat::flatten(s), name, &file)
     }
 
     /// The summary has no field `name` (it was written before the field existed).
@@ -128,4 +122,32 @@ pub fn pick(windows: &[Window], worst: Worst) -> Option<Window> {
         }
     }
     best
+}
+
+/// `name` read from `summary` (flattened as `flat`), with the rules of what does not apply; `file` is named in the
+/// error of a field that should be there.
+fn plain_of(
+    summary: &report::summary::Summary,
+    flat: &[(String, serde_json::Value)],
+    name: &str,
+    file: &Path,
+) -> Result<Option<f64>, String> {
+    // The Service Bus section exists only under Service Bus semantics: elsewhere its metrics do not apply.
+    if name.starts_with("servicebus.") && summary.servicebus.is_none() {
+        return Ok(None);
+    }
+    let read = metric::read(flat, name);
+    // A metric newer than the summary (a baseline written before it existed) does not apply to it.
+    if metric::is_newer(name) && read.is_none() {
+        return Ok(None);
+    }
+    // A percentile of an empty distribution is 0 in summary.json but measured nothing: no value to judge.
+    if metric::empty_distribution(name, summary).is_some() {
+        return Ok(None);
+    }
+    // A field written only when its feature is configured (`[retry.budget]`, ...) does not apply without it.
+    if read.is_none() && metric::OPTIONAL.contains(&name) {
+        return Ok(None);
+    }
+    read.ok_or_else(|| format!("{} has no `{name}`; was it written by another version of loadtest?", file.display()))
 }

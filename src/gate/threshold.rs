@@ -135,7 +135,7 @@ pub fn k6_form(key: &str, expression: &str) -> Option<String> {
 }
 
 /// `latency_ms.p99` or `latency_ms.p99[10s]`.
-pub fn parse_key(key: &str) -> Result<(&'static Metric, Option<u64>), String> {
+pub fn parse_key(key: &str) -> Result<(Metric, Option<u64>), String> {
     let key = key.trim();
     let (name, window) = match key.split_once('[') {
         Some((name, rest)) => {

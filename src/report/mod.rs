@@ -7,6 +7,7 @@ pub mod fault_cost;
 pub mod flat;
 pub mod hgrm;
 pub mod metrics;
+pub mod pubsub;
 pub mod repeats;
 pub mod stage;
 pub mod summary;

@@ -96,6 +96,11 @@ pub struct Summary {
     /// Only in the `summary.json` of a repeat folder (`loadtest run --repeat N`), whose every metric is a median.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<super::repeats::Repeats>,
+    /// Only in the `summary.json` of a scenario with `[[subscriptions]]`: each subscription's own summary (its
+    /// folder `subscriptions/<name>/` has the same file). The fields above are then the run as a whole
+    /// (`report::pubsub`): counts summed over the subscriptions, every other figure the worst subscription's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subscriptions: BTreeMap<String, Summary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -515,6 +520,7 @@ impl Summary {
                 real
             }),
             repeats: None,
+            subscriptions: BTreeMap::new(),
         }
     }
 

@@ -166,6 +166,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
     let real = broker.kind != BrokerKind::Embedded;
     let faults = r.with("faults", |e, n, p| faults::faults(e, n, p, count, has_downstream, real)).unwrap_or_default();
     let thresholds = r.with("thresholds", thresholds).unwrap_or_default();
+    r.get("subscriptions"); // read below, once the top level is checked
     r.finish();
 
     // Cross-section rules, checked only when the fields involved are valid themselves.
@@ -220,6 +221,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
 
     broker::real_broker_rules(errs, tree, &broker, &queue, &consumers, duration, &faults);
     ordering::rules(errs, tree, &producers, &consumers);
+    let subscriptions = subscriptions::checked(errs, tree, &broker, &queue);
 
     Scenario {
         name,
@@ -241,6 +243,7 @@ fn scenario(errs: &Errs, tree: &Node, default_name: &str) -> Scenario {
         limits,
         faults,
         thresholds,
+        subscriptions,
     }
 }
 
@@ -635,6 +638,7 @@ mod faults;
 mod ordering;
 mod overload;
 mod resilience;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

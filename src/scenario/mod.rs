@@ -11,6 +11,7 @@ pub mod node;
 mod overload;
 mod reader;
 pub mod schema;
+mod subscription;
 pub mod units;
 
 use crate::dist::Dist;
@@ -22,6 +23,7 @@ pub use keys::{KeyDistribution, KeyOrdering};
 pub use load::{load_file, load_str, ScenarioErrors};
 pub use overload::*;
 pub use reader::suggest;
+pub use subscription::Subscription;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scenario {
@@ -57,6 +59,10 @@ pub struct Scenario {
     /// `"metric" = "expression"` pairs for `loadtest gate`, in file order.
     #[serde(skip_serializing_if = "Thresholds::is_empty")]
     pub thresholds: Thresholds,
+    /// `[[subscriptions]]`: several services fed by the same producers, each run on a queue of its own. Empty for
+    /// a scenario of one queue (and then absent from the resolved file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<Subscription>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -64,6 +64,11 @@ impl Errs {
         ranges.iter().find(|(p, _, _)| p == path).map(|&(_, min, max)| (min, max.min(i64::MAX as u64)))
     }
 
+    /// This very error (path, line and message) is recorded already.
+    pub fn has(&self, e: &ScenarioError) -> bool {
+        self.0.borrow().iter().any(|x| x == e)
+    }
+
     /// No error recorded at any of `paths` or below them (`consumers` covers `consumers.count`).
     pub fn clean(&self, paths: &[&str]) -> bool {
         let below = |e: &str, p: &str| e.starts_with(p) && matches!(e.as_bytes().get(p.len()), Some(b'.' | b'['));

@@ -1,0 +1,106 @@
+//! The `index.html` of a scenario with `[[subscriptions]]`: the subscriptions side by side (a table of their
+//! figures), the run as a whole, and each subscription's retry-storm and backlog charts, read from its own report
+//! folder (`subscriptions/<name>/`, which has its full page too).
+
+use super::chart::{fmt_num, fmt_tick};
+use super::html::{escape, figure};
+use super::latency_axis::fmt_ms;
+use super::ChartError;
+use crate::report::summary::Summary;
+use crate::scenario::Scenario;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The charts each subscription shows on this page, by file name under its `charts/`.
+const SHOWN: [(&str, &str); 2] = [("retry-storm", "attempts, failures and capacity"), ("backlog", "backlog")];
+
+/// The page of the pub/sub report folder `dir` of the scenario `scn`, whose summary is `s`.
+pub fn page(dir: &Path, s: &Summary, scn: &Scenario) -> Result<String, ChartError> {
+    let (description, order) = (&scn.description, &scn.subscriptions);
+    let mut b = String::new();
+    let _ = writeln!(b, "<header>\n<h1>{}</h1>", escape(&s.scenario.name));
+    if !description.is_empty() {
+        let _ = writeln!(b, "<p class=\"desc\">{}</p>", escape(description));
+    }
+    let _ = writeln!(
+        b,
+        "<p class=\"meta\">seed {} · {} broker · {} clock · {} subscriptions fed by the same producers · scenario {}</p>\n</header>",
+        s.seed,
+        escape(&s.broker),
+        escape(&s.clock),
+        order.len(),
+        escape(&s.scenario.hash.chars().take(19).collect::<String>())
+    );
+    b.push_str("<h2 id=\"subscriptions-h\">Subscriptions</h2>\n<table id=\"subscriptions\">\n<tr><th>subscription</th>\
+                <th>downstream</th><th>published</th><th>completed</th><th>dead-lettered</th><th>lost</th>\
+                <th>p50</th><th>p99</th><th>amplification</th><th>peak ready</th><th>recovery</th><th>report</th></tr>\n");
+    for sub in order {
+        let Some(sum) = s.subscriptions.get(&sub.name) else { continue };
+        let downstream = sub.downstream.as_ref().map_or("-".to_string(), |d| d.name.clone());
+        row(&mut b, &sub.name, &downstream, sum, Some(&format!("subscriptions/{}/index.html", sub.name)));
+    }
+    row(&mut b, "all (counts summed, the rest the worst)", "", s, None);
+    b.push_str("</table>\n");
+    b.push_str(
+        "<p class=\"meta\">Every subscription receives every published message on a queue of its own; one that fails \
+         builds its own backlog and dead letters while the others' figures stay as they are. In the last row, \
+         counts are summed over the subscriptions and every other figure is the worst subscription's.</p>\n",
+    );
+    for name in order.iter().map(|o| o.name.as_str()) {
+        let Some(sub) = s.subscriptions.get(name) else { continue };
+        let _ = writeln!(b, "<h2 id=\"sub-{0}\">{0}</h2>", escape(name));
+        let _ = writeln!(
+            b,
+            "<p class=\"meta\">{} completed · {} dead-lettered · p99 {} · <a href=\"subscriptions/{}/index.html\">its \
+             report</a></p>",
+            fmt_tick(sub.messages.completed as f64),
+            fmt_tick(sub.messages.dead_lettered.total as f64),
+            latency(sub),
+            escape(name)
+        );
+        for (chart, what) in SHOWN {
+            let rel = format!("subscriptions/{name}/charts/{chart}.svg");
+            let Ok(svg) = std::fs::read_to_string(dir.join(&rel)) else { continue };
+            let caption = format!("{name}: {what}");
+            b.push_str(&figure(&format!("sub-{name}-{chart}"), &caption, &svg, &[(rel.clone(), "SVG".into())]));
+        }
+    }
+    super::html::page(&format!("{} — loadtest report", s.scenario.name), &b)
+}
+
+fn latency(s: &Summary) -> String {
+    if s.latency_ms.count == 0 {
+        "-".to_string()
+    } else {
+        fmt_ms(s.latency_ms.p99)
+    }
+}
+
+fn row(b: &mut String, name: &str, downstream: &str, s: &Summary, link: Option<&str>) {
+    let m = &s.messages;
+    let n = |v: u64| format!("<td class=\"n\">{}</td>", fmt_tick(v as f64));
+    let p50 = if s.latency_ms.count == 0 { "-".to_string() } else { fmt_ms(s.latency_ms.p50) };
+    let recovery = match (s.faults_end_s, s.recovery_s) {
+        (None, _) => "-".to_string(),
+        (Some(_), None) => "never".to_string(),
+        (Some(_), Some(r)) => format!("{} s", fmt_num(r)),
+    };
+    let bad = |v: u64| if v > 0 { " class=\"n bad\"" } else { " class=\"n\"" };
+    let _ = writeln!(
+        b,
+        "<tr><td>{}</td><td>{}</td>{}{}<td{}>{}</td><td{}>{}</td><td class=\"n\">{p50}</td><td class=\"n\">{}</td>\
+         <td class=\"n\">{}</td>{}<td class=\"n\">{recovery}</td><td>{}</td></tr>",
+        escape(name),
+        escape(downstream),
+        n(m.published),
+        n(m.completed),
+        bad(m.dead_lettered.total),
+        fmt_tick(m.dead_lettered.total as f64),
+        bad(m.lost),
+        m.lost,
+        latency(s),
+        fmt_num(s.amplification),
+        n(s.queue.peak_ready),
+        link.map_or_else(String::new, |l| format!("<a href=\"{}\">open</a>", escape(l))),
+    );
+}
