@@ -79,7 +79,7 @@ fn a_late_collapse_is_not_diluted_by_a_good_start() {
     let p99 = summary["latency_ms"]["p99"].as_f64().unwrap();
     let mut src = loadtest::gate::source::Source::open(&out).unwrap();
     let m = loadtest::gate::metric::find("latency_ms.p99").unwrap();
-    let windows = src.windows(m, 60).unwrap().remove(0);
+    let windows = src.windows(&m, 60).unwrap().remove(0);
     let worst = windows.iter().map(|w| w.value).fold(0.0, f64::max);
     let best = windows.iter().map(|w| w.value).fold(f64::MAX, f64::min);
     assert!(best < p99 / 10.0 && worst > best * 10.0, "best {best}, whole run {p99}, worst {worst}");
@@ -97,7 +97,7 @@ fn one_window_over_the_whole_run_is_the_summary() {
         [("count", 100_000), ("mean", 100_000), ("p50", 5000), ("p99", 5000), ("p999", 9999), ("max", 5000)]
     {
         let m = loadtest::gate::metric::find(&format!("latency_ms.{stat}")).unwrap();
-        let windows = src.windows(m, w).unwrap().remove(0);
+        let windows = src.windows(&m, w).unwrap().remove(0);
         assert_eq!(windows.len(), 1, "a run shorter than the window is one window");
         assert_eq!(windows[0].value, summary["latency_ms"][stat].as_f64().unwrap(), "latency_ms.{stat}");
     }
@@ -106,7 +106,7 @@ fn one_window_over_the_whole_run_is_the_summary() {
         [("attempts.total", &summary["attempts"]["total"]), ("messages.completed", &summary["messages"]["completed"])]
     {
         let m = loadtest::gate::metric::find(name).unwrap();
-        let windows = src.windows(m, 100_000).unwrap().remove(0);
+        let windows = src.windows(&m, 100_000).unwrap().remove(0);
         assert_eq!(windows[0].value, total.as_f64().unwrap(), "{name}");
     }
 }

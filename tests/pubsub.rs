@@ -91,6 +91,10 @@ fn every_subscription_gets_every_message_and_only_shipping_dead_letters() {
         ["payment", "shipping", "analytics"].iter().map(|n| f(sub(n), "throughput_per_s")).fold(f64::MAX, f64::min);
     assert_eq!(f(&top, "throughput_per_s"), lowest);
     assert_eq!(top["messages"]["accounted"], true);
+    // Recovery: shipping's, the one subscription with a fault (the others have nothing to recover from).
+    assert_eq!(f(sub("shipping"), "recovery_s"), SHIPPING_RECOVERY_S);
+    assert_eq!(f(&top, "recovery_s"), SHIPPING_RECOVERY_S);
+    assert!(sub("payment")["recovery_s"].is_null());
     // The page shows each subscription's figures and charts.
     let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
     for needle in
@@ -102,6 +106,8 @@ fn every_subscription_gets_every_message_and_only_shipping_dead_letters() {
 
 /// Dead letters of pub-sub.toml's shipping subscription (seed 7).
 const SHIPPING_DEAD: u64 = 1_087;
+/// Seconds from the end of shipping's outage until its backlog is back within its pre-fault band (seed 7).
+const SHIPPING_RECOVERY_S: f64 = 59.0;
 
 #[test]
 fn a_failing_subscription_does_not_change_another_subscriptions_figures() {
@@ -165,15 +171,31 @@ fn the_gate_addresses_a_subscription_by_name() {
 }
 
 #[test]
-fn a_pub_sub_report_folder_points_compare_and_report_at_its_subscriptions() {
+fn report_renders_a_pub_sub_folder_again_and_compare_takes_its_subscriptions() {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("run");
     run_file(Path::new("scenarios/pub-sub.toml"), &dir, &[]);
-    let out = loadtest().arg("report").arg(&dir).output().unwrap();
+    let page = dir.join("index.html");
+    let chart = dir.join("subscriptions/shipping/charts/backlog.svg");
+    let before = (std::fs::read(&page).unwrap(), std::fs::read(&chart).unwrap());
+    std::fs::remove_file(&page).unwrap();
+    std::fs::remove_file(&chart).unwrap();
+    loadtest().arg("report").arg(&dir).arg("--no-png").assert().success();
+    assert_eq!((std::fs::read(&page).unwrap(), std::fs::read(&chart).unwrap()), before, "drawn again, the same");
+    // compare takes a subscription's folder, and names them for the pub/sub folder itself.
+    let out = loadtest().arg("compare").arg(&dir).arg(dir.join("subscriptions/payment")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("subscriptions/payment"), "{err}");
-    loadtest().arg("report").arg(dir.join("subscriptions/payment")).arg("--no-png").assert().success();
+    assert!(err.contains("subscriptions/payment") && err.contains("pass one of those"), "{err}");
+    let cmp = tmp.path().join("cmp");
+    loadtest()
+        .arg("compare")
+        .arg(dir.join("subscriptions/payment"))
+        .arg(dir.join("subscriptions/shipping"))
+        .arg("--out")
+        .arg(&cmp)
+        .assert()
+        .success();
 }
 
 /// A scenario of `body` written to a file; the `loadtest validate` output and exit code.

@@ -10,9 +10,6 @@ use crate::report;
 use std::path::Path;
 use std::time::Instant;
 
-/// Folder of a pub/sub report that holds one report folder per subscription.
-pub const SUBSCRIPTIONS_DIR: &str = "subscriptions";
-
 /// Runs every subscription of `prep` into `into/subscriptions/<name>/` and writes the whole run's files.
 pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Result<Done, Failure> {
     if args.output.is_some() || args.metrics_listen.is_some() {
@@ -39,7 +36,7 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
     let mut subs = Vec::new();
     let mut early = None;
     for (k, sub) in scn.subscriptions.iter().enumerate() {
-        let part = Path::new(SUBSCRIPTIONS_DIR).join(&sub.name);
+        let part = Path::new(report::SUBSCRIPTIONS).join(&sub.name);
         if !args.quiet {
             crate::errln!("  subscription {} of {n}: {} (queue {}) ...", k + 1, sub.name, sub.queue.name);
         }
@@ -57,7 +54,7 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
         "wall_time_s": (wall_s * 1000.0).round() / 1000.0,
         "scenario_file": args.scenario.display().to_string(),
         "overrides": prep.sets.iter().map(|s| crate::secret::mask_set(s)).collect::<Vec<_>>(),
-        "subscriptions": scn.subscriptions.iter().map(|s| format!("{SUBSCRIPTIONS_DIR}/{}", s.name)).collect::<Vec<_>>(),
+        "subscriptions": scn.subscriptions.iter().map(|s| format!("{}/{}", report::SUBSCRIPTIONS, s.name)).collect::<Vec<_>>(),
     });
     let write = |file: &str, text: &str| {
         std::fs::write(into.join(file), text)

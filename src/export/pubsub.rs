@@ -104,3 +104,29 @@ fn row(b: &mut String, name: &str, downstream: &str, s: &Summary, link: Option<&
         link.map_or_else(String::new, |l| format!("<a href=\"{}\">open</a>", escape(l))),
     );
 }
+
+/// `loadtest report DIR` of a pub/sub folder: every subscription's folder rendered again, then this page.
+pub fn render_dir(dir: &Path, pngs: bool) -> Result<Vec<std::path::PathBuf>, super::ExportError> {
+    use super::data::BadReport;
+    let bad = |path: &Path, problem: String| BadReport { path: path.to_path_buf(), problem };
+    let summary = crate::report::read_summary(dir).map_err(|e| bad(dir, e))?;
+    let scn_path = dir.join(crate::report::SCENARIO);
+    let text = std::fs::read_to_string(&scn_path).map_err(|e| bad(&scn_path, format!("cannot read: {e}")))?;
+    let scn = crate::scenario::load_str(&crate::secret::mask_scenario_toml(&text), "scenario.toml", &[])
+        .map_err(|e| bad(&scn_path, format!("not a valid scenario: {e}")))?;
+    let mut written = Vec::new();
+    for sub in &scn.subscriptions {
+        written.extend(super::render_dir(&dir.join(crate::report::SUBSCRIPTIONS).join(&sub.name), pngs)?);
+    }
+    let html =
+        page(dir, &summary, &scn).map_err(|error| super::ExportError::Render { exporter: "html".into(), error })?;
+    let path = dir.join(super::INDEX_HTML);
+    std::fs::write(&path, html).map_err(|error| super::ExportError::Write { path: path.clone(), error })?;
+    written.push(path);
+    Ok(written)
+}
+
+/// Whether `dir` holds the report of a scenario with `[[subscriptions]]`.
+pub fn is_pubsub(dir: &Path) -> bool {
+    crate::report::read_summary(dir).is_ok_and(|s| !s.subscriptions.is_empty())
+}

@@ -365,7 +365,7 @@ pub fn save(run: &Path, name: &str, root: &Path, force: bool, with_timeseries: b
         // A pub/sub folder: its summary holds the whole run, each subscription's folder the rest.
         folders[0].1 = vec![report::SUMMARY, report::SCENARIO, report::RUN_META];
         let subs = src.summary.subscriptions.keys();
-        folders.extend(subs.map(|name| (Path::new("subscriptions").join(name), run_files.clone())));
+        folders.extend(subs.map(|name| (Path::new(report::SUBSCRIPTIONS).join(name), run_files.clone())));
     }
     for (folder, files) in &folders {
         let (from, to) = (run.join(folder), dest.join(folder));
@@ -414,28 +414,28 @@ mod tests {
     fn regression_directions_and_tolerances() {
         let m = |n| metric::find(n).unwrap();
         let p99 = m("latency_ms.p99");
-        let c = compare("latency_ms.p99", p99, Some(100.0), Some(109.0), Tolerance::Relative(0.1), false, "");
+        let c = compare("latency_ms.p99", &p99, Some(100.0), Some(109.0), Tolerance::Relative(0.1), false, "");
         assert!(c.passed, "{c:?}");
-        let c = compare("latency_ms.p99", p99, Some(100.0), Some(111.0), Tolerance::Relative(0.1), false, "");
+        let c = compare("latency_ms.p99", &p99, Some(100.0), Some(111.0), Tolerance::Relative(0.1), false, "");
         assert!(!c.passed);
         assert_eq!(c.note, "+11.0% (worse; +11 ms)");
         assert_eq!(c.limit, "100 (max +10%)");
         // Lower latency is better: a drop passes, whatever its size, unless --exact.
-        assert!(compare("x", p99, Some(100.0), Some(10.0), Tolerance::Absolute(0.0), false, "").passed);
-        assert!(!compare("x", p99, Some(100.0), Some(10.0), Tolerance::Absolute(0.0), true, "").passed);
+        assert!(compare("x", &p99, Some(100.0), Some(10.0), Tolerance::Absolute(0.0), false, "").passed);
+        assert!(!compare("x", &p99, Some(100.0), Some(10.0), Tolerance::Absolute(0.0), true, "").passed);
         // Fewer completed messages is worse.
         let done = m("messages.completed");
-        assert!(!compare("x", done, Some(10.0), Some(9.0), Tolerance::Absolute(0.0), false, "").passed);
-        assert!(compare("x", done, Some(10.0), Some(11.0), Tolerance::Absolute(0.0), false, "").passed);
+        assert!(!compare("x", &done, Some(10.0), Some(9.0), Tolerance::Absolute(0.0), false, "").passed);
+        assert!(compare("x", &done, Some(10.0), Some(11.0), Tolerance::Absolute(0.0), false, "").passed);
         // From zero, any increase exceeds a relative tolerance.
         let dl = m("messages.dead_lettered");
-        let c = compare("x", dl, Some(0.0), Some(1.0), Tolerance::Relative(0.05), false, "");
+        let c = compare("x", &dl, Some(0.0), Some(1.0), Tolerance::Relative(0.05), false, "");
         assert!(!c.passed && c.note.starts_with("+1 (worse"), "{c:?}");
         // recovery_s null is "never": recovering late is better than never; never is worse than any time.
         let rec = m("recovery_s");
-        assert!(compare("x", rec, None, Some(4000.0), Tolerance::Absolute(0.0), false, "").passed);
-        let c = compare("x", rec, Some(100.0), None, Tolerance::Relative(0.1), false, "");
+        assert!(compare("x", &rec, None, Some(4000.0), Tolerance::Absolute(0.0), false, "").passed);
+        let c = compare("x", &rec, Some(100.0), None, Tolerance::Relative(0.1), false, "");
         assert!(!c.passed && c.note.contains("never returned to its pre-fault band"), "{c:?}");
-        assert!(compare("x", rec, None, None, Tolerance::Absolute(0.0), true, "").passed);
+        assert!(compare("x", &rec, None, None, Tolerance::Absolute(0.0), true, "").passed);
     }
 }

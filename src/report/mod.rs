@@ -24,6 +24,8 @@ pub const HGRM: &str = "latency.hgrm";
 pub const HLOG: &str = "latency.hlog";
 pub const SCENARIO: &str = "scenario.toml";
 pub const RUN_META: &str = "run.json";
+/// Folder of a pub/sub report (`[[subscriptions]]`) that holds one report folder per subscription.
+pub const SUBSCRIPTIONS: &str = "subscriptions";
 
 /// Identifies a configuration: sha256 of the resolved scenario without its seed (runs of one configuration
 /// under different seeds share it) and without its thresholds (they judge a run; they do not change it).

@@ -26,9 +26,6 @@ const SUMMED: &[&str] = &[
     "ordering.keys_out_of_order",
 ];
 
-/// Figures where null means "never" (so a null is the worst value); elsewhere a null is "nothing to measure".
-const NULL_IS_WORST: &[&str] = &["recovery_s"];
-
 /// The top-level summary of `subs` (in the scenario's order); `name` and `hash` are the whole scenario's.
 pub fn total(subs: Vec<(String, Summary)>, name: &str, hash: &str) -> Result<Summary, String> {
     let values: Vec<Value> = subs.iter().map(|(_, s)| serde_json::to_value(s).unwrap_or(Value::Null)).collect();
@@ -40,6 +37,14 @@ pub fn total(subs: Vec<(String, Summary)>, name: &str, hash: &str) -> Result<Sum
         serde_json::from_value(merged).map_err(|e| format!("cannot combine the subscriptions' summaries: {e}"))?;
     out.scenario.name = name.to_string();
     out.scenario.hash = hash.to_string();
+    // Recovery is the latest of the subscriptions that had a fault to recover from, and never if one of those never
+    // recovered; a subscription without faults has nothing to recover from.
+    let faulted: Vec<Option<f64>> =
+        subs.iter().filter(|(_, s)| s.faults_end_s.is_some()).map(|(_, s)| s.recovery_s).collect();
+    out.recovery_s = match faulted.iter().copied().collect::<Option<Vec<f64>>>() {
+        Some(all) => all.into_iter().reduce(f64::max),
+        None => None,
+    };
     let published = out.messages.published;
     out.amplification = if published == 0 { 0.0 } else { round4(out.attempts.total as f64 / published as f64) };
     out.subscriptions = subs.into_iter().collect::<BTreeMap<_, _>>();
@@ -115,9 +120,6 @@ fn number(values: &[Value], path: &str) -> Value {
             Some(ints) => Value::from(ints.iter().sum::<u64>()),
             None => float(values.iter().filter_map(Value::as_f64).sum()),
         };
-    }
-    if NULL_IS_WORST.contains(&path) && values.iter().any(Value::is_null) {
-        return Value::Null;
     }
     let nums = values.iter().filter(|v| v.is_number());
     let pick = |a: &&Value, b: &&Value| a.as_f64().unwrap_or(0.0).total_cmp(&b.as_f64().unwrap_or(0.0));

@@ -11,7 +11,7 @@ pub mod node;
 mod overload;
 mod reader;
 pub mod schema;
-mod subscription;
+pub mod subscription;
 pub mod units;
 
 use crate::dist::Dist;

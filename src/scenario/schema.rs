@@ -156,6 +156,7 @@ pub fn generate() -> Value {
         fields.sort_by_key(|f| f.0);
     }
     let mut root = object(&tables, "", Some(&defaults));
+    refer_subscription_sections(&mut root);
     let Value::Object(m) = &mut root else { return root };
     let mut top = Map::new();
     top.insert("$schema".into(), json!("http://json-schema.org/draft-04/schema#"));
@@ -166,6 +167,20 @@ pub fn generate() -> Value {
     );
     top.append(m);
     Value::Object(top)
+}
+
+/// A subscription's sections are the top level's (`[[subscriptions]]` merges them over it): each refers to the
+/// top level's definition (whose defaults a subscription takes from the top level as written).
+fn refer_subscription_sections(root: &mut Value) {
+    let Some(props) = root.pointer_mut("/properties/subscriptions/items/properties").and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for key in crate::scenario::subscription::SECTIONS {
+        if let Some(v) = props.get_mut(key) {
+            *v = json!({ "$ref": format!("#/properties/{key}") });
+        }
+    }
 }
 
 type Tables<'a> = BTreeMap<&'a str, Vec<(usize, &'a str, &'a Ty)>>;

@@ -156,6 +156,7 @@ fn defaults() -> Scenario {
         report: ReportCfg { episode_gap: secs(10) },
         faults: vec![],
         thresholds: Thresholds::default(),
+        subscriptions: Vec::new(),
     }
 }
 
@@ -222,6 +223,7 @@ fn full_expected() -> Scenario {
             Fault::ConsumerCrash { at: secs(900), consumer: Some(1), restart: Some(secs(30)) },
         ],
         thresholds: Thresholds(pairs.iter().map(|(k, v)| crate::gate::threshold::parse(k, v).unwrap()).collect()),
+        subscriptions: Vec::new(),
     }
 }
 
