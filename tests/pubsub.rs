@@ -228,8 +228,8 @@ fn bad_subscriptions_are_refused_with_their_line_and_fix() {
         ("[[subscriptions]]\nseed = 1\n", &["missing the required key `name`", "unknown key `seed`"]),
         ("subscriptions = []\n", &["line 2:", "at least one subscription"]),
         (
-            "[broker]\nkind = \"rabbitmq\"\n[[subscriptions]]\nname = \"a\"\n",
-            &["[[subscriptions]] runs on the embedded broker only"],
+            "[broker]\nkind = \"servicebus\"\nurl = \"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0\"\n[[subscriptions]]\nname = \"a\"\n",
+            &["on Service Bus (broker.kind = \"servicebus\") it is not built yet"],
         ),
         (
             "[queue]\nmax_length = 5\noverflow = \"block\"\n[[subscriptions]]\nname = \"a\"\n",

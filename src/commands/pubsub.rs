@@ -1,5 +1,6 @@
 //! `loadtest run` of a scenario with `[[subscriptions]]`: each subscription runs the same producers' messages
-//! (same seed, same arrivals) on a queue of its own into `subscriptions/<name>/`, a complete report folder; the
+//! (same seed, same arrivals) on a queue of its own into `subscriptions/<name>/`, a complete report folder (on a
+//! real broker all at once, each with its own connection and its own copy of the stream); the
 //! folder's own `summary.json` then holds the run as a whole and every subscription's summary
 //! (`report::pubsub`), and its `index.html` puts the subscriptions side by side (`export::pubsub`).
 
@@ -7,6 +8,7 @@ use super::run::{Done, Prepared};
 use crate::cli::RunArgs;
 use crate::exit::Failure;
 use crate::report;
+use crate::scenario::BrokerKind;
 use std::path::Path;
 use std::time::Instant;
 
@@ -23,25 +25,69 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
     })?;
     let wall = Instant::now();
     let (scn, n) = (&prep.scn, prep.scn.subscriptions.len());
+    let real = scn.broker.kind != BrokerKind::Embedded;
     if !args.quiet {
+        let how = if real { "at the same time, each on its own queue and connection" } else { "one after another" };
         crate::errln!(
-            "running {} (seed {}, {} messages, {n} subscriptions on the embedded broker) ...",
+            "running {} (seed {}, {} messages, {n} subscriptions {how}, {}) ...",
             scn.name,
             prep.seed,
-            scn.messages
+            scn.messages,
+            super::run::on(scn, prep.url_from)
         );
     }
-    // Each subscription's run is quiet: this command speaks for the whole.
-    let one = RunArgs { quiet: true, live: false, no_live: true, json: false, summary_export: None, ..args.clone() };
+    // Each subscription's run is quiet: this command speaks for the whole. On a real broker they share one run id,
+    // so that every queue of the run carries it (`<queue>.<subscription>-<run id>`).
+    let mut broker = args.broker.clone();
+    if real && broker.run_id.is_none() {
+        broker.run_id = Some(crate::broker::rabbitmq::fresh_run_id());
+    }
+    let one =
+        RunArgs { quiet: true, live: false, no_live: true, json: false, summary_export: None, broker, ..args.clone() };
+    let parts: Vec<(std::path::PathBuf, Prepared)> = scn
+        .subscriptions
+        .iter()
+        .map(|sub| {
+            let part = Path::new(report::SUBSCRIPTIONS).join(&sub.name);
+            let p =
+                Prepared { scn: scn.for_subscription(sub), dir: shown.join(&part), sets: prep.sets.clone(), ..prep };
+            (part, p)
+        })
+        .collect();
+    let run_one =
+        |(part, p): (std::path::PathBuf, Prepared)| super::run::execute(&one, p, &into.join(&part), &shown.join(&part));
+    let results: Vec<Result<Done, Failure>> = if real {
+        // On a real broker the subscriptions consume at the same time, as the services of a fanout do: one thread
+        // each (the Ctrl-C handler is installed once, before them).
+        crate::sim::interrupt::install()
+            .map_err(|e| Failure::runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = parts.into_iter().map(|part| s.spawn(move || run_one(part))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Failure::runtime("a subscription's run panicked"))))
+                .collect()
+        })
+    } else {
+        let mut out = Vec::new();
+        for (k, part) in parts.into_iter().enumerate() {
+            if !args.quiet {
+                let sub = &scn.subscriptions[k];
+                crate::errln!("  subscription {} of {n}: {} (queue {}) ...", k + 1, sub.name, sub.queue.name);
+            }
+            let done = run_one(part);
+            let failed = done.is_err();
+            out.push(done);
+            if failed {
+                break;
+            }
+        }
+        out
+    };
     let mut subs = Vec::new();
     let mut early = None;
-    for (k, sub) in scn.subscriptions.iter().enumerate() {
-        let part = Path::new(report::SUBSCRIPTIONS).join(&sub.name);
-        if !args.quiet {
-            crate::errln!("  subscription {} of {n}: {} (queue {}) ...", k + 1, sub.name, sub.queue.name);
-        }
-        let p = Prepared { scn: scn.for_subscription(sub), dir: shown.join(&part), sets: prep.sets.clone(), ..prep };
-        let done = super::run::execute(&one, p, &into.join(&part), &shown.join(&part))?;
+    for (sub, done) in scn.subscriptions.iter().zip(results) {
+        let done = done?;
         early = early.or(done.early);
         subs.push((sub.name.clone(), done.summary));
     }

@@ -244,7 +244,7 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
 }
 
 /// Where the run goes, for the start-up line.
-fn on(scn: &Scenario, url_from: &str) -> String {
+pub(super) fn on(scn: &Scenario, url_from: &str) -> String {
     match scn.broker.kind {
         crate::scenario::BrokerKind::Embedded if scn.peek_lock().is_some() => {
             "Embedded broker, Service Bus semantics".to_string()

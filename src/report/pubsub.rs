@@ -35,6 +35,9 @@ pub fn total(subs: Vec<(String, Summary)>, name: &str, hash: &str) -> Result<Sum
     }
     let mut out: Summary =
         serde_json::from_value(merged).map_err(|e| format!("cannot combine the subscriptions' summaries: {e}"))?;
+    // A real broker's section (connections, confirms, reconciliation) is each subscription's own: its figures do
+    // not add up into one broker's.
+    out.real_broker = None;
     out.scenario.name = name.to_string();
     out.scenario.hash = hash.to_string();
     // Recovery is the latest of the subscriptions that had a fault to recover from, and never if one of those never

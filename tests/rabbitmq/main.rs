@@ -10,6 +10,7 @@ mod dlq;
 mod failures;
 mod network;
 mod produce_only;
+mod pubsub;
 mod runs;
 mod storm;
 mod tls;

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use setup::{connect, Options};
+pub use setup::{connect, fresh_run_id, Options};
 
 /// Most publishes outstanding (handed to the publisher and not settled) before the producer is held back.
 pub fn publish_limit(window: u32) -> u64 {

@@ -14,12 +14,11 @@ const NAME_RULE: &str = "must be 1 to 64 letters, digits, `_` or `-` (it names a
 /// The subscriptions of the scenario `tree` (none without the key), with the rules that bind them to the top level.
 pub(super) fn checked(errs: &Errs, tree: &Node, broker: &BrokerCfg, queue: &QueueCfg) -> Vec<Subscription> {
     let Some(node) = tree.get("subscriptions") else { return Vec::new() };
-    if broker.kind != BrokerKind::Embedded {
-        let message = format!(
-            "[[subscriptions]] runs on the embedded broker only (broker.kind = \"{}\"): this version does not yet \
-             bind a queue per subscription on a real broker; run it with broker.kind = \"embedded\"",
-            format!("{:?}", broker.kind).to_lowercase()
-        );
+    if broker.kind == BrokerKind::Servicebus {
+        let message = "[[subscriptions]] runs on the embedded broker and on RabbitMQ; on Service Bus (broker.kind = \
+                       \"servicebus\") it is not built yet; run it with broker.kind = \"embedded\" (add \
+                       broker.semantics = \"servicebus\" for peek-lock) or \"rabbitmq\""
+            .to_string();
         errs.at("subscriptions", Some(node), None, message);
         return Vec::new();
     }
