@@ -17,11 +17,28 @@ pub struct Plan {
 pub fn plan(s: &Scenario) -> Plan {
     let mut p = Plan { lines: Vec::new(), warnings: Vec::new() };
     arrivals(s, &mut p);
-    capacity(s, &mut p);
-    faults(s, &mut p);
-    retries(s, &mut p);
-    mistakes(s, &mut p);
+    if s.subscriptions.is_empty() {
+        consumer_side(s, &mut p);
+        return p;
+    }
+    // `[[subscriptions]]`: the producers once, then each subscription's consumer side, its warnings named.
+    for sub in &s.subscriptions {
+        let one = s.for_subscription(sub);
+        let mut q = Plan { lines: Vec::new(), warnings: Vec::new() };
+        consumer_side(&one, &mut q);
+        p.lines.push(format!("subscription {} (queue {})", sub.name, sub.queue.name));
+        p.lines.extend(q.lines.into_iter().map(|l| format!("  {l}")));
+        p.warnings.extend(q.warnings.into_iter().map(|w| format!("subscription {}: {w}", sub.name)));
+    }
     p
+}
+
+/// What the queue's consumers do with the arrivals: capacity, faults, retries and the mistakes to warn of.
+fn consumer_side(s: &Scenario, p: &mut Plan) {
+    capacity(s, p);
+    faults(s, p);
+    retries(s, p);
+    mistakes(s, p);
 }
 
 fn secs(t: f64) -> String {
@@ -395,6 +412,23 @@ mod tests {
 
     fn plan_of(text: &str) -> Plan {
         plan(&crate::scenario::load_str(text, "test.toml", &[]).unwrap())
+    }
+
+    #[test]
+    fn subscriptions_are_planned_one_by_one_under_one_arrival_plan() {
+        let p = plan_of(
+            "messages = 100\n[producers]\nrate = \"50/s\"\n[[subscriptions]]\nname = \"fast\"\n[[subscriptions]]\n\
+             name = \"slow\"\n[subscriptions.consumers]\nservice_time = \"100ms\"\n",
+        );
+        assert_eq!(p.lines.iter().filter(|l| l.starts_with("arrivals")).count(), 1, "{:?}", p.lines);
+        let at = |head: &str| p.lines.iter().position(|l| l == head).unwrap_or_else(|| panic!("{head}: {:?}", p.lines));
+        assert!(at("subscription fast (queue loadtest.fast)") < at("subscription slow (queue loadtest.slow)"));
+        assert!(p.lines.iter().any(|l| l.starts_with("  consumers    1 x 1 handler slots")), "{:?}", p.lines);
+        // Only the slow one (10/s for 50/s) is warned of, and by name.
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].starts_with("subscription slow: the arrival rate (50.51/s) is at or above capacity (10/s)")
+        );
     }
 
     #[test]
