@@ -111,7 +111,12 @@ fn repeated(args: &RunArgs) -> Result<(std::path::PathBuf, report::stage::Lock),
         return Ok((dir, lock));
     } else {
         crate::outln!("medians of {n} runs ({}):", names.join(", "));
-        crate::out!("{}", report::table::render(&medians));
+        if scn.subscriptions.is_empty() {
+            crate::out!("{}", report::table::render(&medians));
+        } else {
+            let order: Vec<String> = scn.subscriptions.iter().map(|s| s.name.clone()).collect();
+            crate::out!("{}", super::pubsub::table(&medians, &order));
+        }
         crate::outln!("report: {}", dir.display());
     }
     super::run::emit(args, &dir)?;
