@@ -111,9 +111,8 @@ pub fn execute(args: &RunArgs, prep: Prepared, into: &Path, shown: &Path) -> Res
     let mut m = serde_json::to_string_pretty(&meta).unwrap_or_default();
     m.push('\n');
     write(report::RUN_META, &m)?;
-    let page = crate::export::pubsub::page(into, &summary, scn)
+    crate::export::pubsub::write(into, &summary, scn)
         .map_err(|e| Failure::runtime(format!("rendering the subscriptions' page: {e}")))?;
-    write(crate::export::INDEX_HTML, &page)?;
     let subscriptions = scn.subscriptions.iter().map(|s| s.name.clone()).collect();
     Ok(Done { summary, wall_s, early, subscriptions })
 }

@@ -214,3 +214,48 @@ impl Draw<[RunData]> for LatencyDistribution {
         Ok(())
     }
 }
+
+/// The backlog of each subscription of a pub/sub run on one chart (the run's page), each line named by its
+/// subscription, with every subscription's faults shaded.
+pub struct SubscriptionBacklog;
+
+impl Draw<[RunData]> for SubscriptionBacklog {
+    fn name(&self) -> &'static str {
+        "subscriptions-backlog"
+    }
+    fn title(&self) -> &'static str {
+        "Backlog per subscription"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, runs: &[RunData]) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        let sub = "Ready + unacked + delayed at the end of each second, one line per subscription (dead letters not \
+                   included); shaded: a subscription's faults";
+        let name = |r: &RunData| {
+            let full = &r.summary.scenario.name;
+            full.rsplit_once('.').map_or(full.clone(), |(_, s)| s.to_string())
+        };
+        let mut keys: Vec<Key> =
+            runs.iter().enumerate().map(|(i, r)| Key::new(name(r), Swatch::Line(color(i)))).collect();
+        if let Some(f) = runs.iter().find_map(fault_key) {
+            keys.push(f);
+        }
+        let area = page(root, Draw::title(self), sub, &keys)?;
+        let axis = time_axis(runs);
+        let peak = runs.iter().map(|r| r.series.peak(ch::BACKLOG)).fold(0.0, f64::max);
+        let y_max = headroom(peak);
+        let mut chart = plot(&area, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 56)?;
+        mesh(&mut chart, &axis.label, "messages", &|v| fmt_num(*v), &|v| fmt_tick(*v))?;
+        for r in runs {
+            shade_faults(&mut chart, r, &axis, (0.0, y_max))?;
+        }
+        let longest = runs.iter().map(|r| r.seconds).max().unwrap_or(0);
+        let width = line_width(longest as usize, area.dim_in_pixel().0);
+        for (i, r) in runs.iter().enumerate() {
+            let pts = r.series.line_dense(ch::BACKLOG, At::Mid).into_iter().map(|(t, y)| (axis.x(t), y));
+            chart.draw_series(LineSeries::new(pts, color(i).stroke_width(width)))?;
+        }
+        Ok(())
+    }
+}

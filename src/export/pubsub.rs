@@ -14,8 +14,31 @@ use std::path::Path;
 /// The charts each subscription shows on this page, by file name under its `charts/`.
 const SHOWN: [(&str, &str); 2] = [("retry-storm", "attempts, failures and capacity"), ("backlog", "backlog")];
 
-/// The page of the pub/sub report folder `dir` of the scenario `scn`, whose summary is `s`.
-pub fn page(dir: &Path, s: &Summary, scn: &Scenario) -> Result<String, ChartError> {
+/// The chart of every subscription's backlog (`charts/subscriptions-backlog.svg`).
+pub const BACKLOGS: &str = "subscriptions-backlog.svg";
+
+/// Writes the page of the pub/sub report folder `dir` of the scenario `scn`, whose summary is `s`, and its chart;
+/// returns the paths written.
+pub fn write(dir: &Path, s: &Summary, scn: &Scenario) -> Result<Vec<std::path::PathBuf>, super::ExportError> {
+    let svg = backlogs(dir, scn);
+    let html = page(s, scn, svg.as_deref(), dir)
+        .map_err(|error| super::ExportError::Render { exporter: "html".into(), error })?;
+    let mut files = vec![(dir.join(super::INDEX_HTML), html.into_bytes())];
+    if let Some(svg) = svg {
+        files.push((dir.join(super::CHARTS_DIR).join(BACKLOGS), svg.into_bytes()));
+    }
+    let mut written = Vec::new();
+    for (path, bytes) in files {
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent)
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|error| super::ExportError::Write { path: path.clone(), error })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn page(s: &Summary, scn: &Scenario, backlogs: Option<&str>, dir: &Path) -> Result<String, ChartError> {
     let (description, order) = (&scn.description, &scn.subscriptions);
     let mut b = String::new();
     let _ = writeln!(b, "<header>\n<h1>{}</h1>", escape(&s.scenario.name));
@@ -46,6 +69,10 @@ pub fn page(dir: &Path, s: &Summary, scn: &Scenario) -> Result<String, ChartErro
          builds its own backlog and dead letters while the others' figures stay as they are. In the last row, \
          counts are summed over the subscriptions and every other figure is the worst subscription's.</p>\n",
     );
+    if let Some(svg) = backlogs {
+        let file = format!("{}/{BACKLOGS}", super::CHARTS_DIR);
+        b.push_str(&figure("subscriptions-backlog", "backlog per subscription", svg, &[(file, "SVG".into())]));
+    }
     for name in order.iter().map(|o| o.name.as_str()) {
         let Some(sub) = s.subscriptions.get(name) else { continue };
         let _ = writeln!(b, "<h2 id=\"sub-{0}\">{0}</h2>", escape(name));
@@ -66,6 +93,18 @@ pub fn page(dir: &Path, s: &Summary, scn: &Scenario) -> Result<String, ChartErro
         }
     }
     super::html::page(&format!("{} — loadtest report", s.scenario.name), &b)
+}
+
+/// The subscriptions' backlogs on one chart, from their folders (none if a folder cannot be read back).
+fn backlogs(dir: &Path, scn: &Scenario) -> Option<String> {
+    let runs: Vec<super::RunData> = scn
+        .subscriptions
+        .iter()
+        .map(|s| super::RunData::load(&dir.join(crate::report::SUBSCRIPTIONS).join(&s.name)))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    use super::Chart as _;
+    crate::compare::overlay::SubscriptionBacklog.svg(runs.as_slice()).ok()
 }
 
 fn latency(s: &Summary) -> String {
@@ -118,11 +157,7 @@ pub fn render_dir(dir: &Path, pngs: bool) -> Result<Vec<std::path::PathBuf>, sup
     for sub in &scn.subscriptions {
         written.extend(super::render_dir(&dir.join(crate::report::SUBSCRIPTIONS).join(&sub.name), pngs)?);
     }
-    let html =
-        page(dir, &summary, &scn).map_err(|error| super::ExportError::Render { exporter: "html".into(), error })?;
-    let path = dir.join(super::INDEX_HTML);
-    std::fs::write(&path, html).map_err(|error| super::ExportError::Write { path: path.clone(), error })?;
-    written.push(path);
+    written.extend(write(dir, &summary, &scn)?);
     Ok(written)
 }
 
