@@ -195,4 +195,7 @@ fn reports_render_in_headless_chromium() {
         .assert()
         .success();
     check_page(&bin, &tmp, &cmp.join("comparison.html"), 4 + 2 * 5, 0, "comparison");
+    // A pub/sub run's page: the backlogs on one chart, then two charts of each of the three subscriptions.
+    let pubsub = run("scenarios/pub-sub.toml", "pubsub");
+    check_page(&bin, &tmp, &pubsub.join("index.html"), 1 + 3 * 2, 0, "pubsub");
 }
