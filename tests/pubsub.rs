@@ -143,6 +143,20 @@ fn a_subscription_folder_reruns_alone_with_the_same_figures() {
 }
 
 #[test]
+fn broker_commands_of_a_subscription_need_allow_commands() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path().join("s.toml");
+    let body = "messages = 10\n[broker]\nkind = \"rabbitmq\"\n[[subscriptions]]\nname = \"a\"\n[[subscriptions]]\n\
+                name = \"b\"\n[[subscriptions.faults]]\nkind = \"memory-alarm\"\nat = \"1s\"\nduration = \"5s\"\n";
+    std::fs::write(&path, body).unwrap();
+    let out = loadtest().arg("run").arg(&path).arg("--out").arg(tmp.path().join("r")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("memory-alarm") && err.contains("--allow-commands"), "{err}");
+    assert!(!tmp.path().join("r").exists());
+}
+
+#[test]
 fn the_gate_addresses_a_subscription_by_name() {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("run");
@@ -230,6 +244,11 @@ fn bad_subscriptions_are_refused_with_their_line_and_fix() {
         (
             "[broker]\nkind = \"servicebus\"\nurl = \"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0\"\n[[subscriptions]]\nname = \"a\"\n",
             &["on Service Bus (broker.kind = \"servicebus\") it is not built yet"],
+        ),
+        (
+            "[broker]\nkind = \"rabbitmq\"\n[[faults]]\nkind = \"broker-restart\"\nat = \"5s\"\nduration = \"10s\"\n[[subscriptions]]\nname = \"a\"\n\
+             [[subscriptions]]\nname = \"b\"\n",
+            &["subscriptions a, b each have a memory-alarm or broker-restart fault", "give it to one subscription only"],
         ),
         (
             "[queue]\nmax_length = 5\noverflow = \"block\"\n[[subscriptions]]\nname = \"a\"\n",

@@ -624,8 +624,10 @@ impl Scenario {
     pub fn uses_proxy(&self) -> bool {
         self.broker.via_proxy || self.faults.iter().any(|f| matches!(f, Fault::Network { .. }))
     }
-    /// Faults that run broker admin commands (they need `--allow-commands`).
+    /// Faults that run broker admin commands (they need `--allow-commands`): with `[[subscriptions]]`, those of
+    /// the subscriptions (the ones that run).
     pub fn command_faults(&self) -> impl Iterator<Item = &Fault> {
-        self.faults.iter().filter(|f| f.runs_commands())
+        let own = if self.subscriptions.is_empty() { &self.faults[..] } else { &[] };
+        own.iter().chain(self.subscriptions.iter().flat_map(|s| &s.faults)).filter(|f| f.runs_commands())
     }
 }

@@ -5,7 +5,7 @@ use super::super::node::{Entry, Node, NodeValue};
 use super::super::reader::Errs;
 use super::super::subscription::{Subscription, SECTIONS};
 use super::{scenario, ScenarioError};
-use crate::scenario::{BrokerCfg, BrokerKind, Overflow, QueueCfg};
+use crate::scenario::{BrokerCfg, BrokerKind, Fault, Overflow, QueueCfg};
 
 /// A subscription's name becomes a folder and a metric path (`subscriptions.<name>.latency_ms.p99`).
 const NAME_RULE: &str = "must be 1 to 64 letters, digits, `_` or `-` (it names a report folder and the gate's \
@@ -34,6 +34,19 @@ pub(super) fn checked(errs: &Errs, tree: &Node, broker: &BrokerCfg, queue: &Queu
             let at = tree.get_path(&["queue", "overflow"]);
             errs.at(&format!("subscriptions[{i}].queue.overflow"), at, Some(node), message);
         }
+    }
+    // A broker-wide fault run by several subscriptions would stop the broker (or raise its alarm) once per
+    // subscription, at the same time.
+    let wide = |f: &Fault| matches!(f, Fault::MemoryAlarm { .. } | Fault::BrokerRestart { .. });
+    let with: Vec<&str> = subs.iter().filter(|s| s.faults.iter().any(wide)).map(|s| s.name.as_str()).collect();
+    if with.len() > 1 {
+        let message = format!(
+            "subscriptions {} each have a memory-alarm or broker-restart fault (from the top level's [[faults]] if \
+             they write none): such a fault acts on the whole broker and hits every subscription, so give it to one \
+             subscription only (its [[subscriptions.faults]]) and write `faults = []` in the others",
+            with.join(", ")
+        );
+        errs.at("subscriptions", Some(node), None, message);
     }
     subs
 }
