@@ -126,6 +126,25 @@ fn a_failing_subscription_does_not_change_another_subscriptions_figures() {
 }
 
 #[test]
+fn set_addresses_a_subscription_by_name() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("run");
+    let sets = ["--set", "subscriptions.analytics=null", "--set", "subscriptions.shipping.faults=[]"];
+    run_file(Path::new("scenarios/pub-sub.toml"), &dir, &sets);
+    let top = json(&dir.join("summary.json"));
+    let names: Vec<&String> = top["subscriptions"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["payment", "shipping"], "analytics removed");
+    assert_eq!(u(&top["subscriptions"]["shipping"], "messages.dead_lettered.total"), 0, "shipping without its outage");
+    // A name the file does not have is an error that says how to address the array.
+    let out = loadtest()
+        .args(["validate", "scenarios/pub-sub.toml", "--set", "subscriptions.billing.consumers.count=2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("address its elements by index"));
+}
+
+#[test]
 fn a_subscription_folder_reruns_alone_with_the_same_figures() {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("run");

@@ -242,8 +242,9 @@ fn from_value(value: &Value, fallback: Option<usize>, lines: &Lines) -> Node {
 
 /// Applies one `--set key.path=value` override. The value is read as a TOML value (`8`, `"5m"`, `[1, 2]`,
 /// `{ shape = "poisson", per_second = 50 }`); if it is not valid TOML it is taken as a bare string (`full`).
-/// Intermediate tables are created. `null` (Helm's convention) removes the key or array element instead, if it is
-/// there. A flag that fails leaves the tree unchanged.
+/// Intermediate tables are created. An array element is addressed by its index, or by its `name` in an array of
+/// named tables (`subscriptions.shipping.consumers.count`). `null` (Helm's convention) removes the key or array
+/// element instead, if it is there. A flag that fails leaves the tree unchanged.
 pub fn apply_set(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
     let mut changed = root.clone();
     set_path(&mut changed, flag)?;
@@ -328,10 +329,16 @@ fn set_path(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
             }
             NodeValue::Array(items) => {
                 let len = items.len();
-                let index = seg.parse::<usize>().map_err(|_| {
-                    let walked = cut(&walked);
-                    fail(path, format!("`{walked}` is an array; address its elements by index, e.g. {walked}.0"))
-                })?;
+                // An element of an array of named tables (`subscriptions.shipping`) may be addressed by its name.
+                let index = match (seg.parse::<usize>(), named(items, seg)) {
+                    (Ok(index), _) => index,
+                    (Err(_), Some(index)) => index,
+                    (Err(_), None) => {
+                        let walked = cut(&walked);
+                        let m = format!("`{walked}` is an array; address its elements by index, e.g. {walked}.0");
+                        return Err(fail(path, m));
+                    }
+                };
                 if index >= len {
                     let range = if len == 0 { "it is empty".to_string() } else { format!("valid: 0..={}", len - 1) };
                     return Err(fail(
@@ -355,6 +362,11 @@ fn set_path(root: &mut Node, flag: &str) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// The element of an array of tables whose `name` is `name`.
+fn named(items: &[Node], name: &str) -> Option<usize> {
+    items.iter().position(|n| matches!(n.get("name").map(|v| &v.value), Some(NodeValue::Str(s)) if s == name))
+}
+
 /// `--set key.path=null`: removes the key (or the array element) if it is there, so that an optional key is unset
 /// and a key with a default takes it; a path that is not there changes nothing, as in Helm. A path through a value
 /// that is not a table or an array is an error, as for any `--set`.
@@ -370,13 +382,16 @@ fn remove_path(root: &mut Node, segments: &[&str], path: &str) -> Result<(), Sce
                 return Ok(());
             }
             NodeValue::Array(items) if last => {
-                if let Some(index) = seg.parse::<usize>().ok().filter(|i| *i < items.len()) {
+                if let Some(index) = seg.parse::<usize>().ok().or(named(items, seg)).filter(|i| *i < items.len()) {
                     items.remove(index);
                 }
                 return Ok(());
             }
             NodeValue::Table(entries) => entries.iter_mut().find(|e| e.key == *seg).map(|e| &mut e.node),
-            NodeValue::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            NodeValue::Array(items) => {
+                let by_name = named(items, seg);
+                seg.parse::<usize>().ok().or(by_name).and_then(|i| items.get_mut(i))
+            }
             _ => {
                 let (walked, seg) = (shorten(walked, MAX_SHOWN), shorten(seg.to_string(), MAX_SHOWN));
                 return Err(ScenarioError {
@@ -469,8 +484,12 @@ mod tests {
         assert_eq!(t, before, "a failed --set leaves no half-made tables behind");
         assert_eq!(e.path, "retry.policy.intervals.0");
         assert!(e.message.starts_with("index 0 is out of range: there is no `retry.policy.intervals`"), "{e:?}");
-        let e = apply_set(&mut t, "faults.x=1").expect_err("not an index");
+        let e = apply_set(&mut t, "faults.y=1").expect_err("neither an index nor a name");
         assert!(e.message.contains("address its elements by index"), "{}", e.message);
+        // An element of an array of named tables, by its name.
+        apply_set(&mut t, "faults.x.at=\"2m\"").expect("by name");
+        let NodeValue::Array(faults) = &t.get("faults").expect("faults").value else { panic!("not an array") };
+        assert_eq!(faults[0].get("at").map(|n| &n.value), Some(&NodeValue::Str("2m".into())));
         let e = apply_set(&mut t, "faults.0.name.first=1").expect_err("scalar");
         assert!(e.message.contains("`faults.0.name` is a string"), "{}", e.message);
     }
