@@ -204,7 +204,7 @@ fn the_gate_addresses_a_subscription_by_name() {
 }
 
 #[test]
-fn report_renders_a_pub_sub_folder_again_and_compare_takes_its_subscriptions() {
+fn report_renders_a_pub_sub_folder_again_and_compare_goes_subscription_by_subscription() {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("run");
     run_file(Path::new("scenarios/pub-sub.toml"), &dir, &[]);
@@ -215,11 +215,11 @@ fn report_renders_a_pub_sub_folder_again_and_compare_takes_its_subscriptions() {
     std::fs::remove_file(&chart).unwrap();
     loadtest().arg("report").arg(&dir).arg("--no-png").assert().success();
     assert_eq!((std::fs::read(&page).unwrap(), std::fs::read(&chart).unwrap()), before, "drawn again, the same");
-    // compare takes a subscription's folder, and names them for the pub/sub folder itself.
+    // compare takes two subscriptions' folders; a pub/sub folder beside a plain one is refused, naming the way.
     let out = loadtest().arg("compare").arg(&dir).arg(dir.join("subscriptions/payment")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("subscriptions/payment") && err.contains("pass one of those"), "{err}");
+    assert!(err.contains("some of these folders are runs of [[subscriptions]]"), "{err}");
     let cmp = tmp.path().join("cmp");
     loadtest()
         .arg("compare")
@@ -227,6 +227,23 @@ fn report_renders_a_pub_sub_folder_again_and_compare_takes_its_subscriptions() {
         .arg(dir.join("subscriptions/shipping"))
         .arg("--out")
         .arg(&cmp)
+        .assert()
+        .success();
+    // Two pub/sub runs: compared subscription by subscription.
+    let calm = tmp.path().join("calm");
+    run_file(&without_shipping_outage(&tmp), &calm, &[]);
+    let both = tmp.path().join("both");
+    let out = loadtest().arg("compare").arg(&dir).arg(&calm).arg("--out").arg(&both).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for name in ["analytics", "payment", "shipping"] {
+        assert!(table.contains(&format!("subscription {name}")), "{table}");
+        assert!(both.join("subscriptions").join(name).join("comparison.html").is_file(), "{name}");
+    }
+    loadtest()
+        .arg("compare")
+        .arg(dir.join("subscriptions/payment"))
+        .arg(calm.join("subscriptions/payment"))
         .assert()
         .success();
 }
