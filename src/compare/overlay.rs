@@ -37,7 +37,7 @@ fn time_axis(runs: &[RunData]) -> TimeAxis {
     longest.map_or_else(|| TimeAxis::new(1.0, "virtual", 1.0), TimeAxis::of)
 }
 
-/// One line per run of a per-second value.
+/// One line per run of a per-second value, over the faults of every run.
 fn per_second_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     runs: &[RunData],
@@ -54,7 +54,12 @@ where
     let y_max = headroom(peak.max(cap));
     let mut chart = plot(area, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 56)?;
     mesh(&mut chart, &axis.label, y_desc, &|v| fmt_num(*v), &|v| fmt_tick(*v))?;
-    shade_faults(&mut chart, &runs[0], &axis, (0.0, y_max))?;
+    // Each run's faults, once per distinct timeline (runs of one scenario share theirs).
+    for (i, r) in runs.iter().enumerate() {
+        if !runs[..i].iter().any(|o| o.scenario.faults == r.scenario.faults) {
+            shade_faults(&mut chart, r, &axis, (0.0, y_max))?;
+        }
+    }
     if cap > 0.0 {
         let dash = pal::MUTED.stroke_width(2);
         chart.draw_series(DashedLineSeries::new(vec![(0.0, cap), (axis.end, cap)], 10, 6, dash))?;
@@ -242,20 +247,6 @@ impl Draw<[RunData]> for SubscriptionBacklog {
             keys.push(f);
         }
         let area = page(root, Draw::title(self), sub, &keys)?;
-        let axis = time_axis(runs);
-        let peak = runs.iter().map(|r| r.series.peak(ch::BACKLOG)).fold(0.0, f64::max);
-        let y_max = headroom(peak);
-        let mut chart = plot(&area, Axis::new(0.0..axis.end), Axis::new(0.0..y_max), 56)?;
-        mesh(&mut chart, &axis.label, "messages", &|v| fmt_num(*v), &|v| fmt_tick(*v))?;
-        for r in runs {
-            shade_faults(&mut chart, r, &axis, (0.0, y_max))?;
-        }
-        let longest = runs.iter().map(|r| r.seconds).max().unwrap_or(0);
-        let width = line_width(longest as usize, area.dim_in_pixel().0);
-        for (i, r) in runs.iter().enumerate() {
-            let pts = r.series.line_dense(ch::BACKLOG, At::Mid).into_iter().map(|(t, y)| (axis.x(t), y));
-            chart.draw_series(LineSeries::new(pts, color(i).stroke_width(width)))?;
-        }
-        Ok(())
+        per_second_lines(&area, runs, "messages", ch::BACKLOG, false)
     }
 }

@@ -63,7 +63,7 @@ impl Source {
     pub fn plain(&self, m: &Metric) -> Result<Option<f64>, String> {
         let file = self.dir.join(report::SUMMARY);
         let Some((sub, name)) = metric::in_subscription(&m.name) else {
-            return plain_of(&self.summary, &self.flat, &m.name, &file);
+            return plain_of(&self.summary, &self.flat, &m.name, &m.name, &file);
         };
         let Some(s) = self.summary.subscriptions.get(sub) else {
             let has: Vec<&str> = self.summary.subscriptions.keys().map(String::as_str).collect();
@@ -77,7 +77,8 @@ impl Source {
                 format!("{} has no subscription `{sub}`; its subscriptions are {}", file.display(), has.join(", "))
             });
         };
-        plain_of(s, &report::flat::flatten(s), name, &file)
+        // The folder's flattened summary holds the subscription's fields under `subscriptions.<name>.`.
+        plain_of(s, &self.flat, &m.name, name, &file)
     }
 
     /// The summary has no field `name` (it was written before the field existed).
@@ -124,11 +125,13 @@ pub fn pick(windows: &[Window], worst: Worst) -> Option<Window> {
     best
 }
 
-/// `name` read from `summary` (flattened as `flat`), with the rules of what does not apply; `file` is named in the
-/// error of a field that should be there.
+/// The field `key` of `flat`, the metric `name` of `summary` (the same, or `key` is `subscriptions.<s>.<name>` and
+/// `summary` that subscription's), with the rules of what does not apply; `file` is named in the error of a field
+/// that should be there.
 fn plain_of(
     summary: &report::summary::Summary,
     flat: &[(String, serde_json::Value)],
+    key: &str,
     name: &str,
     file: &Path,
 ) -> Result<Option<f64>, String> {
@@ -136,7 +139,7 @@ fn plain_of(
     if name.starts_with("servicebus.") && summary.servicebus.is_none() {
         return Ok(None);
     }
-    let read = metric::read(flat, name);
+    let read = metric::read(flat, key);
     // A metric newer than the summary (a baseline written before it existed) does not apply to it.
     if metric::is_newer(name) && read.is_none() {
         return Ok(None);
@@ -149,5 +152,5 @@ fn plain_of(
     if read.is_none() && metric::OPTIONAL.contains(&name) {
         return Ok(None);
     }
-    read.ok_or_else(|| format!("{} has no `{name}`; was it written by another version of loadtest?", file.display()))
+    read.ok_or_else(|| format!("{} has no `{key}`; was it written by another version of loadtest?", file.display()))
 }

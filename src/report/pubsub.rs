@@ -4,6 +4,7 @@
 //! the top level holds for every subscription.
 
 use crate::report::metrics::{self as catalogue, Better};
+use crate::report::repeats::{keys, union};
 use crate::report::summary::Summary;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -64,15 +65,9 @@ fn summed(path: &str) -> bool {
 
 fn combine(values: &[Value], path: &str) -> Value {
     match &values[0] {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            for k in values[1..].iter().filter_map(Value::as_object).flat_map(|m| m.keys()) {
-                if !keys.contains(&k) {
-                    keys.push(k);
-                }
-            }
+        Value::Object(_) => {
             let mut out = serde_json::Map::new();
-            for k in keys {
+            for k in keys(values) {
                 let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                 let present: Vec<Value> = values.iter().filter_map(|v| v.get(k).cloned()).collect();
                 // A field one subscription has and another lacks (a map key, an optional section): its count is 0
@@ -92,15 +87,7 @@ fn combine(values: &[Value], path: &str) -> Value {
         }
         _ if path == "seed" || path == "schema_version" || path == "episode_gap_s" => values[0].clone(),
         Value::Number(_) | Value::Null if values.iter().any(Value::is_number) => number(values, path),
-        Value::Array(_) => {
-            let mut all: Vec<Value> = Vec::new();
-            for item in values.iter().filter_map(Value::as_array).flatten() {
-                if !all.contains(item) {
-                    all.push(item.clone());
-                }
-            }
-            Value::Array(all)
-        }
+        Value::Array(_) => union(values),
         // Names that differ (each subscription's downstream): all of them, in order.
         Value::String(_) => {
             let mut names: Vec<&str> = Vec::new();

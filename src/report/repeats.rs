@@ -40,17 +40,9 @@ pub fn medians(runs: &[Summary], repeats: Repeats) -> Result<Summary, String> {
 fn merge(values: &[Value], path: &str) -> Value {
     let first = &values[0];
     match first {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            for v in &values[1..] {
-                for k in v.as_object().into_iter().flat_map(|m| m.keys()) {
-                    if !keys.contains(&k) {
-                        keys.push(k);
-                    }
-                }
-            }
+        Value::Object(_) => {
             let mut out = serde_json::Map::new();
-            for k in keys {
+            for k in keys(values) {
                 let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                 // A key a run left out stands for 0, or for an empty list (`notes`, `faults_not_reached`).
                 let absent = if values.iter().any(|v| v.get(k).is_some_and(Value::is_array)) {
@@ -74,17 +66,31 @@ fn merge(values: &[Value], path: &str) -> Value {
         }
         Value::Number(_) | Value::Null if values.iter().any(|v| v.is_number()) => median(values, path),
         // The warnings' lists: what any run had, each once.
-        Value::Array(_) if path == "notes" || path == "faults_not_reached" => {
-            let mut all: Vec<Value> = Vec::new();
-            for item in values.iter().filter_map(Value::as_array).flatten() {
-                if !all.contains(item) {
-                    all.push(item.clone());
-                }
-            }
-            Value::Array(all)
-        }
+        Value::Array(_) if path == "notes" || path == "faults_not_reached" => union(values),
         _ => first.clone(),
     }
+}
+
+/// The keys of the objects among `values`, in first-seen order (one object may lack a key another has).
+pub(super) fn keys(values: &[Value]) -> Vec<&String> {
+    let mut keys: Vec<&String> = Vec::new();
+    for k in values.iter().filter_map(Value::as_object).flat_map(|m| m.keys()) {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
+/// The items of the arrays among `values`, each once, in first-seen order.
+pub(super) fn union(values: &[Value]) -> Value {
+    let mut all: Vec<Value> = Vec::new();
+    for item in values.iter().filter_map(Value::as_array).flatten() {
+        if !all.contains(item) {
+            all.push(item.clone());
+        }
+    }
+    Value::Array(all)
 }
 
 fn median(values: &[Value], path: &str) -> Value {
